@@ -1,0 +1,3 @@
+from wac.cli import main
+
+main()

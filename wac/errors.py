@@ -1,0 +1,23 @@
+"""Exception classes shared by every wac service.
+
+Each carries a message meant for a person: what was wrong and how to fix it.
+The command line turns them into one line on stderr and an exit code.
+"""
+
+
+class WacError(Exception):
+    """Base class of every error wac reports to its user."""
+
+    exit_code = 1
+
+
+class ConfigError(WacError):
+    """Bad usage or configuration: a setting, a targets file entry, a certificate."""
+
+    exit_code = 2
+
+
+class ServiceUnavailable(WacError):
+    """A broker or database that could not be reached or refused us at start-up."""
+
+    exit_code = 2

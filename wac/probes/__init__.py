@@ -1,0 +1,1 @@
+"""Probers: one module per protocol, each turning a Target into a CheckResult."""

@@ -1,0 +1,217 @@
+"""HTTP(S) probe on libcurl (pycurl).
+
+`HttpCheck` prepares one libcurl easy handle for one check and turns the finished
+transfer into a `CheckResult`. Drivers (`probe_blocking`, and the multi-interface
+driver of the scheduler) only run the handle: all the knowledge of libcurl's
+options, timings and error codes lives here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pycurl
+
+from wac import __version__
+from wac.probes.errors import classify_curl_error, describe_timeout
+from wac.result import (
+    CheckError,
+    CheckResult,
+    Phases,
+    new_check_id,
+    utc_now,
+)
+from wac.targets import Target
+
+USER_AGENT = f"wac/{__version__} (website availability checker)"
+_WS = re.compile(r"\s+")
+
+
+class HttpCheck:
+    """One check of one target: the configured curl handle and what it collects."""
+
+    __slots__ = ("_body", "_body_size", "_too_large", "checked_at", "easy", "monitor", "target")
+
+    def __init__(self, target: Target, monitor: str, easy: pycurl.Curl | None = None) -> None:
+        self.target = target
+        self.monitor = monitor
+        self.easy = easy if easy is not None else pycurl.Curl()
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._too_large = False
+        self._configure()
+        self.checked_at = utc_now()
+
+    def _configure(self) -> None:
+        t = self.target
+        c = self.easy
+        c.setopt(pycurl.URL, t.url)
+        c.setopt(pycurl.NOSIGNAL, 1)
+        # A fresh connection and a fresh name lookup on every check, so that
+        # resolve, connect and TLS times are real.
+        c.setopt(pycurl.FRESH_CONNECT, 1)
+        c.setopt(pycurl.FORBID_REUSE, 1)
+        c.setopt(pycurl.DNS_CACHE_TIMEOUT, 0)
+        timeout_ms = max(1, round(t.timeout * 1000))
+        c.setopt(pycurl.TIMEOUT_MS, timeout_ms)
+        c.setopt(pycurl.CONNECTTIMEOUT_MS, timeout_ms)
+        c.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        c.setopt(pycurl.REDIR_PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        c.setopt(pycurl.FOLLOWLOCATION, 1 if t.max_redirects > 0 else 0)
+        c.setopt(pycurl.MAXREDIRS, t.max_redirects)
+        c.setopt(pycurl.USERAGENT, USER_AGENT)
+        c.setopt(pycurl.ACCEPT_ENCODING, "")
+        c.setopt(pycurl.SSL_VERIFYPEER, 1 if t.verify_tls else 0)
+        c.setopt(pycurl.SSL_VERIFYHOST, 2 if t.verify_tls else 0)
+        if t.url.startswith("https:"):
+            c.setopt(pycurl.OPT_CERTINFO, 1)
+        if t.method == "HEAD":
+            c.setopt(pycurl.NOBODY, 1)
+        elif t.method != "GET":
+            c.setopt(pycurl.CUSTOMREQUEST, t.method)
+        if t.headers:
+            c.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in t.headers])
+        c.setopt(pycurl.WRITEFUNCTION, self._on_body)
+
+    def _on_body(self, chunk: bytes) -> int | None:
+        self._body_size += len(chunk)
+        if self._body_size > self.target.max_body_bytes:
+            self._too_large = True
+            return 0  # a short count makes libcurl abort with CURLE_WRITE_ERROR
+        if self.target.compiled_pattern is not None:
+            self._body.append(chunk)
+        return None
+
+    def finish(self, curl_code: int, curl_message: str) -> CheckResult:
+        """The result of the finished transfer; `curl_code` 0 means libcurl succeeded."""
+        c = self.easy
+        t = self.target
+        status = int(c.getinfo(pycurl.RESPONSE_CODE)) or None
+        phases, total_ms = _phases(
+            c, https=t.url.startswith("https:"), responded=status is not None
+        )
+        error: CheckError | None = None
+        pattern_matched: bool | None = None
+        if self._too_large:
+            error = CheckError(
+                "too_large",
+                f"response body is larger than the {t.max_body_bytes} byte limit "
+                "(raise max_body_size if this is expected)",
+            )
+        elif curl_code == pycurl.E_OPERATION_TIMEDOUT:
+            error = CheckError(
+                "timeout", describe_timeout(t.timeout, phases, https=t.url.startswith("https:"))
+            )
+        elif curl_code != 0:
+            error = classify_curl_error(curl_code, curl_message, t.url)
+        elif status is None:
+            error = CheckError("protocol", "no HTTP status in the response")
+        else:
+            if t.compiled_pattern is not None and t.method != "HEAD":
+                body = b"".join(self._body).decode("utf-8", errors="replace")
+                pattern_matched = t.compiled_pattern.search(body) is not None
+            if not t.status_expected(status):
+                error = CheckError("status", _status_message(status, t))
+            elif pattern_matched is False:
+                error = CheckError("pattern", f"pattern {t.pattern!r} not found in the body")
+        tls_expires_at = _certificate_expiry(c) if t.url.startswith("https:") else None
+        effective = c.getinfo(pycurl.EFFECTIVE_URL)
+        return CheckResult(
+            v=1,
+            id=new_check_id(),
+            target=t.id,
+            url=t.url,
+            monitor=self.monitor,
+            checked_at=self.checked_at,
+            ok=error is None,
+            status_code=status,
+            response_time_ms=total_ms if error is None or status is not None else None,
+            phases=phases,
+            pattern=t.pattern,
+            pattern_matched=pattern_matched,
+            tls_expires_at=tls_expires_at,
+            error=error,
+            final_url=effective if effective and effective != t.url else None,
+        )
+
+    def close(self) -> None:
+        self._body = []
+        self.easy.close()
+
+
+def probe_blocking(target: Target, monitor: str) -> CheckResult:
+    """Run one check to completion in the calling thread."""
+    check = HttpCheck(target, monitor)
+    try:
+        check.easy.perform()
+        code, message = 0, ""
+    except pycurl.error as exc:
+        code, message = exc.args[0], exc.args[1]
+    try:
+        return check.finish(code, message)
+    finally:
+        check.close()
+
+
+def _ms(micros: int) -> float:
+    return round(micros / 1000.0, 3)
+
+
+def _phases(c: pycurl.Curl, *, https: bool, responded: bool) -> tuple[Phases, float | None]:
+    """blackbox_exporter's phases from libcurl's timestamps (µs since the start).
+
+    After redirects libcurl adds up each request's times, so each phase is the sum
+    over the requests of the check.
+    """
+    lookup = c.getinfo(pycurl.NAMELOOKUP_TIME_T)
+    connect = c.getinfo(pycurl.CONNECT_TIME_T)
+    appconnect = c.getinfo(pycurl.APPCONNECT_TIME_T)
+    pretransfer = c.getinfo(pycurl.PRETRANSFER_TIME_T)
+    first_byte = c.getinfo(pycurl.STARTTRANSFER_TIME_T)
+    total = c.getinfo(pycurl.TOTAL_TIME_T)
+    connected = connect > 0
+    handshake = https and appconnect > 0
+    ready = appconnect if handshake else connect
+    answered = responded and connected and first_byte > 0
+    return (
+        Phases(
+            resolve=_ms(lookup) if lookup > 0 else None,
+            connect=_ms(connect - lookup) if connected else None,
+            tls=_ms(appconnect - connect) if handshake else None,
+            processing=_ms(first_byte - max(pretransfer, ready)) if answered else None,
+            transfer=_ms(total - first_byte) if answered else None,
+        ),
+        _ms(total) if total > 0 else None,
+    )
+
+
+def _status_message(status: int, target: Target) -> str:
+    if target.expect_status is None:
+        return f"HTTP status {status}, expected 2xx or 3xx"
+    wanted = ", ".join(str(s) for s in sorted(target.expect_status))
+    return f"HTTP status {status}, expected {wanted}"
+
+
+def _certificate_expiry(c: pycurl.Curl) -> datetime | None:
+    try:
+        chain = c.getinfo(pycurl.INFO_CERTINFO)
+    except pycurl.error:
+        return None
+    if not chain:
+        return None
+    for key, value in chain[0]:
+        if key.lower() == "expire date":
+            return parse_cert_time(value)
+    return None
+
+
+def parse_cert_time(value: str) -> datetime | None:
+    """libcurl prints OpenSSL's form, e.g. `Mar  1 12:00:00 2027 GMT`."""
+    text = _WS.sub(" ", value.strip())
+    for fmt in ("%b %d %H:%M:%S %Y %Z", "%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None

@@ -1,0 +1,129 @@
+"""Publishes check results to Kafka without ever blocking the caller.
+
+The producer is idempotent (acks=all) and holds results while the broker is away,
+up to `buffer_limit` of them; beyond that new results are dropped and counted.
+Delivery problems are logged once per outage, and once more when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from wac.config import KafkaSettings
+from wac.kafka import _quiet_logger, client_config
+from wac.result import CheckResult, encode
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUFFER_LIMIT = 100_000
+
+
+@dataclass
+class PublisherStats:
+    produced: int = 0
+    delivered: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+
+class ResultPublisher:
+    def __init__(self, kafka: KafkaSettings, *, buffer_limit: int = DEFAULT_BUFFER_LIMIT) -> None:
+        self.topic = kafka.topic
+        self.stats = PublisherStats()
+        self._lock = threading.Lock()
+        self._outage = False
+        self._producer = Producer(
+            client_config(
+                kafka,
+                **{
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 20,
+                    "compression.type": "lz4",
+                    "queue.buffering.max.messages": buffer_limit,
+                    # Keep retrying while the broker is away: the buffer bound, not a
+                    # timer, decides what is given up.
+                    "message.timeout.ms": 0,
+                    "error_cb": self._on_error,
+                    "logger": _quiet_logger(),
+                },
+            )
+        )
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
+        self._poller.start()
+
+    def publish(self, result: CheckResult) -> bool:
+        """Queue one result; False when the buffer is full and it had to be dropped."""
+        try:
+            self._producer.produce(
+                self.topic,
+                value=encode(result),
+                key=result.target.encode(),
+                on_delivery=self._on_delivery,
+            )
+        except BufferError:
+            with self._lock:
+                self.stats.dropped += 1
+                first = self.stats.dropped == 1 or not self._outage
+            if first:
+                log.error(
+                    "Kafka buffer full (%d results waiting): dropping new results until the "
+                    "broker takes them; raise WAC_MONITOR_BUFFER to hold more",
+                    len(self._producer),
+                )
+            return False
+        with self._lock:
+            self.stats.produced += 1
+        return True
+
+    @property
+    def waiting(self) -> int:
+        """Results produced but not yet acknowledged by the broker."""
+        return len(self._producer)
+
+    def close(self, timeout: float = 30.0) -> int:
+        """Flush what is buffered; returns how many results could not be delivered."""
+        self._stop.set()
+        self._poller.join()
+        remaining = int(self._producer.flush(timeout))
+        if remaining:
+            log.error("%d results were not delivered to Kafka before shutdown", remaining)
+        return remaining
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        with self._lock:
+            if error is None:
+                self.stats.delivered += 1
+                recovered = self._outage
+                self._outage = False
+            else:
+                self.stats.failed += 1
+                recovered = False
+        if recovered:
+            log.warning("Kafka is taking results again; %d waiting", len(self._producer))
+        if error is not None:
+            self._report_outage(f"a result could not be delivered: {error.str()}")
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT) or (error.fatal()):
+            self._report_outage(error.str())
+
+    def _report_outage(self, reason: str) -> None:
+        with self._lock:
+            first = not self._outage
+            self._outage = True
+        if first:
+            log.error(
+                "Kafka unavailable (%s); buffering results (up to the WAC_MONITOR_BUFFER bound) "
+                "and retrying",
+                reason,
+            )

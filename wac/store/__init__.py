@@ -1,0 +1,1 @@
+"""The store: results from Kafka into PostgreSQL, exactly once."""
