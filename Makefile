@@ -1,0 +1,45 @@
+# wac: the two commands of the README are `make up` and `make test`.
+VENV   := .venv
+WAC    := $(VENV)/bin/wac
+PY     := $(VENV)/bin/python
+URLS   ?=
+CONFIG ?=
+
+.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean
+
+setup:
+	@scripts/setup.sh
+
+## Run monitor and store (and the dashboard) on the local services, or on the
+## endpoints set in the environment / .env. URLS="https://a https://b" or CONFIG=targets.yaml.
+up: setup
+	@if [ -z "$(URLS)" ] && [ -z "$(CONFIG)" ] && [ ! -f targets.yaml ]; then \
+	  echo 'make up: say what to check: make up URLS="https://example.com/" or CONFIG=targets.yaml' >&2; exit 2; fi
+	$(WAC) up $(URLS) $(if $(CONFIG),--config $(CONFIG),$(if $(URLS),,--config targets.yaml))
+
+services-up: setup
+	$(WAC) services up
+
+services-down:
+	$(WAC) services down
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck:
+	$(VENV)/bin/mypy
+
+## Everything CI runs: setup, local services, lint, types, all tests.
+test: setup services-up lint typecheck
+	$(VENV)/bin/pytest -q -ra
+
+## Regenerate requirements.lock from pyproject.toml in a scratch virtualenv.
+lock:
+	rm -rf .lock-venv && python3 -m venv .lock-venv
+	.lock-venv/bin/pip install -q --disable-pip-version-check '.[dev]'
+	.lock-venv/bin/pip freeze --exclude wac > requirements.lock
+	rm -rf .lock-venv
+
+clean: services-down
+	rm -rf .wac $(VENV)
