@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.servers import http_site
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[str]:
+    with http_site() as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def services_env() -> dict[str, str]:
+    """The local services, started once (idempotent); their env as `wac services env` prints."""
+    from wac.services import LocalServices
+
+    local = LocalServices()
+    local.up()
+    return local.env()
+
+
+@pytest.fixture
+def isolated_env(services_env: dict[str, str]) -> dict[str, str]:
+    """Environment for a child `wac` process: local services, a topic and group of its own."""
+    suffix = uuid.uuid4().hex[:10]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_"))}
+    env.update(services_env)
+    env["KAFKA_TOPIC"] = f"wac-test-{suffix}"
+    env["KAFKA_GROUP_ID"] = f"wac-test-group-{suffix}"
+    env["KAFKA_PARTITIONS"] = "3"
+    env["WAC_LOG_LEVEL"] = "INFO"
+    return env
