@@ -58,7 +58,7 @@ def test_kafka_endpoint_errors_name_the_variable(raw: str) -> None:
 
 def test_missing_endpoints_explain_the_fix() -> None:
     s = load_settings({})
-    with pytest.raises(ConfigError, match="KAFKA_ENDPOINT is not set.*wac services up"):
+    with pytest.raises(ConfigError, match=r"KAFKA_ENDPOINT is not set.*wac services up"):
         s.kafka()
     with pytest.raises(ConfigError, match="POSTGRES_ENDPOINT is not set"):
         s.postgres()
