@@ -1,0 +1,147 @@
+"""``LocalServices``: the local Kafka and PostgreSQL as one thing to bring up and down."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from wac.services.certs import CertFiles, ensure_certs
+from wac.services.kafka import START_TIMEOUT, KafkaService
+from wac.services.paths import Paths, Settings, default_home
+from wac.services.postgres import PostgresService
+from wac.services.proc import file_lock, make_dir
+from wac.services.system import is_root
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    running: bool
+    pid: int | None
+    endpoint: str
+    log_path: Path
+
+
+class LocalServices:
+    """Local Apache Kafka (SSL with client certificates) and PostgreSQL for dev, tests and CI.
+
+    ``home`` defaults to ``$WAC_HOME`` or ``<repo root>/.wac``. Ports, topic and partitions come
+    from ``WAC_KAFKA_PORT`` (19092; SSL +1, controller +2), ``WAC_POSTGRES_PORT`` (15432),
+    ``KAFKA_TOPIC`` (website-monitoring) and ``WAC_KAFKA_PARTITIONS`` (6), read at construction.
+    Every method is idempotent; ``up``/``down`` and the start/stop methods hold a file lock so
+    that concurrent callers (two terminals, parallel tests) don't race.
+    """
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = Path(home).expanduser().resolve() if home is not None else default_home()
+        self.paths = Paths(self.home)
+        self.settings = Settings.from_env()
+        self.kafka = KafkaService(self.paths, self.settings)
+        self.postgres = PostgresService(self.paths, self.settings)
+        self._lock_depth = 0
+        self._thread_lock = threading.RLock()
+
+    # ----------------------------------------------------------------- helpers
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            self._ensure_home()
+            with file_lock(self.paths.lock):
+                self._lock_depth = 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth = 0
+
+    def _ensure_home(self) -> None:
+        # as root the ``postgres`` user must traverse the home folder (0711: no listing)
+        make_dir(self.home, 0o711 if is_root() else 0o700)
+
+    def _certs(self) -> tuple[CertFiles, bool]:
+        self._ensure_home()
+        return ensure_certs(self.paths.pki, self.paths.certs)
+
+    # ----------------------------------------------------------------- public API
+    def up(self) -> None:
+        """Start whatever isn't running and wait until both accept connections."""
+        with self._locked():
+            certs, broker_changed = self._certs()
+            # the JVM takes seconds to boot: let it, while PostgreSQL starts
+            pid = self.kafka.launch(certs, restart_for_new_certs=broker_changed)
+            try:
+                self.postgres.start()
+            finally:
+                admin = self.kafka.wait_ready(certs, pid, START_TIMEOUT)
+            self.kafka.ensure_topic(certs, self.settings.topic, self.settings.partitions, admin)
+
+    def down(self) -> None:
+        """Stop both (Kafka first, so nothing is mid-write to it). Idempotent."""
+        with self._locked():
+            self.stop_kafka()
+            self.stop_postgres()
+
+    def start_kafka(self) -> None:
+        """Start Kafka unless it runs, wait for the SSL listener, create the topic."""
+        with self._locked():
+            certs, broker_changed = self._certs()
+            self.kafka.start(certs, restart_for_new_certs=broker_changed)
+
+    def stop_kafka(self) -> None:
+        with self._locked():
+            self.kafka.stop()
+
+    def start_postgres(self) -> None:
+        """Start PostgreSQL unless it runs and make sure the app user can log in."""
+        with self._locked():
+            self.postgres.start()
+
+    def stop_postgres(self) -> None:
+        with self._locked():
+            self.postgres.stop()
+
+    def status(self) -> list[ServiceStatus]:
+        kafka_pid = self.kafka.pid()
+        pg_pid = self.postgres.pid()
+        return [
+            ServiceStatus(
+                name="kafka",
+                running=kafka_pid is not None,
+                pid=kafka_pid,
+                endpoint=self.kafka.ssl_endpoint,
+                log_path=self.kafka.log_path,
+            ),
+            ServiceStatus(
+                name="postgres",
+                running=pg_pid is not None,
+                pid=pg_pid,
+                endpoint=self.postgres.endpoint,
+                log_path=self.postgres.log_path,
+            ),
+        ]
+
+    def env(self) -> dict[str, str]:
+        """The settings the application needs to use these services (contains the password)."""
+        certs, _ = self._certs()
+        return {
+            "KAFKA_ENDPOINT": self.kafka.ssl_endpoint,
+            "KAFKA_PLAINTEXT_ENDPOINT": self.kafka.plaintext_endpoint,
+            "KAFKA_CERT_DIR": str(certs.client_dir),
+            "KAFKA_USE_SSL": "true",
+            "KAFKA_TOPIC": self.settings.topic,
+            "POSTGRES_ENDPOINT": self.postgres.url(),
+        }
+
+    def fetch_jars(self) -> None:
+        """Resolve Kafka's jars with Maven into the cache unless they are there already."""
+        with self._locked():
+            self.kafka.fetch_jars()

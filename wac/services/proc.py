@@ -1,0 +1,177 @@
+"""Small process helpers: pid files, liveness, stopping, ports, log tails, locks."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+# Popen objects of the servers this process started: kept so that they are reaped (no
+# zombies while we poll) and never garbage-collected while still running.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def remember_child(proc: subprocess.Popen[bytes]) -> None:
+    _CHILDREN[proc.pid] = proc
+
+
+def _reap(pid: int) -> bool:
+    """True when ``pid`` was our child and has exited."""
+    child = _CHILDREN.get(pid)
+    if child is None:
+        return False
+    if child.poll() is None:
+        return False
+    del _CHILDREN[pid]
+    return True
+
+
+def cmdline(pid: int) -> list[str] | None:
+    """The process's argv, or None when it doesn't exist (or is a zombie)."""
+    if _reap(pid):
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # state is the field after the parenthesised command name
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return None
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    except PermissionError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def alive_matching(pid: int | None, needles: Sequence[str]) -> bool:
+    """True when ``pid`` runs and its command line contains every needle (stale pid guard)."""
+    if pid is None or pid <= 0:
+        return False
+    argv = cmdline(pid)
+    if argv is None:
+        return False
+    joined = " ".join(argv)
+    return all(needle in joined for needle in needles)
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().split("\n", 1)[0].strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except PermissionError:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def write_private(path: Path, data: bytes | str, mode: int = 0o600) -> None:
+    """Write ``data`` atomically to ``path``, created with ``mode`` (never wider)."""
+    payload = data.encode() if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def make_dir(path: Path, mode: int) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    if (path.stat().st_mode & 0o7777) != mode:
+        os.chmod(path, mode)
+    return path
+
+
+def terminate(pid: int, needles: Sequence[str], timeout: float = 30.0) -> bool:
+    """SIGTERM, wait up to ``timeout`` s, then SIGKILL. True if it had to kill."""
+    if not alive_matching(pid, needles):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if wait_gone(pid, needles, timeout):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    wait_gone(pid, needles, 10.0)
+    return True
+
+
+def wait_gone(pid: int, needles: Sequence[str], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while alive_matching(pid, needles):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when we could bind host:port now (nobody listens there)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a text file ('' when missing)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            data = fh.read()
+    except OSError:
+        return ""
+    text = data.decode(errors="replace").rstrip("\n")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def with_log_tail(message: str, *logs: Path, lines: int = 20) -> str:
+    """``message`` followed by the tail of the first non-empty log among ``logs``."""
+    for log in logs:
+        text = tail(log, lines)
+        if text.strip():
+            return f"{message}\nLast lines of {log}:\n{text}"
+    if logs:
+        return f"{message}\n(no log output in {', '.join(str(p) for p in logs)})"
+    return message
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (created if needed), released on exit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
