@@ -1,0 +1,1 @@
+"""The `wac` subcommands, one module per service; wac/cli.py assembles them."""

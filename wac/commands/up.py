@@ -1,0 +1,70 @@
+"""`wac up`: every service together, on local or configured endpoints."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from wac.commands.common import collect_targets, reports_errors, validate_period
+from wac.config import load_environment, load_settings
+
+
+@click.command()
+@click.argument("urls", nargs=-1)
+@click.option("--config", "-c", type=click.Path(path_type=Path), help="YAML targets file.")
+@click.option("--period", type=float, default=None, callback=validate_period)
+@reports_errors
+def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None:
+    """Run monitor and store together (starting local services unless endpoints are set)."""
+    environment = load_environment()
+    settings = load_settings(environment)
+    collect_targets(urls, config, period, settings)  # fail early on bad targets
+    child_env = dict(environment)
+    if not (settings.kafka_endpoint and settings.postgres_endpoint):
+        from wac.services import LocalServices
+
+        click.echo("KAFKA_ENDPOINT/POSTGRES_ENDPOINT not set: starting local services...")
+        local = LocalServices()
+        local.up()
+        child_env.update(local.env())
+    monitor_args = [*urls]
+    if config is not None:
+        monitor_args += ["--config", str(config)]
+    if period is not None:
+        monitor_args += ["--period", str(period)]
+    commands = {
+        "store": [sys.executable, "-m", "wac", "store", "--echo"],
+        "monitor": [sys.executable, "-m", "wac", "monitor", *monitor_args],
+    }
+    sys.exit(run_together(commands, child_env))
+
+
+def run_together(commands: dict[str, list[str]], env: dict[str, str]) -> int:
+    """Run the services side by side; stop all on Ctrl-C, SIGTERM or one's exit."""
+    children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+    stopping = False
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    exit_code = 0
+    while any(child.poll() is None for child in children.values()):
+        for name, child in children.items():
+            code = child.poll()
+            if code is not None and not stopping:
+                click.echo(f"wac up: {name} exited with code {code}; stopping the others", err=True)
+                exit_code = code or 1
+                forward(signal.SIGTERM, None)
+        time.sleep(0.2)
+    return exit_code
