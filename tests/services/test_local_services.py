@@ -1,0 +1,202 @@
+"""wac.services against the real local Kafka and PostgreSQL (shared; never stopped here)."""
+
+from __future__ import annotations
+
+import stat
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from cryptography import x509
+
+from wac.services import LocalServices, ServiceStatus
+from wac.services.certs import ensure_certs
+
+pytestmark = pytest.mark.integration
+
+ENV_KEYS = {
+    "KAFKA_ENDPOINT",
+    "KAFKA_PLAINTEXT_ENDPOINT",
+    "KAFKA_CERT_DIR",
+    "KAFKA_USE_SSL",
+    "KAFKA_TOPIC",
+    "POSTGRES_ENDPOINT",
+}
+
+
+@pytest.fixture(scope="session")
+def services() -> LocalServices:
+    svc = LocalServices()
+    svc.up()
+    return svc
+
+
+@pytest.fixture(scope="session")
+def env(services: LocalServices) -> dict[str, str]:
+    return services.env()
+
+
+def ssl_config(
+    env: dict[str, str], cert_dir: Path | None = None, extra: dict[str, object] | None = None
+) -> dict:
+    d = Path(cert_dir or env["KAFKA_CERT_DIR"])
+    conf: dict[str, object] = {
+        "bootstrap.servers": env["KAFKA_ENDPOINT"],
+        "security.protocol": "SSL",
+        "ssl.ca.location": str(d / "ca.pem"),
+        "ssl.certificate.location": str(d / "service.cert"),
+        "ssl.key.location": str(d / "service.key"),
+    }
+    conf.update(extra or {})
+    return conf
+
+
+@pytest.fixture()
+def scratch_topic(env: dict[str, str]):
+    """A throw-away topic, so tests never write into the application's topic."""
+    admin = AdminClient(ssl_config(env))
+    name = f"wac-services-test-{uuid.uuid4().hex[:8]}"
+    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result()
+    yield name
+    admin.delete_topics([name], operation_timeout=30)[name].result()
+
+
+def test_up_is_idempotent_and_fast(services: LocalServices) -> None:
+    before = {s.name: s.pid for s in services.status()}
+    started = time.monotonic()
+    services.up()
+    LocalServices().up()  # a second instance (another process would look the same)
+    elapsed = time.monotonic() - started
+    after = {s.name: s.pid for s in services.status()}
+    assert after == before
+    assert elapsed < 5, f"warm up() took {elapsed:.1f} s"
+
+
+def test_status_reports_running(services: LocalServices) -> None:
+    statuses = services.status()
+    assert [s.name for s in statuses] == ["kafka", "postgres"]
+    for st in statuses:
+        assert isinstance(st, ServiceStatus)
+        assert st.running, st
+        assert isinstance(st.pid, int) and st.pid > 0
+        assert st.endpoint.startswith("127.0.0.1:")
+        assert st.log_path.exists(), st.log_path
+
+
+def test_env_has_the_right_keys(services: LocalServices, env: dict[str, str]) -> None:
+    assert set(env) >= ENV_KEYS
+    assert env["KAFKA_USE_SSL"] == "true"
+    assert env["KAFKA_ENDPOINT"] == f"127.0.0.1:{services.settings.kafka_ssl_port}"
+    assert env["KAFKA_PLAINTEXT_ENDPOINT"] == f"127.0.0.1:{services.settings.kafka_port}"
+    assert env["KAFKA_TOPIC"] == services.settings.topic
+    assert env["POSTGRES_ENDPOINT"].startswith("postgresql://wac:")
+    assert env["POSTGRES_ENDPOINT"].endswith(f"@127.0.0.1:{services.settings.postgres_port}/wac")
+    cert_dir = Path(env["KAFKA_CERT_DIR"])
+    assert cert_dir.is_absolute()
+    assert sorted(p.name for p in cert_dir.iterdir()) == ["ca.pem", "service.cert", "service.key"]
+    assert stat.S_IMODE((cert_dir / "service.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE(services.paths.postgres_password.stat().st_mode) == 0o600
+    assert stat.S_IMODE((services.paths.pki / "ca.key").stat().st_mode) == 0o600
+
+
+def test_topic_exists_with_partitions(services: LocalServices, env: dict[str, str]) -> None:
+    md = AdminClient(ssl_config(env)).list_topics(timeout=10)
+    topic = md.topics[env["KAFKA_TOPIC"]]
+    assert topic.error is None
+    assert len(topic.partitions) >= 1
+    assert all(p.leader >= 0 for p in topic.partitions.values())
+
+
+def test_ssl_roundtrip_with_client_cert(env: dict[str, str], scratch_topic: str) -> None:
+    payload = uuid.uuid4().bytes
+    delivered: list[object] = []
+    producer = Producer(ssl_config(env, extra={"acks": "all", "enable.idempotence": True}))
+    producer.produce(scratch_topic, payload, on_delivery=lambda err, msg: delivered.append(err))
+    assert producer.flush(30) == 0
+    assert delivered == [None]
+
+    consumer = Consumer(
+        ssl_config(
+            env,
+            extra={"group.id": f"wac-test-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest"},
+        )
+    )
+    try:
+        consumer.subscribe([scratch_topic])
+        deadline = time.monotonic() + 30
+        got = None
+        while got is None and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is not None and msg.error() is None:
+                got = msg.value()
+        assert got == payload
+    finally:
+        consumer.close()
+
+
+def test_plaintext_listener_for_tools(env: dict[str, str]) -> None:
+    md = AdminClient({"bootstrap.servers": env["KAFKA_PLAINTEXT_ENDPOINT"]}).list_topics(timeout=10)
+    assert env["KAFKA_TOPIC"] in md.topics
+
+
+def _rejection(conf: dict) -> str:
+    """The first error the client sees (the broker is up, so it is the TLS verdict)."""
+    errors: list[str] = []
+    producer = Producer({**conf, "error_cb": lambda err: errors.append(err.str())})
+    deadline = time.monotonic() + 15
+    while not errors and time.monotonic() < deadline:
+        producer.poll(0.05)
+    assert errors, "the SSL listener accepted a client it should have refused"
+    return errors[0]
+
+
+def test_ssl_rejects_client_without_cert(env: dict[str, str]) -> None:
+    conf = ssl_config(env)
+    del conf["ssl.certificate.location"]
+    del conf["ssl.key.location"]
+    assert "certificate" in _rejection(conf)
+
+
+def test_ssl_rejects_cert_from_another_ca(env: dict[str, str], tmp_path: Path) -> None:
+    files, _ = ensure_certs(tmp_path / "pki", tmp_path / "certs")
+    conf = ssl_config(env, cert_dir=files.client_dir)
+    conf["ssl.ca.location"] = str(Path(env["KAFKA_CERT_DIR"]) / "ca.pem")  # trust the broker
+    assert "certificate" in _rejection(conf)
+
+
+def test_broker_cert_names_localhost_and_loopback(services: LocalServices) -> None:
+    pem = (services.paths.pki / "broker.pem").read_bytes()
+    assert b"BEGIN PRIVATE KEY" in pem  # unencrypted PKCS#8 for the PEM keystore
+    leaf = x509.load_pem_x509_certificates(pem)[0]
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in san.get_values_for_type(x509.DNSName)
+    assert "127.0.0.1" in {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+
+
+def test_postgres_app_user_logs_in_with_password(env: dict[str, str]) -> None:
+    with psycopg.connect(env["POSTGRES_ENDPOINT"], connect_timeout=10) as conn:
+        user, db = conn.execute("SELECT current_user, current_database()").fetchone()  # type: ignore[misc]
+    assert (user, db) == ("wac", "wac")
+
+
+def test_postgres_rejects_missing_or_wrong_password(services: LocalServices) -> None:
+    port = services.settings.postgres_port
+    base = f"host=127.0.0.1 port={port} user=wac dbname=wac connect_timeout=10"
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(base + " password=''")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(base + " password=not-the-password")
+
+
+def test_stale_pid_file_is_not_running(tmp_path: Path) -> None:
+    svc = LocalServices(home=tmp_path / "home")
+    svc.paths.kafka.mkdir(parents=True)
+    svc.paths.kafka_pid.write_text("1\n")  # pid 1 exists but is not our broker
+    statuses = {s.name: s for s in svc.status()}
+    assert not statuses["kafka"].running
+    assert not statuses["postgres"].running
