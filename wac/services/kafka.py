@@ -194,6 +194,9 @@ class KafkaService:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # after a kill -9 the new broker waits for the old session to expire: keep it short
+            "broker.heartbeat.interval.ms": "500",
+            "broker.session.timeout.ms": "3000",
             "num.network.threads": "3",
             "num.io.threads": "4",
             "log.retention.hours": "24",

@@ -40,6 +40,7 @@ from wac.services.proc import (
     alive_matching,
     make_dir,
     port_free,
+    processes_in,
     read_pid,
     tail,
     terminate,
@@ -321,6 +322,7 @@ class PostgresService:
         self._prepare(lay)
         fresh = self._initdb(lay)
         self._write_conf(lay)
+        self._drop_stale_lock(lay)
         port = self.settings.postgres_port
         if not port_free(HOST, port):
             raise ServiceError(
@@ -348,6 +350,22 @@ class PostgresService:
                 with_log_tail(f"PostgreSQL did not start (pg_ctl exit {rc}).", lay.log, ctl_log)
             )
         self._ensure_app_user(lay, fresh)
+
+    def _drop_stale_lock(self, lay: Layout) -> None:
+        """Remove the lock files (postmaster.pid, socket lock) left by a killed server.
+
+        PostgreSQL clears stale lock files itself, except when the old pid still exists as a
+        zombie (an init that doesn't reap orphans, as in some containers): then it refuses to
+        start. We only remove the file when no live process still works in the data folder.
+        """
+        locks = [lay.data / "postmaster.pid", *lay.socket_dir.glob(".s.PGSQL.*.lock")]
+        if not any(lock.exists() for lock in locks) or self.running():
+            return
+        if processes_in(lay.data):
+            return  # old backends still exiting: let PostgreSQL's own check decide
+        for lock in locks:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
 
     def _login_error(self) -> str | None:
         """None when ``wac`` can log in to ``wac`` with its password, else the error text."""

@@ -60,6 +60,21 @@ def alive_matching(pid: int | None, needles: Sequence[str]) -> bool:
     return all(needle in joined for needle in needles)
 
 
+def processes_in(folder: Path) -> list[int]:
+    """Live processes whose working directory is ``folder`` (PostgreSQL's all chdir there)."""
+    target = str(folder.resolve())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "cwd") == target and cmdline(int(entry.name)) is not None:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def read_pid(path: Path) -> int | None:
     try:
         text = path.read_text().split("\n", 1)[0].strip()
