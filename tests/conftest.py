@@ -20,9 +20,16 @@ def services_env() -> dict[str, str]:
     """The local services, started once (idempotent); their env as `wac services env` prints."""
     from wac.services import LocalServices
 
+    import psycopg
+
+    from wac.store.migrate import migrate
+
     local = LocalServices()
     local.up()
-    return local.env()
+    env = local.env()
+    with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
+        migrate(conn)
+    return env
 
 
 @pytest.fixture

@@ -63,57 +63,108 @@ def check_cert_files(kafka: KafkaSettings) -> None:
             raise ConfigError(f"{path} is not a PEM file: {hint}")
 
 
-class _ErrorCollector:
-    """Keeps the latest librdkafka error reported through `error_cb`."""
+class _FailureCollector(logging.Handler):
+    """Keeps what librdkafka reports while connecting: `error_cb` events and FAIL logs.
+
+    A refused client certificate only shows in the log (as an SSL alert), never
+    through `error_cb`, so both are watched.
+    """
 
     def __init__(self) -> None:
-        self.last: KafkaError | None = None
+        super().__init__(level=logging.WARNING)
+        self.reasons: list[str] = []
         self._lock = threading.Lock()
 
-    def __call__(self, error: KafkaError) -> None:
+    def on_error(self, error: KafkaError) -> None:
         with self._lock:
-            self.last = error
+            self.reasons.append(error.str())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "FAIL" in text or "failed" in text:
+            # "[thrd:...]: ssl://host:port/bootstrap: Receive failed: ..." → the part after.
+            with self._lock:
+                self.reasons.append(text.split("/bootstrap: ", 1)[-1].split("]: ", 1)[-1])
+
+    def best_reason(self) -> str | None:
+        with self._lock:
+            for reason in reversed(self.reasons):
+                if _diagnose(reason) is not None:
+                    return reason
+            return self.reasons[-1] if self.reasons else None
 
 
 def connect_check(kafka: KafkaSettings, timeout: float = CONNECT_TIMEOUT_S) -> None:
     """Fetch cluster metadata once; raise ServiceUnavailable with the reason if we cannot."""
-    errors = _ErrorCollector()
-    admin = AdminClient(client_config(kafka, error_cb=errors, logger=_quiet_logger()))
+    collector = _FailureCollector()
+    capture = logging.getLogger(f"wac.kafka.connect-check.{id(collector)}")
+    capture.propagate = False
+    capture.setLevel(logging.WARNING)
+    capture.addHandler(collector)
+    admin = AdminClient(client_config(kafka, error_cb=collector.on_error, logger=capture))
     deadline = time.monotonic() + timeout
     failure: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            admin.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
-            return
-        except KafkaException as exc:
-            failure = exc
-            if errors.last is not None and _is_fatal_auth(errors.last):
-                break
-    reason = errors.last.str() if errors.last is not None else str(failure)
+    try:
+        while time.monotonic() < deadline:
+            try:
+                admin.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
+                return
+            except KafkaException as exc:
+                failure = exc
+                admin.poll(0.1)  # serves the queued log lines and error events
+                reason = collector.best_reason()
+                if reason is not None and _diagnose(reason) is not None:
+                    break  # a certificate or protocol problem will not fix itself
+    finally:
+        capture.removeHandler(collector)
+    reason = collector.best_reason() or str(failure)
     transport = "SSL" if kafka.use_ssl else "plaintext"
+    advice = _diagnose(reason) or (
+        "Check that the broker is running, that host and port are right, and that "
+        f"KAFKA_USE_SSL={'true' if kafka.use_ssl else 'false'} matches that listener"
+    )
     raise ServiceUnavailable(
         f"cannot use Kafka at KAFKA_ENDPOINT={kafka.endpoint} over {transport}: {reason}. "
-        f"{_advice(reason, kafka)}"
+        + advice.format(cert_dir=kafka.cert_dir)
     )
 
 
-def _is_fatal_auth(error: KafkaError) -> bool:
-    text = error.str().lower()
-    return "ssl" in text or "certificate" in text or "authentication" in text
-
-
-def _advice(reason: str, kafka: KafkaSettings) -> str:
+def _diagnose(reason: str) -> str | None:
+    """Advice for failures that retrying cannot fix; None for the others."""
     text = reason.lower()
-    if "certificate" in text or "ssl" in text or "handshake" in text:
+    if (
+        "alert bad certificate" in text
+        or "certificate required" in text
+        or ("unknown ca" in text and "alert" in text)
+    ):
         return (
-            f"Check that the files in KAFKA_CERT_DIR={kafka.cert_dir} belong to this Kafka "
-            "service, and that KAFKA_USE_SSL matches the listener"
+            "The broker refused our client certificate: use the service.cert and service.key "
+            "issued for this Kafka service in KAFKA_CERT_DIR={cert_dir}"
         )
-    return "Check that the broker is running and the host and port are right"
+    if "certificate verify failed" in text or "broker certificate could not be verified" in text:
+        return (
+            "The broker's certificate is not signed by KAFKA_CERT_DIR={cert_dir}/ca.pem "
+            "(or is for another host name): use this service's CA certificate"
+        )
+    if (
+        "wrong version number" in text
+        or "packet length too long" in text
+        or ("record layer failure" in text)
+    ):
+        return (
+            "This port does not speak SSL: use the SSL listener's port, or set "
+            "KAFKA_USE_SSL=false for a plaintext listener"
+        )
+    if "invalid response size" in text or "is the broker ssl" in text:
+        return (
+            "This port speaks SSL: set KAFKA_USE_SSL=true (and KAFKA_CERT_DIR), or use the "
+            "plaintext listener's port"
+        )
+    return None
 
 
 def _quiet_logger() -> logging.Logger:
-    """librdkafka logs each retry; route them to a logger that only keeps warnings and up."""
+    """librdkafka logs each retry; route them to a logger that only keeps critical ones."""
     quiet = logging.getLogger("wac.kafka.librdkafka")
     quiet.setLevel(logging.CRITICAL)
     return quiet

@@ -48,7 +48,7 @@ def test_certificate_from_another_ca_is_refused(
     shutil.copy(Path(isolated_env["KAFKA_CERT_DIR"]) / "ca.pem", certs / "ca.pem")
     env = {**isolated_env, "KAFKA_CERT_DIR": str(certs)}
     result = wac(["monitor", "http://127.0.0.1:1/"], env)
-    assert_one_line_error(result, "cannot use Kafka", "KAFKA_CERT_DIR")
+    assert_one_line_error(result, "refused our client certificate", "KAFKA_CERT_DIR")
 
 
 def test_broker_certificate_not_trusted(isolated_env: dict[str, str], tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_unreachable_broker(isolated_env: dict[str, str]) -> None:
 def test_ssl_against_plaintext_listener(isolated_env: dict[str, str]) -> None:
     env = {**isolated_env, "KAFKA_ENDPOINT": isolated_env["KAFKA_PLAINTEXT_ENDPOINT"]}
     result = wac(["monitor", "http://127.0.0.1:1/"], env)
-    assert_one_line_error(result, "cannot use Kafka", "over SSL")
+    assert_one_line_error(result, "cannot use Kafka", "over SSL", "does not speak SSL")
 
 
 def test_unreachable_database(isolated_env: dict[str, str]) -> None:
@@ -100,3 +100,9 @@ def test_bad_endpoint_syntax(isolated_env: dict[str, str]) -> None:
 def test_bad_url_argument(isolated_env: dict[str, str]) -> None:
     result = wac(["monitor", "example.com"], isolated_env)
     assert_one_line_error(result, "must start with http:// or https://")
+
+
+def test_plaintext_against_ssl_listener(isolated_env: dict[str, str]) -> None:
+    env = {**isolated_env, "KAFKA_USE_SSL": "false"}
+    result = wac(["store"], env)
+    assert_one_line_error(result, "cannot use Kafka", "over plaintext", "KAFKA_USE_SSL=false")
