@@ -131,14 +131,16 @@ class LocalServices:
 
     def env(self) -> dict[str, str]:
         """The settings the application needs to use these services (contains the password)."""
-        certs, _ = self._certs()
+        with self._locked():
+            certs, _ = self._certs()
+            password_url = self.postgres.url()
         return {
             "KAFKA_ENDPOINT": self.kafka.ssl_endpoint,
             "KAFKA_PLAINTEXT_ENDPOINT": self.kafka.plaintext_endpoint,
             "KAFKA_CERT_DIR": str(certs.client_dir),
             "KAFKA_USE_SSL": "true",
             "KAFKA_TOPIC": self.settings.topic,
-            "POSTGRES_ENDPOINT": self.postgres.url(),
+            "POSTGRES_ENDPOINT": password_url,
         }
 
     def fetch_jars(self) -> None:

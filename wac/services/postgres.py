@@ -314,7 +314,9 @@ class PostgresService:
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
         """Start the cluster unless it runs; make sure ``wac`` can log in. Idempotent."""
-        if self.running():
+        pid = self.pid()
+        if pid is not None:
+            self._check_running_port(pid)
             self._ensure_app_user(self.layout())
             return
         self._ensure_installed()
@@ -350,6 +352,20 @@ class PostgresService:
                 with_log_tail(f"PostgreSQL did not start (pg_ctl exit {rc}).", lay.log, ctl_log)
             )
         self._ensure_app_user(lay, fresh)
+
+    def _check_running_port(self, pid: int) -> None:
+        """A running server must listen on the configured port (it comes from the env)."""
+        try:
+            lines = (self.layout().data / "postmaster.pid").read_text().splitlines()
+            port = int(lines[3])  # postmaster.pid: pid, data dir, start time, port, ...
+        except (OSError, IndexError, ValueError):
+            return
+        if port != self.settings.postgres_port:
+            raise ServiceError(
+                f"PostgreSQL is already running (pid {pid}) on port {port}, but the current "
+                f"settings want {self.settings.postgres_port} (WAC_POSTGRES_PORT changed?). "
+                "Stop it first (`wac services down`), then start it again."
+            )
 
     def _drop_stale_lock(self, lay: Layout) -> None:
         """Remove the lock files (postmaster.pid, socket lock) left by a killed server.
