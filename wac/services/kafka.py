@@ -186,7 +186,7 @@ class KafkaService:
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.paths.kafka_data),
-            "num.partitions": "6",
+            "num.partitions": str(s.partitions),
             "default.replication.factor": "1",
             "min.insync.replicas": "1",
             "auto.create.topics.enable": "false",
@@ -291,7 +291,7 @@ class KafkaService:
         self._check_ports()
         write_private(self.paths.kafka_properties, self._properties(certs), 0o600)
         self._format(java)
-        with self.paths.kafka_out.open("ab") as out:
+        with self.paths.kafka_out.open("wb") as out:  # this run only; kafka.log keeps history
             out.write(f"\n=== wac: starting Kafka at {time.strftime('%F %T')}\n".encode())
             out.flush()
             proc = subprocess.Popen(
