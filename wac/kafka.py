@@ -146,10 +146,9 @@ def _diagnose(reason: str) -> str | None:
             "The broker's certificate is not signed by KAFKA_CERT_DIR={cert_dir}/ca.pem "
             "(or is for another host name): use this service's CA certificate"
         )
-    if (
-        "wrong version number" in text
-        or "packet length too long" in text
-        or ("record layer failure" in text)
+    if any(
+        sign in text
+        for sign in ("plaintext broker listener", "wrong version number", "packet length too long")
     ):
         return (
             "This port does not speak SSL: use the SSL listener's port, or set "
