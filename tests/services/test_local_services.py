@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import socket
 import stat
 import time
 import uuid
@@ -200,3 +204,41 @@ def test_stale_pid_file_is_not_running(tmp_path: Path) -> None:
     statuses = {s.name: s for s in svc.status()}
     assert not statuses["kafka"].running
     assert not statuses["postgres"].running
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_postgres_restart_and_kill_9_recovery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A private cluster (own home and port): stop/start, and start after a kill -9."""
+    monkeypatch.setenv("WAC_POSTGRES_PORT", str(_free_port()))
+    svc = LocalServices(home=tmp_path / "home")
+    try:
+        svc.start_postgres()
+        url = svc.env()["POSTGRES_ENDPOINT"]
+        with psycopg.connect(url) as conn:
+            conn.execute("CREATE TABLE t (x int)")
+            conn.execute("INSERT INTO t VALUES (1)")
+        svc.stop_postgres()
+        svc.stop_postgres()  # idempotent
+        assert not svc.status()[1].running
+        svc.start_postgres()
+        pid = svc.postgres.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)  # leaves postmaster.pid (and maybe a zombie) behind
+        deadline = time.monotonic() + 10
+        while svc.postgres.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        svc.start_postgres()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+    finally:
+        svc.stop_postgres()
+        base = svc.postgres.layout().base
+        if str(base).startswith("/var/lib/wac/"):  # root fallback outside tmp_path
+            shutil.rmtree(base, ignore_errors=True)
