@@ -18,10 +18,9 @@ def site() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def services_env() -> dict[str, str]:
     """The local services, started once (idempotent); their env as `wac services env` prints."""
-    from wac.services import LocalServices
-
     import psycopg
 
+    from wac.services import LocalServices
     from wac.store.migrate import migrate
 
     local = LocalServices()
