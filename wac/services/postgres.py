@@ -31,6 +31,7 @@ import secrets
 import shutil
 import string
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -372,13 +373,17 @@ class PostgresService:
 
         PostgreSQL clears stale lock files itself, except when the old pid still exists as a
         zombie (an init that doesn't reap orphans, as in some containers): then it refuses to
-        start. We only remove the file when no live process still works in the data folder.
+        start. We remove them once no live process works in the data folder any more (the
+        killed server's children exit by themselves; we wait up to 10 s for that).
         """
         locks = [lay.data / "postmaster.pid", *lay.socket_dir.glob(".s.PGSQL.*.lock")]
         if not any(lock.exists() for lock in locks) or self.running():
             return
-        if processes_in(lay.data):
-            return  # old backends still exiting: let PostgreSQL's own check decide
+        deadline = time.monotonic() + 10
+        while processes_in(lay.data):  # the killed server's children exit on their own
+            if time.monotonic() >= deadline:
+                return  # still there: let PostgreSQL's own check decide
+            time.sleep(0.05)
         for lock in locks:
             with contextlib.suppress(FileNotFoundError):
                 lock.unlink()
