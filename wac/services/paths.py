@@ -6,10 +6,12 @@ Layout under the home folder (``$WAC_HOME``, default ``<repo root>/.wac``, git-i
       .lock                   serialises up/down between processes
       pki/                    0700: ca.key (never leaves here), ca.pem, broker.pem (key+chain)
       certs/                  0700: ca.pem, service.cert, service.key (KAFKA_CERT_DIR)
-      kafka/                  0700: server.properties, kafka.pid, kafka.log, kafka.out,
-                              cluster-id, libs/ (jars from Maven), data/ (KRaft log dir)
-      postgres/               0711: password (0600), postgres.log, data/ (cluster, 0700,
-                              owned by ``postgres`` when run as root), run/ (unix socket)
+      kafka/                  0700: server.properties, kafka.pid, kafka.log (log4j2, rolled
+                              at 50 MB), kafka.out (JVM stdout/stderr, this run), format.log,
+                              mvn.log, cluster-id, libs/ (jars from Maven), data/ (KRaft)
+      postgres/               0711 as root: password (0600), postgres.log, initdb.log,
+                              pg_ctl.log, setup.log, data/ (cluster incl. wac.conf, 0700, owned
+                              by ``postgres`` when run as root), run/ (unix socket)
 
 PostgreSQL's files may live elsewhere when running as root: see
 :func:`wac.services.postgres.PostgresService`, which falls back to ``/var/lib/wac/<hash>/``
