@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from wac.errors import WacError
 
-class ServiceError(Exception):
+
+class ServiceError(WacError):
     """A local service could not be started, stopped or set up.
 
     The message is a paragraph meant for a person; for start-up failures it ends with the
