@@ -1,0 +1,1 @@
+"""Benchmarks: harnesses that print the quality-bar figures of DESIGN.md."""
