@@ -28,10 +28,13 @@ def test_up_prints_stored_results_and_stops_on_ctrl_c(
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True
-    ).start()
-    stored = []
+
+    def pump() -> None:
+        for line in process.stdout or []:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    stored: list[str] = []
     deadline = time.monotonic() + 60
     try:
         while len(stored) < 3 and time.monotonic() < deadline:

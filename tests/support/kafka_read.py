@@ -36,8 +36,10 @@ def read_topic(env: dict[str, str], timeout: float = 20) -> list[tuple[bytes | N
             message = consumer.poll(timeout)
             assert message is not None, "topic read timed out"
             assert message.error() is None, message.error()
-            records.append((message.key(), message.value()))
-            positions[message.partition()] = message.offset() + 1
+            value, partition, offset = message.value(), message.partition(), message.offset()
+            assert value is not None and partition is not None and offset is not None
+            records.append((message.key(), value))
+            positions[partition] = offset + 1
         return records
     finally:
         consumer.close()
