@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from cryptography import x509
 
+from tests.support.foreign_certs import write_foreign_client_cert
 from wac.services import LocalServices, ServiceStatus
 from wac.services.certs import ensure_certs
 
@@ -100,8 +101,11 @@ def test_env_has_the_right_keys(services: LocalServices, env: dict[str, str]) ->
     assert env["KAFKA_PLAINTEXT_ENDPOINT"] == f"127.0.0.1:{services.settings.kafka_port}"
     assert env["KAFKA_TOPIC"] == services.settings.topic
     assert env["POSTGRES_ENDPOINT"].startswith("postgresql://wac:")
-    assert env["POSTGRES_ENDPOINT"].endswith(f"@127.0.0.1:{services.settings.postgres_port}/wac")
     cert_dir = Path(env["KAFKA_CERT_DIR"])
+    assert env["POSTGRES_ENDPOINT"].endswith(
+        f"@127.0.0.1:{services.settings.postgres_port}/wac"
+        f"?sslmode=verify-full&sslrootcert={cert_dir / 'ca.pem'}"
+    )
     assert cert_dir.is_absolute()
     assert sorted(p.name for p in cert_dir.iterdir()) == ["ca.pem", "service.cert", "service.key"]
     assert stat.S_IMODE((cert_dir / "service.key").stat().st_mode) == 0o600
@@ -187,6 +191,25 @@ def test_postgres_app_user_logs_in_with_password(env: dict[str, str]) -> None:
     with psycopg.connect(env["POSTGRES_ENDPOINT"], connect_timeout=10) as conn:
         user, db = conn.execute("SELECT current_user, current_database()").fetchone()  # type: ignore[misc]
     assert (user, db) == ("wac", "wac")
+
+
+def test_postgres_url_verifies_the_server_certificate(env: dict[str, str]) -> None:
+    """Like a managed database: TLS on, server certificate and host name verified."""
+    url = env["POSTGRES_ENDPOINT"]
+    assert "sslmode=verify-full" in url and "sslrootcert=" in url
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        row = conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+    assert row == (True,)
+
+
+def test_postgres_refuses_a_server_signed_by_another_ca(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    stranger = tmp_path / "stranger"
+    write_foreign_client_cert(stranger)
+    url = env["POSTGRES_ENDPOINT"].split("sslrootcert=")[0] + f"sslrootcert={stranger}/ca.pem"
+    with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
+        psycopg.connect(url, connect_timeout=10)
 
 
 def test_postgres_rejects_missing_or_wrong_password(services: LocalServices) -> None:

@@ -103,6 +103,7 @@ class LocalServices:
     def start_postgres(self) -> None:
         """Start PostgreSQL unless it runs and make sure the app user can log in."""
         with self._locked():
+            self._certs()
             self.postgres.start()
 
     def stop_postgres(self) -> None:

@@ -216,10 +216,36 @@ class PostgresService:
         return value
 
     def url(self) -> str:
+        """The app's URL: TLS with the server certificate and host name verified."""
         return (
             f"postgresql://{APP_USER}:{self.password()}@{HOST}:{self.settings.postgres_port}"
-            f"/{APP_DB}"
+            f"/{APP_DB}?sslmode=verify-full&sslrootcert={self.paths.certs / 'ca.pem'}"
         )
+
+    # ----------------------------------------------------------------- TLS
+    def _install_tls(self, lay: Layout) -> bool:
+        """Copy the local CA's server certificate (SAN localhost, 127.0.0.1) into the cluster.
+
+        The broker's keystore is reused: same CA, same host names. Returns True when the
+        files changed (the server must then reload its configuration).
+        """
+        keystore = (self.paths.pki / "broker.pem").read_text()
+        marker = "-----END PRIVATE KEY-----"
+        key_text, _, chain = keystore.partition(marker)
+        if not chain:
+            raise ServiceError(f"{self.paths.pki / 'broker.pem'} holds no private key")
+        wanted = {"server.key": key_text + marker + "\n", "server.crt": chain.lstrip()}
+        changed = False
+        for name, text in wanted.items():
+            path = lay.data / name
+            try:
+                current = path.read_text()
+            except OSError:
+                current = None
+            if current != text:
+                self._write_owned(path, text)
+                changed = True
+        return changed
 
     # ----------------------------------------------------------------- setup
     def _ensure_installed(self) -> None:
@@ -303,6 +329,10 @@ class PostgresService:
             "synchronous_commit": "on",
             "max_wal_size": "'2GB'",
             "password_encryption": "'scram-sha-256'",
+            "ssl": "on",
+            "ssl_cert_file": "'server.crt'",
+            "ssl_key_file": "'server.key'",
+            "ssl_min_protocol_version": "'TLSv1.2'",
             "timezone": "'UTC'",
             "log_timezone": "'UTC'",
             "log_line_prefix": "'%m [%p] %q%u@%d '",
@@ -318,12 +348,17 @@ class PostgresService:
         pid = self.pid()
         if pid is not None:
             self._check_running_port(pid)
-            self._ensure_app_user(self.layout())
+            lay = self.layout()
+            if self._install_tls(lay):
+                self._write_conf(lay)
+                self._reload(lay)
+            self._ensure_app_user(lay)
             return
         self._ensure_installed()
         lay = self.layout(decide=True)
         self._prepare(lay)
         fresh = self._initdb(lay)
+        self._install_tls(lay)
         self._write_conf(lay)
         self._drop_stale_lock(lay)
         port = self.settings.postgres_port
@@ -353,6 +388,13 @@ class PostgresService:
                 with_log_tail(f"PostgreSQL did not start (pg_ctl exit {rc}).", lay.log, ctl_log)
             )
         self._ensure_app_user(lay, fresh)
+
+    def _reload(self, lay: Layout) -> None:
+        log = lay.base / "pg_ctl.log"
+        rc = self._run([str(pg_bin() / "pg_ctl"), "reload", "-D", str(lay.data), "-s"], log)
+        if rc != 0:
+            raise ServiceError(with_log_tail(f"PostgreSQL reload failed (exit {rc}).", log))
+        time.sleep(0.5)  # the postmaster applies a reload asynchronously
 
     def _check_running_port(self, pid: int) -> None:
         """A running server must listen on the configured port (it comes from the env)."""
