@@ -30,7 +30,7 @@ class LocalServices:
 
     ``home`` defaults to ``$WAC_HOME`` or ``<repo root>/.wac``. Ports, topic and partitions come
     from ``WAC_KAFKA_PORT`` (19092; SSL +1, controller +2), ``WAC_POSTGRES_PORT`` (15432),
-    ``KAFKA_TOPIC`` (website-monitoring) and ``WAC_KAFKA_PARTITIONS`` (6), read at construction.
+    ``KAFKA_TOPIC`` (website-monitoring) and ``KAFKA_PARTITIONS`` (6), read at construction.
     Every method is idempotent; ``up``/``down`` and the start/stop methods hold a file lock so
     that concurrent callers (two terminals, parallel tests) don't race.
     """

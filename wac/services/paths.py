@@ -82,7 +82,7 @@ class Settings:
             kafka_port=_env_int("WAC_KAFKA_PORT", DEFAULT_KAFKA_PORT, 1, 65533),
             postgres_port=_env_int("WAC_POSTGRES_PORT", DEFAULT_POSTGRES_PORT),
             topic=os.environ.get("KAFKA_TOPIC", "").strip() or DEFAULT_TOPIC,
-            partitions=_env_int("WAC_KAFKA_PARTITIONS", DEFAULT_PARTITIONS, 1, 10_000),
+            partitions=_env_int("KAFKA_PARTITIONS", DEFAULT_PARTITIONS, 1, 10_000),
         )
 
 
