@@ -3,6 +3,11 @@
 The producer is idempotent (acks=all) and holds results while the broker is away,
 up to `buffer_limit` of them; beyond that new results are dropped and counted.
 Delivery problems are logged once per outage, and once more when it ends.
+
+`publish` is called from one thread (the check loop) and only queues the message in
+librdkafka; a background thread serves librdkafka's callbacks. Only failed
+deliveries are reported back (`delivery.report.only.error`): at thousands of results
+per second a Python callback per delivered message would cost more than producing it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ class ResultPublisher:
         self.stats = PublisherStats()
         self._lock = threading.Lock()
         self._outage = False
+        self._waiting_before = 0
+        self._dropping = False  # the buffer-full error is logged once per episode
+        self._buffer_limit = buffer_limit
         self._producer = Producer(
             client_config(
                 kafka,
@@ -45,6 +53,7 @@ class ResultPublisher:
                     "linger.ms": 20,
                     "compression.type": "lz4",
                     "queue.buffering.max.messages": buffer_limit,
+                    "delivery.report.only.error": True,
                     # Keep retrying while the broker is away: the buffer bound, not a
                     # timer, decides what is given up.
                     "message.timeout.ms": 0,
@@ -66,10 +75,12 @@ class ResultPublisher:
                 key=result.target.encode(),
                 on_delivery=self._on_delivery,
             )
+            self.stats.produced += 1  # only the publishing thread writes it
         except BufferError:
             with self._lock:
                 self.stats.dropped += 1
-                first = self.stats.dropped == 1 or not self._outage
+                first = not self._dropping
+                self._dropping = True
             if first:
                 log.error(
                     "Kafka buffer full (%d results waiting): dropping new results until the "
@@ -77,8 +88,6 @@ class ResultPublisher:
                     len(self._producer),
                 )
             return False
-        with self._lock:
-            self.stats.produced += 1
         return True
 
     @property
@@ -86,11 +95,20 @@ class ResultPublisher:
         """Results produced but not yet acknowledged by the broker."""
         return len(self._producer)
 
+    def _update_delivered(self) -> int:
+        """Results waiting in the queue; counts the others as delivered unless they failed."""
+        produced = self.stats.produced  # read before the queue length: never overcounts
+        waiting = len(self._producer)
+        with self._lock:
+            self.stats.delivered = max(self.stats.delivered, produced - self.stats.failed - waiting)
+        return waiting
+
     def close(self, timeout: float = 30.0) -> int:
         """Flush what is buffered; returns how many results could not be delivered."""
         self._stop.set()
         self._poller.join()
         remaining = int(self._producer.flush(timeout))
+        self._update_delivered()
         if remaining:
             log.error("%d results were not delivered to Kafka before shutdown", remaining)
         return remaining
@@ -98,20 +116,28 @@ class ResultPublisher:
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
             self._producer.poll(0.1)
+            waiting = self._update_delivered()
+            # In an outage nothing leaves the queue; when it shrinks, the broker is back.
+            with self._lock:
+                recovered = self._outage and waiting < self._waiting_before
+                if recovered:
+                    self._outage = False
+                if self._dropping and waiting < self._buffer_limit // 2:
+                    self._dropping = False
+                    log.warning(
+                        "Kafka buffer has room again; %d results were dropped so far",
+                        self.stats.dropped,
+                    )
+                self._waiting_before = waiting
+            if recovered:
+                log.warning("Kafka is taking results again; %d waiting", waiting)
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            return
         with self._lock:
-            if error is None:
-                self.stats.delivered += 1
-                recovered = self._outage
-                self._outage = False
-            else:
-                self.stats.failed += 1
-                recovered = False
-        if recovered:
-            log.warning("Kafka is taking results again; %d waiting", len(self._producer))
-        if error is not None:
-            self._report_outage(f"a result could not be delivered: {error.str()}")
+            self.stats.failed += 1
+        self._report_outage(f"a result could not be delivered: {error.str()}")
 
     def _on_error(self, error: KafkaError) -> None:
         if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT) or (error.fatal()):

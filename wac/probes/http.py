@@ -31,12 +31,37 @@ _WS = re.compile(r"\s+")
 class HttpCheck:
     """One check of one target: the configured curl handle and what it collects."""
 
-    __slots__ = ("_body", "_body_size", "_too_large", "checked_at", "easy", "monitor", "target")
+    __slots__ = (
+        "_body",
+        "_body_size",
+        "_too_large",
+        "ca_bundle",
+        "checked_at",
+        "easy",
+        "monitor",
+        "slot",
+        "target",
+    )
 
-    def __init__(self, target: Target, monitor: str, easy: pycurl.Curl | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        monitor: str,
+        easy: pycurl.Curl | None = None,
+        *,
+        ca_bundle: str | None = None,
+        slot: object = None,
+    ) -> None:
+        """`easy`: a handle to reuse (it is reset first); `slot`: the driver's bookkeeping."""
         self.target = target
         self.monitor = monitor
-        self.easy = easy if easy is not None else pycurl.Curl()
+        self.ca_bundle = ca_bundle
+        self.slot = slot
+        if easy is None:
+            easy = pycurl.Curl()
+        else:
+            easy.reset()
+        self.easy = easy
         self._body: list[bytes] = []
         self._body_size = 0
         self._too_large = False
@@ -53,6 +78,8 @@ class HttpCheck:
         c.setopt(pycurl.FRESH_CONNECT, 1)
         c.setopt(pycurl.FORBID_REUSE, 1)
         c.setopt(pycurl.DNS_CACHE_TIMEOUT, 0)
+        # ... and a full TLS handshake: no session resumption from an earlier check.
+        c.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
         timeout_ms = max(1, round(t.timeout * 1000))
         c.setopt(pycurl.TIMEOUT_MS, timeout_ms)
         c.setopt(pycurl.CONNECTTIMEOUT_MS, timeout_ms)
@@ -64,6 +91,8 @@ class HttpCheck:
         c.setopt(pycurl.ACCEPT_ENCODING, "")
         c.setopt(pycurl.SSL_VERIFYPEER, 1 if t.verify_tls else 0)
         c.setopt(pycurl.SSL_VERIFYHOST, 2 if t.verify_tls else 0)
+        if self.ca_bundle is not None:
+            c.setopt(pycurl.CAINFO, self.ca_bundle)
         if t.url.startswith("https:"):
             c.setopt(pycurl.OPT_CERTINFO, 1)
         if t.method == "HEAD":
@@ -135,14 +164,19 @@ class HttpCheck:
             final_url=effective if effective and effective != t.url else None,
         )
 
+    def release(self) -> pycurl.Curl:
+        """The easy handle, for the next check (HttpCheck resets it)."""
+        self._body = []
+        return self.easy
+
     def close(self) -> None:
         self._body = []
         self.easy.close()
 
 
-def probe_blocking(target: Target, monitor: str) -> CheckResult:
-    """Run one check to completion in the calling thread."""
-    check = HttpCheck(target, monitor)
+def probe_blocking(target: Target, monitor: str, *, ca_bundle: str | None = None) -> CheckResult:
+    """Run one check to completion in the calling thread (one check at a time)."""
+    check = HttpCheck(target, monitor, ca_bundle=ca_bundle)
     try:
         check.easy.perform()
         code, message = 0, ""
