@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 URLS   ?=
 CONFIG ?=
 
-.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean
+.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults
 
 setup:
 	@scripts/setup.sh
@@ -33,6 +33,10 @@ typecheck:
 ## Everything CI runs: setup, local services, lint, types, all tests.
 test: setup services-up lint typecheck
 	$(VENV)/bin/pytest -q -ra
+
+## Fault scenarios (private Kafka and PostgreSQL) with their tallies printed.
+faults: setup
+	$(VENV)/bin/pytest -q -s -m faults tests/faults
 
 ## Regenerate requirements.lock from pyproject.toml in a scratch virtualenv.
 lock:
