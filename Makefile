@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 URLS   ?=
 CONFIG ?=
 
-.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults
+.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults bench-monitor
 
 setup:
 	@scripts/setup.sh
@@ -37,6 +37,12 @@ test: setup services-up lint typecheck
 ## Fault scenarios (private Kafka and PostgreSQL) with their tallies printed.
 faults: setup
 	$(VENV)/bin/pytest -q -s -m faults tests/faults
+
+## The monitor's quality bars (throughput vs ab, concurrency, lateness, memory) in one run;
+## installs nginx-light, apache2-utils and nginx's echo module when missing.
+bench-monitor: services-up
+	@WAC_SETUP_BENCH_TOOLS=1 scripts/setup.sh
+	$(PY) -m bench.monitor.run $(BENCH_ARGS)
 
 ## Regenerate requirements.lock from pyproject.toml in a scratch virtualenv.
 lock:

@@ -84,13 +84,14 @@ def run_monitor(
     options: MonitorOptions,
     *,
     on_result: Callable[[CheckResult], None] | None = None,
+    initial_targets: list[Target] | None = None,
 ) -> None:
     """Check the targets until SIGTERM or SIGINT, then flush what was produced.
 
     `load_targets` is called at start and on every reload; it raises ConfigError for a
     bad targets file (at start that ends the monitor, on reload the old targets stay).
     """
-    targets = load_targets()
+    targets = initial_targets if initial_targets is not None else load_targets()
     connect_check(kafka)
     ensure_topic(kafka)
     publisher = ResultPublisher(kafka, buffer_limit=options.buffer_limit)

@@ -100,7 +100,7 @@ def monitor(
     def load_targets() -> list[Target]:
         return my_shard.select(collect_targets(urls, config, period, settings))
 
-    load_targets()  # a bad targets file is reported before anything starts
+    targets = load_targets()  # a bad targets file is reported before anything starts
     kafka = settings.kafka()
     if worker_count > 1:
         from wac.workers import run_workers
@@ -133,6 +133,7 @@ def monitor(
             stats_file=stats_file,
         ),
         on_result=print_result_line if print_results else None,
+        initial_targets=targets,
     )
 
 

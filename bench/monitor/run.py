@@ -1,0 +1,441 @@
+"""The monitor's quality bars (DESIGN.md), measured in one run on this machine.
+
+    .venv/bin/python -m bench.monitor.run [--workers N] [--json]   (or: make bench-monitor)
+
+Starts its own nginx (Debian's nginx-light, with the echo module for the 200 ms
+answers) on a free high port, with its own configuration in a temporary folder, and
+uses the local Kafka over SSL (`wac services up`). Every figure comes from `wac
+monitor` processes publishing to a topic of their own on that Kafka: checks/s is
+the growth of the topic's end offsets over a measurement window, not a count kept
+by the monitor.
+
+1. throughput: checks/s of the monitor (more due checks than it can do) over what
+   `ab` (a C client; fresh connection per request, like the monitor) reaches against
+   the same nginx. Goal >= 0.50.
+2. concurrency: checks/s against targets that take 200 ms to answer, over a
+   one-at-a-time loop of the same probe (the seed's design). Goal >= 200x.
+3. lateness: p99 of (start - due) at half the throughput of 1. Goal <= 100 ms.
+4. memory: peak resident memory (all monitor processes) with 20,000 targets.
+   Goal <= 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from wac.histogram import Histogram
+
+NGINX_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+NGINX_CONF = """\
+worker_processes {workers};
+worker_rlimit_nofile 65536;
+daemon on;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+load_module {module};
+events {{ worker_connections 16384; multi_accept on; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{port} backlog=8192 reuseport;
+    location = /ok {{ default_type text/html; return 200 "<html><body>ok</body></html>"; }}
+    location = /slow {{ echo_sleep 0.2; echo "slow but fine"; }}
+  }}
+}}
+"""
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def ensure_tools() -> None:
+    missing = [
+        pkg
+        for pkg, present in (
+            ("nginx-light", shutil.which("nginx")),
+            ("apache2-utils", shutil.which("ab")),
+            ("libnginx-mod-http-echo", NGINX_MODULE.exists()),
+        )
+        if not present
+    ]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"bench: install {' '.join(missing)} (sudo apt-get install ...) and rerun")
+    log(f"installing {' '.join(missing)} with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Nginx:
+    def __init__(self, workdir: Path, workers: int) -> None:
+        self.dir = workdir / "nginx"
+        self.dir.mkdir()
+        self.port = free_port()
+        self.conf = self.dir / "nginx.conf"
+        self.conf.write_text(
+            NGINX_CONF.format(workers=workers, dir=self.dir, module=NGINX_MODULE, port=self.port)
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir)], check=True)
+        import pycurl
+
+        deadline = time.monotonic() + 10
+        while True:
+            c = pycurl.Curl()
+            c.setopt(pycurl.URL, f"{self.base}/ok")
+            c.setopt(pycurl.WRITEFUNCTION, lambda b: None)
+            try:
+                c.perform()
+                return
+            except pycurl.error:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+            finally:
+                c.close()
+
+    def stop(self) -> None:
+        pid_file = self.dir / "nginx.pid"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGQUIT)
+
+
+def ab_rate(url: str, requests: int, concurrency: int) -> float:
+    out = subprocess.run(
+        ["ab", "-q", "-n", str(requests), "-c", str(concurrency), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    failed = re.search(r"Failed requests:\s+(\d+)", out)
+    if failed and int(failed.group(1)):
+        log(f"ab: {failed.group(1)} failed requests")
+    match = re.search(r"Requests per second:\s+([\d.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def one_at_a_time_rate(url: str, seconds: float) -> float:
+    """The seed's design: one check after the other, in one loop."""
+    from wac.probes.http import probe_blocking
+    from wac.targets import target_from_url
+
+    target = target_from_url(url, interval=10, timeout=5)
+    n = 0
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        result = probe_blocking(target, "bench")
+        assert result.ok, result
+        n += 1
+    return n / (time.monotonic() - start)
+
+
+class Topic:
+    """End offsets of a topic: how many results reached Kafka."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        from confluent_kafka import Consumer
+
+        from wac.config import load_settings
+        from wac.kafka import client_config
+
+        self.kafka = load_settings(env).kafka()
+        self.consumer = Consumer(
+            client_config(self.kafka, **{"group.id": f"bench-{uuid.uuid4().hex}"})
+        )
+
+    def count(self) -> int:
+        from confluent_kafka import KafkaException
+
+        for attempt in range(50):
+            try:
+                return self._count()
+            except KafkaException:  # a topic just created has no leader yet
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
+        raise AssertionError("unreachable")
+
+    def _count(self) -> int:
+        from confluent_kafka import TopicPartition
+
+        metadata = self.consumer.list_topics(self.kafka.topic, timeout=10)
+        topic = metadata.topics.get(self.kafka.topic)
+        if topic is None or topic.error is not None:
+            return 0
+        total = 0
+        for partition in topic.partitions:
+            _low, high = self.consumer.get_watermark_offsets(
+                TopicPartition(self.kafka.topic, partition), timeout=10
+            )
+            total += high
+        return total
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    total = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if match:
+            total += int(match.group(1)) * 1024
+        stack.extend(int(c) for c in children)
+    return total
+
+
+@dataclass
+class MonitorRun:
+    rate: float  # results per second that reached Kafka in the window
+    stats: dict
+    peak_rss: int
+    topic_total: int
+
+
+def run_monitor(
+    name: str,
+    base_env: dict[str, str],
+    workdir: Path,
+    urls: list[str],
+    interval: float,
+    *,
+    workers: int,
+    max_in_flight: int,
+    warmup: float,
+    window: float,
+    timeout: float = 2.0,
+) -> MonitorRun:
+    targets = workdir / f"{name}.yaml"
+    lines = [f"defaults:\n  interval: {interval}s\n  timeout: {timeout}s\ntargets:\n"]
+    lines += [f"  - url: {url}\n" for url in urls]
+    targets.write_text("".join(lines))
+    stats_file = workdir / f"{name}.stats.json"
+    env = dict(base_env)
+    env["KAFKA_TOPIC"] = f"wac-bench-{name}-{uuid.uuid4().hex[:8]}"
+    env["WAC_MONITOR_NAME"] = f"bench-{name}"
+    args = [sys.executable, "-m", "wac", "monitor", "--config", str(targets)]
+    args += ["--workers", str(workers), "--max-in-flight", str(max_in_flight)]
+    args += ["--stats-file", str(stats_file), "--summary-interval", "5"]
+    log_path = workdir / f"{name}.log"
+    log(f"{name}: {len(urls)} targets every {interval:g} s, {workers} worker(s)")
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(args, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    topic = Topic(env)
+    peak = 0
+    try:
+        # Wait for the first results (the targets file is read, Kafka connected), then warm up.
+        deadline = time.monotonic() + 120
+        while topic.count() == 0:
+            peak = max(peak, tree_rss_bytes(process.pid))
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"bench: monitor produced nothing, see {log_path}")
+            time.sleep(0.25)
+        start = time.monotonic()
+        while time.monotonic() - start < warmup:
+            peak = max(peak, tree_rss_bytes(process.pid))
+            if process.poll() is not None:
+                raise SystemExit(f"bench: monitor exited early, see {log_path}")
+            time.sleep(0.25)
+        first, t0 = topic.count(), time.monotonic()
+        while time.monotonic() - t0 < window:
+            peak = max(peak, tree_rss_bytes(process.pid))
+            time.sleep(0.25)
+        last, t1 = topic.count(), time.monotonic()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(120)
+    total = topic.count()
+    topic.close()
+    if code != 0:
+        raise SystemExit(f"bench: monitor exited with {code}, see {log_path}")
+    stats = json.loads(stats_file.read_text())
+    if stats["produced"] != total or stats["dropped"] or stats["undelivered"]:
+        log(
+            f"{name}: produced {stats['produced']}, in Kafka {total}, dropped "
+            f"{stats['dropped']}, undelivered {stats['undelivered']}"
+        )
+    rate = (last - first) / (t1 - t0)
+    log(f"{name}: {rate:,.0f} results/s reached Kafka; {stats['finished']} checks in all")
+    return MonitorRun(rate, stats, peak, total)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", default=str(os.cpu_count() or 1))
+    parser.add_argument("--nginx-workers", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument("--quick", action="store_true", help="shorter windows (noisier)")
+    parser.add_argument("--max-in-flight", type=int, default=100, help="for the throughput run")
+    parser.add_argument("--only-throughput", action="store_true", help="skip the other runs")
+    options = parser.parse_args()
+    workers = int(options.workers)
+    window = 5.0 if options.quick else 10.0
+
+    ensure_tools()
+    from wac.services import LocalServices
+
+    local = LocalServices()
+    local.up()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_"))}
+    env.update(local.env())
+    env["KAFKA_PARTITIONS"] = "6"
+    env["WAC_LOG_LEVEL"] = "INFO"
+
+    workdir = Path(tempfile.mkdtemp(prefix="wac-bench-monitor-"))
+    nginx = Nginx(workdir, options.nginx_workers)
+    nginx.start()
+    figures: dict[str, float] = {}
+    try:
+        ok_url, slow_url = f"{nginx.base}/ok", f"{nginx.base}/slow"
+        # 1. throughput: ab, then the monitor with more due checks than it can run.
+        ab = ab_rate(ok_url, 100_000 if options.quick else 200_000, 50)
+        log(f"ab: {ab:,.0f} requests/s")
+        flood = run_monitor(
+            "throughput",
+            env,
+            workdir,
+            [f"{ok_url}?t={i}" for i in range(4000)],
+            0.2,
+            workers=workers,
+            max_in_flight=options.max_in_flight,
+            warmup=4,
+            window=window,
+        )
+        figures.update(ab_rps=ab, wac_cps=flood.rate, throughput_ratio=flood.rate / ab)
+        if options.only_throughput:
+            print(json.dumps(figures))
+            return
+
+        # 2. concurrency against 200 ms answers.
+        loop = one_at_a_time_rate(slow_url, 3.0)
+        log(f"one at a time: {loop:.2f} checks/s")
+        slow = run_monitor(
+            "concurrency",
+            env,
+            workdir,
+            [f"{slow_url}?t={i}" for i in range(4000)],
+            1.0,
+            workers=workers,
+            max_in_flight=2000,
+            warmup=4,
+            window=window,
+        )
+        figures.update(loop_cps=loop, slow_cps=slow.rate, concurrency_ratio=slow.rate / loop)
+
+        # 3. lateness at half the throughput of 1: targets every 2 s.
+        half = flood.rate / 2
+        count = int(half * 2.0)
+        paced = run_monitor(
+            "lateness",
+            env,
+            workdir,
+            [f"{ok_url}?t={i}" for i in range(count)],
+            2.0,
+            workers=workers,
+            max_in_flight=1000,
+            warmup=2,
+            window=2 * window,
+        )
+        lateness = Histogram.from_dict(paced.stats["lateness"])
+        figures.update(
+            half_load_cps=paced.rate,
+            lateness_p99_ms=lateness.percentile_ms(0.99) or 0.0,
+            lateness_p50_ms=lateness.percentile_ms(0.50) or 0.0,
+            lateness_max_ms=lateness.max_ms,
+            lateness_checks=lateness.count,
+        )
+
+        # 4. memory with 20,000 targets (every 10 s: 2,000 checks/s).
+        big = run_monitor(
+            "memory",
+            env,
+            workdir,
+            [f"{ok_url}?t={i}" for i in range(20_000)],
+            10.0,
+            workers=workers,
+            max_in_flight=1000,
+            warmup=5,
+            window=window,
+        )
+        figures.update(memory_cps=big.rate, rss_mb=big.peak_rss / 2**20)
+    finally:
+        nginx.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    f = figures
+    print(f"wac monitor bench: {os.cpu_count()} cores, {workers} monitor worker(s), results")
+    print("through the local Kafka (SSL), one nginx worker on 127.0.0.1")
+    print(
+        f"  throughput   wac {f['wac_cps']:>9,.0f} checks/s / ab {f['ab_rps']:>9,.0f} req/s"
+        f"   = {f['throughput_ratio']:.2f}  (goal >= 0.50)  {verdict(f['throughput_ratio'] >= 0.5)}"
+    )
+    print(
+        f"  concurrency  wac {f['slow_cps']:>9,.0f} checks/s / loop {f['loop_cps']:>7.2f}/s"
+        f"      = {f['concurrency_ratio']:.0f}x  (goal >= 200x)  "
+        f"{verdict(f['concurrency_ratio'] >= 200)}"
+    )
+    print(
+        f"  lateness     p99 {f['lateness_p99_ms']:.0f} ms (p50 {f['lateness_p50_ms']:.0f} ms, "
+        f"max {f['lateness_max_ms']:.0f} ms) at {f['half_load_cps']:,.0f} checks/s"
+        f"  (goal <= 100 ms)  {verdict(f['lateness_p99_ms'] <= 100)}"
+    )
+    print(
+        f"  memory       {f['rss_mb']:.0f} MB resident with 20,000 targets"
+        f"  (goal <= 300 MB)  {verdict(f['rss_mb'] <= 300)}"
+    )
+    if options.json:
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
