@@ -89,7 +89,10 @@ def tally(env: dict[str, str], prefix: str, produced: set[str]) -> Tally:
 
 
 def produced_count_from_log(stderr: str) -> int:
-    """The monitor's own count, from its shutdown line ('... N produced, ...')."""
-    match = re.search(r"monitor stopped: (\d+) produced", stderr)
-    assert match, f"no shutdown summary in the monitor's log:\n{stderr[-2000:]}"
-    return int(match.group(1))
+    """The monitor's own count, from its shutdown line(s) ('monitor stopped ... N produced').
+
+    With --workers each worker process logs its own line; they add up.
+    """
+    counts = re.findall(r"monitor stopped[^\n]*?(\d+) produced", stderr)
+    assert counts, f"no shutdown summary in the monitor's log:\n{stderr[-2000:]}"
+    return sum(int(c) for c in counts)
