@@ -8,7 +8,9 @@ import sys
 
 import click
 
+from wac.commands.alert import alert
 from wac.commands.monitor import check, monitor
+from wac.commands.report import report, rollup
 from wac.commands.services import services
 from wac.commands.store import migrate, schema, store
 from wac.commands.up import up
@@ -34,7 +36,7 @@ def cli() -> None:
     setup_logging()
 
 
-for command in (monitor, check, store, migrate, schema, services, up):
+for command in (monitor, check, store, migrate, schema, services, up, alert, report, rollup):
     cli.add_command(command)
 
 

@@ -1,0 +1,15 @@
+"""Prometheus counters of `wac alert` (served by `wac alert --metrics-port N`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+RESULTS = Counter("wac_alert_results", "Check results consumed by wac alert")
+INCIDENTS = Counter("wac_alert_incidents_opened", "Incidents opened")
+SENT = Counter("wac_alert_deliveries", "Notifications and events delivered", ["channel"])
+FAILED = Counter(
+    "wac_alert_delivery_failures", "Failed delivery attempts (each retried later)", ["channel"]
+)
+GAVE_UP = Counter(
+    "wac_alert_delivery_abandoned", "Deliveries given up after give_up_after", ["channel"]
+)

@@ -1,0 +1,84 @@
+"""Notifiers: one module per kind, all behind one interface.
+
+A notifier turns a `Notification` into a delivery (an HTTP request, a mail) and
+raises `DeliveryError` when it fails. Its error messages and `describe()` never
+contain a secret: no HMAC key, no password, no webhook URL path (Slack's carries a
+token), only the kind and the host.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from wac.alerts.messages import Notification
+from wac.errors import ConfigError
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class DeliveryError(Exception):
+    """A delivery that did not succeed; the message is safe to log."""
+
+
+class Notifier(Protocol):
+    name: str
+
+    def send(self, notification: Notification) -> None:
+        """Deliver it once; raise DeliveryError on failure (the caller retries)."""
+
+    def describe(self) -> str:
+        """A line for the log, without secrets: kind and destination host."""
+
+
+NotifierFactory = Callable[[str, Mapping[str, Any], Mapping[str, str], str], Notifier]
+
+
+def factories() -> dict[str, NotifierFactory]:
+    from wac.alerts.notifiers import email, slack, webhook
+
+    return {"webhook": webhook.from_config, "slack": slack.from_config, "email": email.from_config}
+
+
+def build(name: str, spec: object, env: Mapping[str, str], where: str) -> Notifier:
+    if not NAME.match(name):
+        raise ConfigError(f"{where}: notifier name {name!r} must be letters, digits, - _ .")
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}: expected a mapping with type: webhook, slack or email")
+    kinds = factories()
+    kind = spec.get("type")
+    if kind not in kinds:
+        raise ConfigError(f"{where}: type must be one of {', '.join(kinds)}, got {kind!r}")
+    return kinds[kind](name, {k: v for k, v in spec.items() if k != "type"}, env, where)
+
+
+def reject_unknown(spec: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in spec:
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}; allowed keys: type, {', '.join(sorted(allowed))}"
+            )
+
+
+def from_env(spec: Mapping[str, Any], key: str, env: Mapping[str, str], where: str) -> str | None:
+    """The value of the environment variable that `spec[key]` names (e.g. secret_env: X)."""
+    variable = spec.get(key)
+    if variable is None:
+        return None
+    if not isinstance(variable, str) or not variable:
+        raise ConfigError(f"{where}: {key} must name an environment variable")
+    value = env.get(variable)
+    if not value:
+        raise ConfigError(
+            f"{where}: {key} names the environment variable {variable}, which is not set: "
+            f"export {variable}=... (or put it in .env)"
+        )
+    return value
+
+
+def string(spec: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = spec.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: {key} is required and must be a non-empty string")
+    return value

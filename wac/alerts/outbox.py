@@ -1,0 +1,206 @@
+"""Delivery of the outbox: worker threads that send each row once, with retries.
+
+Each worker, on its own connection, locks the next due row (`FOR UPDATE SKIP LOCKED`),
+delivers it and marks it sent in the same transaction. A crash (even SIGKILL) before
+that commit leaves the row pending and unlocked, and a later worker delivers it again
+with the same id: receivers dedupe on it (`Idempotency-Key`, Message-ID, event `id`).
+A failed attempt is logged, counted and retried with exponential backoff; since a
+worker only holds one row at a time, a slow or failing notifier delays nothing but
+its own later messages for the same target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import psycopg
+from confluent_kafka import KafkaError, Message, Producer
+
+from wac.alerts import metrics
+from wac.alerts.config import Delivery
+from wac.alerts.db import EVENTS_CHANNEL, Claimed, claim_due, mark_failed, mark_sent
+from wac.alerts.messages import notification_decoder
+from wac.alerts.notifiers import DeliveryError, Notifier
+from wac.config import KafkaSettings
+from wac.kafka import _quiet_logger, client_config
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 0.5
+
+
+class EventSink:
+    """The events topic: one idempotent producer shared by the workers."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> None:
+        self.topic = topic
+        self.timeout = timeout
+        self._producer = Producer(
+            client_config(
+                kafka,
+                **{
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 5,
+                    "logger": _quiet_logger(),
+                },
+            )
+        )
+
+    def send(self, key: str, value: bytes) -> None:
+        outcome: list[KafkaError | None] = []
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            outcome.append(error)
+
+        self._producer.produce(self.topic, value=value, key=key.encode(), on_delivery=on_delivery)
+        deadline = time.monotonic() + self.timeout
+        while not outcome and time.monotonic() < deadline:
+            self._producer.poll(0.05)
+        if not outcome:
+            raise DeliveryError(f"Kafka did not acknowledge the event within {self.timeout:g} s")
+        if outcome[0] is not None:
+            raise DeliveryError(f"Kafka refused the event: {outcome[0].str()}")
+
+    def close(self) -> None:
+        self._producer.flush(self.timeout)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        postgres_url: str,
+        group: str,
+        notifiers: Mapping[str, Notifier],
+        events: EventSink | None,
+        delivery: Delivery,
+    ) -> None:
+        self.postgres_url = postgres_url
+        self.group = group
+        self.notifiers = dict(notifiers)
+        self.events = events
+        self.delivery = delivery
+        self.channels = sorted(self.notifiers) + ([EVENTS_CHANNEL] if events else [])
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self.delivery.workers):
+            thread = threading.Thread(
+                target=self._worker, name=f"alert-delivery-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.stopping.set()
+        self.wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+        if self.events is not None:
+            self.events.close()
+
+    # --- one worker -------------------------------------------------------------
+    def _worker(self) -> None:
+        conn: psycopg.Connection | None = None
+        outage = False
+        while not self.stopping.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(
+                        self.postgres_url, connect_timeout=5, application_name="wac-alert-delivery"
+                    )
+                delivered = self._deliver_one(conn)
+                if outage:
+                    log.warning("delivery: PostgreSQL is back")
+                    outage = False
+            except psycopg.Error as exc:
+                if not outage:
+                    log.error("delivery: PostgreSQL error (%s); retrying", _first_line(exc))
+                    outage = True
+                if conn is not None:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.close()
+                conn = None
+                self.stopping.wait(1.0)
+                continue
+            if not delivered:
+                self.wake.wait(IDLE_POLL_S)
+                self.wake.clear()
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    def _deliver_one(self, conn: psycopg.Connection) -> bool:
+        with conn.transaction():
+            row = claim_due(conn, self.group, self.channels)
+            if row is None:
+                return False
+            try:
+                self._send(row)
+            except DeliveryError as exc:
+                self._failed(conn, row, str(exc))
+                return True
+            except Exception as exc:  # a bug in a notifier must not stop the worker
+                log.exception("delivery of outbox row %d via %s crashed", row.id, row.channel)
+                self._failed(conn, row, f"internal error: {type(exc).__name__}")
+                return True
+            mark_sent(conn, row.id)
+        metrics.SENT.labels(row.channel).inc()
+        log.info(
+            "delivered %s of %s via %s%s",
+            row.kind,
+            row.target,
+            row.channel,
+            f" after {row.attempts + 1} attempts" if row.attempts else "",
+        )
+        return True
+
+    def _send(self, row: Claimed) -> None:
+        if row.channel == EVENTS_CHANNEL:
+            assert self.events is not None
+            self.events.send(row.target, row.payload)
+            return
+        notifier = self.notifiers[row.channel]
+        notifier.send(notification_decoder.decode(row.payload))
+
+    def _failed(self, conn: psycopg.Connection, row: Claimed, error: str) -> None:
+        attempts = row.attempts + 1
+        age = (datetime.now(UTC) - row.created_at).total_seconds()
+        metrics.FAILED.labels(row.channel).inc()
+        if age >= self.delivery.give_up_after:
+            mark_failed(conn, row.id, error, None)
+            metrics.GAVE_UP.labels(row.channel).inc()
+            log.error(
+                "giving up %s of %s via %s after %d attempts over %.0f s: %s",
+                row.kind,
+                row.target,
+                row.channel,
+                attempts,
+                age,
+                error,
+            )
+            return
+        retry_in = self.delivery.backoff(attempts)
+        mark_failed(conn, row.id, error, retry_in)
+        log.warning(
+            "delivery of %s of %s via %s failed (attempt %d): %s; retrying in %.1f s",
+            row.kind,
+            row.target,
+            row.channel,
+            attempts,
+            error,
+            retry_in,
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
