@@ -1,19 +1,42 @@
-"""Local HTTP servers that tests start: well-behaved and hostile ones."""
+"""Local servers that tests start: well-behaved and hostile HTTP(S) ones, and one not HTTP.
+
+- `http_site()`: the routes of SiteHandler (slow, hanging, trickling, oversized,
+  redirecting and redirect-looping ones).
+- `tls_site(kind)`: the same routes over TLS with a certificate that is `good`
+  (signed by the test CA of `local_ca()`, for 127.0.0.1 and localhost), `self_signed`,
+  `expired` (signed by the test CA) or `wrong_host` (signed by the test CA, for
+  another name).
+- `not_http_server()`: accepts and answers with something that is not HTTP.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import ipaddress
 import socket
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 class SiteHandler(BaseHTTPRequestHandler):
-    """Routes: /ok, /status/NNN, /slow/MS, /hang, /trickle, /big/BYTES, /loop, /redirect."""
+    """Routes: /ok, /status/NNN, /slow/MS, /hang, /trickle, /big/BYTES, /loop, /redirect,
+    /headers (echoes the request headers), /peer (records the client's port in `peers`)."""
 
     protocol_version = "HTTP/1.1"
+    peers: list[int] = []  # noqa: RUF012 (shared on purpose: what /peer saw)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -57,6 +80,11 @@ class SiteHandler(BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": "/loop"})
         elif path == "/redirect":
             self._send(301, b"", {"Location": "/ok"})
+        elif path == "/headers":
+            self._send(200, str(self.headers).encode())
+        elif path == "/peer":
+            SiteHandler.peers.append(self.client_address[1])
+            self._send(200, b"peer noted")
         else:
             self._send(404, b"not found")
 
@@ -76,6 +104,166 @@ def http_site() -> Iterator[str]:
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def not_http_server() -> Iterator[str]:
+    """Accepts connections and answers like an SSH server would; yields its base URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\nProtocol mismatch.\n")
+                    conn.shutdown(socket.SHUT_WR)
+                    conn.recv(65536)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stopping.set()
+        listener.close()
+
+
+@dataclass(frozen=True)
+class LocalCA:
+    cert_pem: bytes
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+    bundle: Path  # the CA certificate as a PEM file, for WAC_CA_BUNDLE / ca_bundle
+
+
+@functools.cache
+def local_ca() -> LocalCA:
+    now = dt.datetime.now(dt.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wac test CA")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=30))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    bundle = Path(tempfile.mkdtemp(prefix="wac-test-ca-")) / "ca.pem"
+    bundle.write_bytes(pem)
+    return LocalCA(pem, key, cert, bundle)
+
+
+TLS_KINDS = ("good", "self_signed", "expired", "wrong_host")
+
+
+@functools.cache
+def _leaf(kind: str) -> tuple[bytes, bytes, dt.datetime]:
+    """(certificate PEM, key PEM, not-after) for one kind of server certificate."""
+    ca = local_ca()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    key = ec.generate_private_key(ec.SECP256R1())
+    host = "other.example" if kind == "wrong_host" else "localhost"
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    if kind == "expired":
+        not_before, not_after = now - dt.timedelta(days=60), now - dt.timedelta(days=1)
+    else:
+        not_before, not_after = now - dt.timedelta(days=1), now + dt.timedelta(days=90)
+    names: list[x509.GeneralName] = [x509.DNSName(host)]
+    if kind != "wrong_host":
+        names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject if kind == "self_signed" else ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+    )
+    if kind != "self_signed":
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+            critical=False,
+        )
+    signer = key if kind == "self_signed" else ca.key
+    cert = builder.sign(signer, hashes.SHA256())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem, not_after
+
+
+class _TLSServer(QuietServer):
+    context: ssl.SSLContext
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        conn, addr = super().get_request()
+        # Handshake in the handler's thread, so a client that gives up blocks nobody.
+        return self.context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
+
+    def finish_request(self, request: object, client_address: object) -> None:
+        assert isinstance(request, ssl.SSLSocket)
+        request.settimeout(5)
+        try:
+            request.do_handshake()
+        except (OSError, ssl.SSLError):
+            return
+        super().finish_request(request, client_address)
+
+
+@contextmanager
+def tls_site(kind: str) -> Iterator[tuple[str, dt.datetime]]:
+    """An HTTPS site with the given kind of certificate: (base URL, certificate expiry)."""
+    cert_pem, key_pem, not_after = _leaf(kind)
+    folder = Path(tempfile.mkdtemp(prefix="wac-test-tls-"))
+    (folder / "cert.pem").write_bytes(cert_pem)
+    (folder / "key.pem").write_bytes(key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    server = _TLSServer(("127.0.0.1", 0), SiteHandler)
+    server.context = context
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", not_after
     finally:
         server.shutdown()
         server.server_close()
