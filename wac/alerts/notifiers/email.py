@@ -124,11 +124,11 @@ class EmailNotifier:
 
 
 def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], where: str) -> Notifier:
-    reject_unknown(spec, _KEYS, where)
     if "password" in spec:
         raise ConfigError(
             f"{where}: put the password in the environment and name it in password_env"
         )
+    reject_unknown(spec, _KEYS, where)
     security = spec.get("security", "starttls")
     if security not in _DEFAULT_PORTS:
         raise ConfigError(f"{where}: security must be starttls (default), tls or none")

@@ -58,11 +58,11 @@ class WebhookNotifier:
 
 
 def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], where: str) -> Notifier:
+    if "secret" in spec:
+        raise ConfigError(f"{where}: put the secret in the environment and name it in secret_env")
     reject_unknown(spec, _KEYS, where)
     url = from_env(spec, "url_env", env, where) or string(spec, "url", where)
     secret = from_env(spec, "secret_env", env, where)
-    if "secret" in spec:
-        raise ConfigError(f"{where}: put the secret in the environment and name it in secret_env")
     headers = spec.get("headers", {})
     if not isinstance(headers, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) and "\n" not in v for k, v in headers.items()
