@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import signal
 import threading
 import time
@@ -23,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from wac.config import KafkaSettings
-from wac.errors import ConfigError
+from wac.errors import ConfigError, WacError
 from wac.histogram import Histogram
 from wac.kafka import connect_check, ensure_topic
 from wac.probes.driver import CheckLoop
@@ -92,6 +93,7 @@ def run_monitor(
     bad targets file (at start that ends the monitor, on reload the old targets stay).
     """
     targets = initial_targets if initial_targets is not None else load_targets()
+    _raise_file_limit(options.max_in_flight)
     connect_check(kafka)
     ensure_topic(kafka)
     publisher = ResultPublisher(kafka, buffer_limit=options.buffer_limit)
@@ -139,6 +141,7 @@ def run_monitor(
             if now >= next_summary:
                 next_summary = now + options.summary_interval
                 log.info("%s", summary.line())
+        crashed = not signals.stop
         log.info("stopping: abandoning checks in flight, flushing results to Kafka")
         loop.stop()
         thread.join()
@@ -175,6 +178,25 @@ def run_monitor(
                 "lateness": stats.lateness.to_dict(),
             },
         )
+
+    if crashed:
+        raise WacError("the check loop stopped unexpectedly (see the error above)")
+
+
+def _raise_file_limit(max_in_flight: int) -> None:
+    """One socket per check in flight: lift the soft limit on open files (often 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_in_flight + 256  # Kafka, the resolver's threads, the log, ...
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < wanted:
+            log.warning(
+                "open files are limited to %d: lower --max-in-flight below %d or raise the "
+                "limit (ulimit -n)",
+                new,
+                new - 256,
+            )
 
 
 def _reload(loop: CheckLoop, load_targets: Callable[[], list[Target]], why: str) -> None:

@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.servers import SiteHandler, free_port, local_ca, not_http_server, tls_site
+from tests.support.servers import (
+    SiteHandler,
+    free_port,
+    full_backlog_server,
+    local_ca,
+    not_http_server,
+    silent_server,
+    tls_site,
+)
 from wac.probes.driver import run_checks
 from wac.probes.http import probe_blocking
 from wac.result import CheckResult, decode, encode
@@ -106,6 +114,25 @@ def test_server_that_never_answers_times_out_waiting_for_response(site: str, che
     assert "waiting for the response" in result.error.message  # type: ignore[union-attr]
     assert result.status_code is None and not result.ok and result.response_time_ms is None
     assert result.phases.connect is not None and result.phases.processing is None
+
+
+@pytest.mark.parametrize(
+    ("scheme", "stage"), [("http", "waiting for the response"), ("https", "in the TLS handshake")]
+)
+def test_server_that_accepts_and_never_answers(check: Check, scheme: str, stage: str) -> None:
+    with silent_server() as port:
+        result = check(f"{scheme}://127.0.0.1:{port}/", timeout=0.4)
+    assert kind_of(result) == "timeout" and not result.ok
+    assert stage in result.error.message  # type: ignore[union-attr]
+    assert result.phases.connect is not None and result.phases.tls is None
+
+
+def test_connect_that_never_completes_times_out_connecting(check: Check) -> None:
+    with full_backlog_server() as port:
+        result = check(f"http://127.0.0.1:{port}/", timeout=0.4)
+    assert kind_of(result) == "timeout"
+    assert "while connecting" in result.error.message  # type: ignore[union-attr]
+    assert result.phases.connect is None
 
 
 def test_trickling_body_times_out_reading_the_body(site: str, check: Check) -> None:

@@ -7,6 +7,8 @@
   `expired` (signed by the test CA) or `wrong_host` (signed by the test CA, for
   another name).
 - `not_http_server()`: accepts and answers with something that is not HTTP.
+- `silent_server()`: accepts connections and never sends a byte.
+- `full_backlog_server()`: never accepts, and its backlog is full: connecting hangs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -137,6 +139,53 @@ def not_http_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         stopping.set()
+        listener.close()
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """Accepts connections, reads nothing, answers nothing; yields its port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+@contextmanager
+def full_backlog_server() -> Iterator[int]:
+    """A port whose listen queue is full (never accepted): SYNs go unanswered."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
         listener.close()
 
 
