@@ -1,0 +1,102 @@
+"""`wac report` and `wac rollup`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+from types import FrameType
+
+import click
+
+from wac.commands.common import reports_errors
+from wac.config import load_settings
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option("--since", default=None, help="Window up to now: 30m, 24h, 7d, 365d (default 24h).")
+@click.option("--from", "start", default=None, help="Window start, ISO 8601 (UTC if no zone).")
+@click.option("--to", "end", default=None, help="Window end, ISO 8601 (default now).")
+@click.option("--target", "targets", multiple=True, help="Only this target id (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@reports_errors
+def report(
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    targets: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Per target: uptime, checks, failures by kind, p50/p95/p99, status, certificate."""
+    from wac.reports.db import connect
+    from wac.reports.report import build_report, format_table, rollup_lag_note
+    from wac.reports.window import parse_duration, resolve_window
+
+    settings = load_settings()
+    with connect(settings.postgres(), "wac-report", read_only=True) as conn:
+        if start is None and end is None:
+            result = build_report(conn, None, None, targets or None, parse_duration(since or "24h"))
+        else:
+            frm, to = resolve_window(since, start, end, datetime.now(UTC))
+            result = build_report(conn, frm, to, targets or None)
+    note = rollup_lag_note(result)
+    if note:
+        click.echo(note, err=True)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(format_table(result))
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Catch up once and exit.")
+@click.option(
+    "--interval", type=float, default=15.0, show_default=True, help="Seconds between passes."
+)
+@click.option(
+    "--rebuild",
+    "rebuild_since",
+    default=None,
+    help="Recompute the last DURATION from raw rows first (e.g. 7d).",
+)
+@reports_errors
+def rollup(once: bool, interval: float, rebuild_since: str | None) -> None:
+    """Keep the rollups current (the dashboard's `wac web` also does it)."""
+    from wac import rollup as job
+    from wac.reports.db import connect
+    from wac.reports.window import parse_duration
+    from wac.store.migrate import migrate
+
+    settings = load_settings()
+    conn = connect(settings.postgres(), "wac-rollup")
+    migrate(conn)
+    if rebuild_since is not None:
+        span = parse_duration(rebuild_since, "--rebuild")
+        now = datetime.now(UTC)
+        written = job.rebuild(conn, now - span, now)
+        click.echo(f"rebuilt {written} minute buckets")
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    with conn:
+        while True:
+            result = job.catch_up(conn, stop=stopping)
+            if result.ran:
+                log.info(
+                    "rollups at %s (lag %.0f s, %d minute buckets, %d late) in %.2f s",
+                    result.watermark.isoformat() if result.watermark else "-",
+                    result.lag_seconds,
+                    result.minutes_written,
+                    result.late_minutes,
+                    result.seconds,
+                )
+            if once or stopping.wait(interval):
+                break

@@ -1,0 +1,122 @@
+"""One aggregate (a target over a window, or one point of a series) and its numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wac.rollup import (
+    FAIL_COLUMNS,
+    HIST_COLUMNS,
+    KINDS,
+    PHASE_COLUMNS,
+    PHASES,
+    RESPONSE_TIME_BOUNDS_MS,
+)
+
+
+def percentile(
+    hist: Sequence[int],
+    q: float,
+    rt_min: float | None = None,
+    rt_max: float | None = None,
+    bounds: Sequence[float] = RESPONSE_TIME_BOUNDS_MS,
+) -> float | None:
+    """Estimate the q-quantile (0 < q <= 1) from a fixed-bucket histogram.
+
+    The rank q·n falls in one bucket; the value is interpolated linearly inside it,
+    the bucket narrowed to [rt_min, rt_max] when known (so a constant series is exact).
+    """
+    n = sum(hist)
+    if n == 0:
+        return None
+    rank = q * n
+    seen = 0
+    for i, count in enumerate(hist):
+        if count == 0:
+            continue
+        if seen + count >= rank:
+            lo = bounds[i - 1] if i > 0 else 0.0
+            hi = bounds[i] if i < len(bounds) else (rt_max if rt_max is not None else lo)
+            if rt_min is not None:
+                lo = max(lo, rt_min)
+            if rt_max is not None:
+                hi = min(hi, rt_max)
+            hi = max(hi, lo)
+            fraction = (rank - seen) / count
+            return lo + (hi - lo) * fraction
+        seen += count
+    return rt_max
+
+
+@dataclass
+class Aggregate:
+    checks: int = 0
+    failures: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    rt_count: int = 0
+    rt_sum: float = 0.0
+    rt_min: float | None = None
+    rt_max: float | None = None
+    phase_sums: dict[str, float] = field(default_factory=dict)
+    tls_expires_at: datetime | None = None
+    hist: list[int] = field(default_factory=lambda: [0] * len(HIST_COLUMNS))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Aggregate:
+        return cls(
+            checks=int(row["checks"] or 0),
+            failures=int(row["failures"] or 0),
+            by_kind={k: int(row[c]) for k, c in zip(KINDS, FAIL_COLUMNS, strict=True) if row[c]},
+            rt_count=int(row["rt_count"] or 0),
+            rt_sum=float(row["rt_sum"] or 0.0),
+            rt_min=row["rt_min"],
+            rt_max=row["rt_max"],
+            phase_sums={
+                p: float(row[c] or 0.0) for p, c in zip(PHASES, PHASE_COLUMNS, strict=True)
+            },
+            tls_expires_at=row["tls_expires_at"],
+            hist=[int(row[c] or 0) for c in HIST_COLUMNS],
+        )
+
+    @property
+    def uptime_pct(self) -> float | None:
+        if self.checks == 0:
+            return None
+        return 100.0 * (self.checks - self.failures) / self.checks
+
+    @property
+    def avg_ms(self) -> float | None:
+        return self.rt_sum / self.rt_count if self.rt_count else None
+
+    def phase_avgs(self) -> dict[str, float | None]:
+        return {
+            p: (self.phase_sums.get(p, 0.0) / self.rt_count if self.rt_count else None)
+            for p in PHASES
+        }
+
+    def p(self, q: float) -> float | None:
+        return percentile(self.hist, q, self.rt_min, self.rt_max)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checks": self.checks,
+            "failures": self.failures,
+            "uptime_pct": _round(self.uptime_pct, 4),
+            "failures_by_kind": dict(sorted(self.by_kind.items(), key=lambda kv: -kv[1])),
+            "response_time_ms": {
+                "count": self.rt_count,
+                "avg": _round(self.avg_ms),
+                "min": _round(self.rt_min),
+                "max": _round(self.rt_max),
+                "p50": _round(self.p(0.50)),
+                "p95": _round(self.p(0.95)),
+                "p99": _round(self.p(0.99)),
+            },
+        }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
