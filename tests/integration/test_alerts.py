@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import ssl
 import subprocess
 import threading
 import urllib.request
@@ -34,6 +35,7 @@ from tests.unit.test_alert_notifiers import (
     SECRET,
     SmtpReceiver,
     WebhookReceiver,
+    self_signed,
     smtp_receiver,
     webhook_receiver,
 )
@@ -81,6 +83,10 @@ class FlipSite:
 
 @pytest.fixture
 def flip_site() -> Iterator[FlipSite]:
+    yield from serve_flip_site()
+
+
+def serve_flip_site(tls: ssl.SSLContext | None = None) -> Iterator[FlipSite]:
     site = FlipSite()
 
     class Handler(BaseHTTPRequestHandler):
@@ -98,9 +104,12 @@ def flip_site() -> Iterator[FlipSite]:
             self.wfile.write(body)
 
     server = QuietServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    site.url = f"http://127.0.0.1:{server.server_address[1]}/health"
+    scheme = "https" if tls is not None else "http"
+    site.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/health"
     try:
         yield site
     finally:
@@ -119,10 +128,10 @@ def smtp(tmp_path: Path) -> Iterator[SmtpReceiver]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def write_config(path: Path, target: str, url: str, alerts: str) -> Path:
+def write_config(path: Path, target: str, url: str, alerts: str, extra: str = "") -> Path:
     path.write_text(
         f"targets:\n  - url: {url}\n    name: {target}\n    interval: {INTERVAL}s\n"
-        f"    timeout: 2s\n{alerts}"
+        f"    timeout: 2s\n{extra}{alerts}"
     )
     return path
 
@@ -407,6 +416,108 @@ def test_maintenance_window_silences_and_an_outage_outlasting_it_is_announced(
         ("incident_opened", second[0]),
         ("incident_resolved", second[0]),
     ]
+
+
+def test_down_only_when_a_quorum_of_locations_agree(
+    tmp_path: Path,
+    isolated_env: dict[str, str],
+    flip_site: FlipSite,
+    webhook: WebhookReceiver,
+) -> None:
+    """Two monitors check the same target from two places; each place sees its own site."""
+    env = alert_env(isolated_env)
+    target = f"edge-{uuid.uuid4().hex[:8]}"
+    site_b = serve_flip_site()
+    other = next(site_b)
+    alerts = f"""alerts:
+  defaults: {{failure_threshold: 2, success_threshold: 1, quorum: majority,
+             reminder_interval: off}}
+  notifiers:
+    hook: {{type: webhook, url: "{webhook.url}/hook"}}
+"""
+    config_a = write_config(tmp_path / "a.yaml", target, flip_site.url, alerts)
+    config_b = write_config(tmp_path / "b.yaml", target, other.url, "")
+    alert = start_alert(config_a, env)
+    monitors = [start_monitor(config_a, env, "loc-a"), start_monitor(config_b, env, "loc-b")]
+
+    def location(name: str) -> str:
+        state = target_state(env, target) or {}
+        return str(state.get("locations", {}).get(name, {}).get("status"))
+
+    try:
+        wait_for(lambda: location("loc-a") == location("loc-b") == "up", 60, "both up")
+        # One place of two sees the site down: not a majority.
+        flip_site.set(500)
+        wait_for(lambda: location("loc-a") == "down", 30, "loc-a down")
+        served = flip_site.count()
+        wait_for(lambda: flip_site.count() >= served + 3, 20, "more failures at loc-a")
+        wait_caught_up(env)
+        assert incidents(env, target) == [] and webhook.all() == []
+        # Both agree: down, seen from both.
+        other.set(500)
+        wait_for(lambda: webhook.accepted(), 30, "DOWN")
+        # One recovers: below the quorum again, so up.
+        flip_site.set(200)
+        wait_for(lambda: len(webhook.accepted()) == 2, 30, "UP")
+        wait_caught_up(env)
+        wait_for(lambda: all_delivered(env), 30, "outbox delivered")
+    finally:
+        for monitor in monitors:
+            stop(monitor)
+        alert_code, _, alert_err = stop(alert)
+        site_b.close()
+    assert alert_code == 0, alert_err
+    down, up = webhook.accepted()
+    assert (down.json["kind"], up.json["kind"]) == ("down", "up")
+    assert down.json["incident"]["locations"] == ["loc-a", "loc-b"]
+    assert "seen from loc-a, loc-b" in down.json["text"]
+    ((_, _, ended, _, locations),) = incidents(env, target)
+    assert ended is not None and locations == ["loc-a", "loc-b"]
+
+
+def test_certificate_expiry_warning_once(
+    tmp_path: Path, isolated_env: dict[str, str], webhook: WebhookReceiver
+) -> None:
+    env = alert_env(isolated_env)
+    target = f"tls-{uuid.uuid4().hex[:8]}"
+    cert, key = self_signed(tmp_path, valid=timedelta(days=3, hours=1))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    serving = serve_flip_site(context)
+    site = next(serving)
+    config = write_config(
+        tmp_path / "targets.yaml",
+        target,
+        site.url,
+        f"""alerts:
+  defaults: {{cert_expiry_days: [14, 7, 1]}}
+  notifiers:
+    hook: {{type: webhook, url: "{webhook.url}/hook"}}
+""",
+        extra="    verify_tls: false\n",
+    )
+    alert = start_alert(config, env)
+    monitor = start_monitor(config, env, "loc-a")
+    try:
+        wait_for(lambda: webhook.accepted(), 60, "the certificate warning")
+        served = site.count()
+        wait_for(lambda: site.count() >= served + 4, 20, "more checks of the same certificate")
+        wait_caught_up(env)
+        wait_for(lambda: all_delivered(env), 30, "outbox delivered")
+    finally:
+        stop(monitor)
+        alert_code, _, alert_err = stop(alert)
+        serving.close()
+    assert alert_code == 0, alert_err
+    (warning,) = webhook.accepted()
+    body = warning.json
+    assert body["kind"] == "certificate" and body["incident"] is None
+    assert body["certificate"]["threshold_days"] == 7
+    assert 2.9 < body["certificate"]["days_left"] < 3.1
+    assert body["text"].startswith(f"CERTIFICATE {target}: expires in 3.0 days")
+    events = [e for e in events_of(env) if e["target"] == target]
+    assert [e["type"] for e in events] == ["certificate_expiring"]
+    assert incidents(env, target) == []
 
 
 def metric(port: int, name: str, channel: str) -> float:

@@ -119,7 +119,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         server.server_close()
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
+def self_signed(directory: Path, valid: dt.timedelta = dt.timedelta(days=7)) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and its key, as PEM files; the cert is its own CA."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wac test smtp")])
@@ -131,7 +131,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=7))
+        .not_valid_after(now + valid)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
