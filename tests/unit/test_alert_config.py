@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -237,3 +238,36 @@ def test_weekly_window_across_midnight() -> None:
     assert in_maintenance(config.maintenance, "shop", saturday_night)
     assert in_maintenance(config.maintenance, "shop", saturday_night + timedelta(hours=2))
     assert not in_maintenance(config.maintenance, "shop", saturday_night + timedelta(hours=3))
+
+
+def test_has_alerts_section(tmp_path: Path) -> None:
+    from wac.alerts.config import has_alerts_section
+
+    path = tmp_path / "t.yaml"
+    path.write_text("targets:\n  - url: https://a.example/\n")
+    assert not has_alerts_section(path)
+    path.write_text("targets:\n  - url: https://a.example/\nalerts:\n  defaults: {}\n")
+    assert has_alerts_section(path)
+    assert not has_alerts_section(tmp_path / "missing.yaml")
+
+
+def test_wac_up_and_wac_alert_refuse_a_bad_alerts_section_before_starting(tmp_path: Path) -> None:
+    from tests.support.processes import wac
+
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "targets:\n  - {url: 'https://a.example/', name: a}\n"
+        "alerts:\n  notifiers:\n"
+        "    ops: {type: webhook, url: 'https://h/', secret_env: NOT_SET_X}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NOT_SET_X"}
+    for command in (["up", "--config", str(path)], ["alert", "--config", str(path)]):
+        done = wac(command, env, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "alerts.notifiers.ops: secret_env names the environment variable NOT_SET_X" in (
+            done.stderr
+        )
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("targets:\n  - {url: 'https://a.example/', name: a}\nalerts: {}\n")
+    done = wac(["alert", "--config", str(ok), "--check-config"], env, timeout=60)
+    assert done.returncode == 0 and "configuration OK; notifiers: none" in done.stdout

@@ -119,6 +119,15 @@ def load_alert_config(path: Path | None, env: Mapping[str, str]) -> AlertConfig:
     return parse_alert_config(document, source=str(path), env=env)
 
 
+def has_alerts_section(path: Path) -> bool:
+    """True when the targets file has an `alerts:` section (so `wac up` runs `wac alert`)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(document, Mapping) and document.get("alerts") is not None
+
+
 def parse_alert_config(document: object, *, source: str, env: Mapping[str, str]) -> AlertConfig:
     if not isinstance(document, Mapping):
         raise ConfigError(f"{source}: expected a mapping with `targets:` and `alerts:`")

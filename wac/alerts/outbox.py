@@ -47,6 +47,8 @@ class EventSink:
                     "enable.idempotence": True,
                     "acks": "all",
                     "linger.ms": 5,
+                    # Given up with the attempt, so a late copy cannot follow the retry.
+                    "message.timeout.ms": int(timeout * 1000),
                     "logger": _quiet_logger(),
                 },
             )
@@ -91,12 +93,32 @@ class Deliverer:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        self._report_orphans()
         for index in range(self.delivery.workers):
             thread = threading.Thread(
                 target=self._worker, name=f"alert-delivery-{index}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
+
+    def _report_orphans(self) -> None:
+        """Pending rows for a notifier no longer configured wait; say so once."""
+        try:
+            with psycopg.connect(self.postgres_url, connect_timeout=5) as conn:
+                rows = conn.execute(
+                    "SELECT channel, count(*) FROM alert_outbox WHERE consumer_group = %s"
+                    " AND status = 'pending' AND NOT (channel = ANY(%s)) GROUP BY channel",
+                    (self.group, self.channels),
+                ).fetchall()
+        except psycopg.Error:
+            return
+        for channel, count in rows:
+            log.warning(
+                "%d notification(s) for notifier %r are pending, but it is no longer "
+                "configured: they wait until it is configured again",
+                count,
+                channel,
+            )
 
     def stop(self, timeout: float = 15.0) -> None:
         self.stopping.set()

@@ -24,6 +24,13 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
     environment = load_environment()
     settings = load_settings(environment)
     collect_targets(urls, config, period, settings)  # fail early on bad targets
+    with_alerts = False
+    if config is not None:
+        from wac.alerts.config import has_alerts_section, load_alert_config
+
+        with_alerts = has_alerts_section(config)
+        if with_alerts:
+            load_alert_config(config, environment)  # and on a bad alerts section
     child_env = dict(environment)
     if not (settings.kafka_endpoint and settings.postgres_endpoint):
         from wac.services import LocalServices
@@ -41,6 +48,8 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
         "store": [sys.executable, "-m", "wac", "store", "--echo"],
         "monitor": [sys.executable, "-m", "wac", "monitor", *monitor_args],
     }
+    if with_alerts:
+        commands["alert"] = [sys.executable, "-m", "wac", "alert", "--config", str(config)]
     sys.exit(run_together(commands, child_env))
 
 
