@@ -16,7 +16,7 @@ import subprocess
 import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -86,7 +86,7 @@ def flip_site() -> Iterator[FlipSite]:
     yield from serve_flip_site()
 
 
-def serve_flip_site(tls: ssl.SSLContext | None = None) -> Iterator[FlipSite]:
+def serve_flip_site(tls: ssl.SSLContext | None = None) -> Generator[FlipSite, None, None]:
     site = FlipSite()
 
     class Handler(BaseHTTPRequestHandler):
