@@ -12,6 +12,9 @@ need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; it cannot
+# download a browser of its own here).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ "${WAC_SETUP_BENCH_TOOLS:-}" = 1 ]; then
   command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
   command -v ab >/dev/null 2>&1 || need_apt+=(apache2-utils)

@@ -14,6 +14,7 @@ from wac.commands.report import report, rollup
 from wac.commands.services import services
 from wac.commands.store import migrate, schema, store
 from wac.commands.up import up
+from wac.commands.web import web
 
 
 def setup_logging() -> None:
@@ -36,7 +37,7 @@ def cli() -> None:
     setup_logging()
 
 
-for command in (monitor, check, store, migrate, schema, services, up, alert, report, rollup):
+for command in (monitor, check, store, migrate, schema, services, up, alert, report, rollup, web):
     cli.add_command(command)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,9 +49,24 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
         "store": [sys.executable, "-m", "wac", "store", "--echo"],
         "monitor": [sys.executable, "-m", "wac", "monitor", *monitor_args],
     }
+    web_port = child_env.get("WAC_WEB_PORT") or "8080"
+    if not web_port.isdigit() or port_free("127.0.0.1", int(web_port)):
+        commands["web"] = [sys.executable, "-m", "wac", "web"]
+        click.echo(f"dashboard: http://127.0.0.1:{web_port}/")
+    else:
+        click.echo(f"dashboard not started: port {web_port} is in use (set WAC_WEB_PORT)", err=True)
     if with_alerts:
         commands["alert"] = [sys.executable, "-m", "wac", "alert", "--config", str(config)]
     sys.exit(run_together(commands, child_env))
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def run_together(commands: dict[str, list[str]], env: dict[str, str]) -> int:

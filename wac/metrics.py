@@ -1,0 +1,183 @@
+"""Prometheus metrics of every wac service, named and documented in one place.
+
+Each service makes its own set (`MonitorMetrics()`, `StoreMetrics()`, `WebMetrics()`)
+in a registry (the process-wide default unless given), so a process exposes only its
+own metrics and tests can use a fresh `CollectorRegistry`. Names follow Prometheus
+conventions: `wac_<service>_…`, base units (seconds, bytes), `_total` on counters
+(added by prometheus-client), labels of small fixed sets only (never a URL or a target
+id for the high-volume series). The README lists them all.
+
+`serve(port, registry)` exposes a registry on its own HTTP port (for the monitor and
+the store: `WAC_METRICS_PORT`); `wac web` serves its own on `/metrics`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
+
+# Seconds; from a loopback check (sub-millisecond) to a slow site.
+PHASE_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
+BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 500, 1000, 2000, 5000, 10000)
+
+
+class MonitorMetrics:
+    """What `wac monitor` measures."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.checks = Counter(
+            "wac_monitor_checks",
+            "Checks made, by result (up/down) and error kind (none when up)",
+            ["result", "kind"],
+            registry=registry,
+        )
+        self.phase_seconds = Histogram(
+            "wac_monitor_phase_seconds",
+            "Time spent in each phase of a check (resolve, connect, tls, processing, "
+            "transfer, and total)",
+            ["phase"],
+            buckets=PHASE_BUCKETS,
+            registry=registry,
+        )
+        self.schedule_lateness_seconds = Histogram(
+            "wac_monitor_schedule_lateness_seconds",
+            "How late a check started after its due time",
+            buckets=LATENESS_BUCKETS,
+            registry=registry,
+        )
+        self.buffer_depth = Gauge(
+            "wac_monitor_buffer_depth",
+            "Results produced but not yet acknowledged by Kafka",
+            registry=registry,
+        )
+        self.buffer_dropped = Counter(
+            "wac_monitor_buffer_dropped",
+            "Results dropped because the producer buffer was full",
+            registry=registry,
+        )
+        self.produce_errors = Counter(
+            "wac_monitor_produce_errors",
+            "Results Kafka failed to accept, by librdkafka error name",
+            ["error"],
+            registry=registry,
+        )
+        self.targets = Gauge(
+            "wac_monitor_targets", "Targets scheduled by this monitor", registry=registry
+        )
+
+
+class StoreMetrics:
+    """What `wac store` measures."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.rows_written = Counter(
+            "wac_store_rows_written",
+            "Rows inserted into checks (replayed duplicates not counted)",
+            registry=registry,
+        )
+        self.messages_consumed = Counter(
+            "wac_store_messages_consumed", "Kafka messages consumed", registry=registry
+        )
+        self.duplicates = Counter(
+            "wac_store_duplicates",
+            "Messages already stored (replays after a crash or rebalance)",
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "wac_store_rejected_messages",
+            "Messages sent to rejected_messages, by reason (decode, validate, database)",
+            ["reason"],
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "wac_store_batch_size",
+            "Messages per batch",
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "wac_store_batch_seconds",
+            "Time to write one batch (database transaction and offset commit)",
+            buckets=PHASE_BUCKETS,
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "wac_store_consumer_lag",
+            "Messages between the committed offset and the end of the partition",
+            ["partition"],
+            registry=registry,
+        )
+        self.database_errors = Counter(
+            "wac_store_database_errors",
+            "Batches retried because the database was unavailable",
+            registry=registry,
+        )
+
+
+class WebMetrics:
+    """What `wac web` measures: its requests and the rollup job it runs."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.requests = Counter(
+            "wac_web_requests",
+            "HTTP requests, by route and status code",
+            ["route", "status"],
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "wac_web_request_seconds",
+            "Time to answer a request, by route",
+            ["route"],
+            buckets=PHASE_BUCKETS,
+            registry=registry,
+        )
+        self.rollup_passes = Counter(
+            "wac_rollup_passes",
+            "Rollup passes, by outcome (ran, skipped: another process held the lock, error)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.rollup_pass_seconds = Histogram(
+            "wac_rollup_pass_seconds",
+            "Duration of a rollup pass that ran",
+            buckets=PHASE_BUCKETS,
+            registry=registry,
+        )
+        self.rollup_lag_seconds = Gauge(
+            "wac_rollup_lag_seconds",
+            "Now minus the rollup watermark (raw rows newer than it are read directly)",
+            registry=registry,
+        )
+        self.rollup_late_minutes = Counter(
+            "wac_rollup_late_minutes",
+            "Minutes recomputed because rows arrived after they were rolled up",
+            registry=registry,
+        )
+
+
+def serve(port: int, registry: CollectorRegistry = REGISTRY, addr: str = "127.0.0.1") -> None:
+    """Expose `registry` on http://addr:port/metrics from a daemon thread."""
+    start_http_server(port, addr=addr, registry=registry)

@@ -1,0 +1,1 @@
+"""The dashboard: `wac web` (see wac/web/app.py)."""

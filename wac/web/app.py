@@ -1,0 +1,276 @@
+"""`wac web`: the dashboard (aiohttp.web), its JSON API and /metrics.
+
+Read-only: every route is a GET. Pages are static HTML shells whose script
+(wac/web/static/app.js, no external asset) fetches the JSON API and redraws every
+`REFRESH_S` seconds. Queries run in threads on a small psycopg pool, each in one
+REPEATABLE READ read-only transaction. The process also runs the rollup job
+(wac/rollup.py) in a background thread unless told not to.
+
+Auth: with WAC_WEB_TOKEN set, every route but /healthz needs either
+`Authorization: Bearer TOKEN` or HTTP basic auth with TOKEN as the password (any
+user name: what a browser prompts for). The token is compared in constant time and
+never logged (the access log has no headers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import psycopg
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from psycopg_pool import ConnectionPool
+
+from wac import rollup
+from wac.metrics import WebMetrics
+from wac.reports.db import READER_OPTIONS, configure_reader, connect
+from wac.web import data
+
+log = logging.getLogger(__name__)
+
+REFRESH_S = 15
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    postgres_url: str
+    token: str | None = None
+    run_rollups: bool = True
+    rollup_interval_s: float = 15.0
+    pool_size: int = 4
+
+
+def authorized(header: str | None, token: str) -> bool:
+    """True when the Authorization header carries the token (bearer, or basic password)."""
+    if not header:
+        return False
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return hmac.compare_digest(value.encode(), token.encode())
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        _, sep, password = decoded.partition(":")
+        return bool(sep) and hmac.compare_digest(password.encode(), token.encode())
+    return False
+
+
+class RollupThread(threading.Thread):
+    """Runs the rollup job every `interval` seconds with a connection of its own."""
+
+    def __init__(self, url: str, interval: float, metrics: WebMetrics) -> None:
+        super().__init__(name="wac-rollup", daemon=True)
+        self.url = url
+        self.interval = interval
+        self.metrics = metrics
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        conn: psycopg.Connection | None = None
+        while not self.stopping.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(self.url, application_name="wac-web-rollup")
+                result = rollup.catch_up(conn, stop=self.stopping)
+                if result.ran:
+                    self.metrics.rollup_passes.labels("ran").inc()
+                    self.metrics.rollup_pass_seconds.observe(result.seconds)
+                    self.metrics.rollup_lag_seconds.set(result.lag_seconds)
+                    self.metrics.rollup_late_minutes.inc(result.late_minutes)
+                else:
+                    self.metrics.rollup_passes.labels("skipped").inc()
+            except psycopg.Error as exc:
+                self.metrics.rollup_passes.labels("error").inc()
+                log.warning("rollup pass failed (retrying): %s", str(exc).strip().splitlines()[0])
+                if conn is not None:
+                    conn.close()
+                conn = None
+            self.stopping.wait(self.interval)
+        if conn is not None:
+            conn.close()
+
+
+def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> web.Application:
+    registry = registry or CollectorRegistry()
+    metrics = WebMetrics(registry)
+    pool = ConnectionPool(
+        config.postgres_url,
+        min_size=1,
+        max_size=config.pool_size,
+        kwargs={"application_name": "wac-web", "options": READER_OPTIONS},
+        configure=configure_reader,
+        open=False,
+        name="wac-web",
+    )
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = request.match_info.route.resource
+        name = route.canonical if route is not None else "unmatched"
+        started = time.monotonic()
+        status = 500
+        try:
+            token = config.token
+            if (
+                token
+                and name != "/healthz"
+                and not authorized(request.headers.get("Authorization"), token)
+            ):
+                raise web.HTTPUnauthorized(
+                    text="authentication required\n",
+                    headers={"WWW-Authenticate": 'Basic realm="wac", charset="UTF-8"'},
+                )
+            response = await handler(request)
+            status = response.status
+            response.headers.update(SECURITY_HEADERS)
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            exc.headers.update(SECURITY_HEADERS)
+            raise
+        finally:
+            metrics.requests.labels(name, str(status)).inc()
+            metrics.request_seconds.labels(name).observe(time.monotonic() - started)
+
+    app = web.Application(middlewares=[guard])
+
+    async def run_query(fn: Callable[..., Any], *args: Any) -> Any:
+        def work() -> Any:
+            with pool.connection() as conn:
+                return fn(conn, *args)
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, work)
+        except data.NotFound:
+            raise web.HTTPNotFound(text="no such target\n") from None
+        except psycopg.OperationalError as exc:
+            log.warning("database unavailable: %s", str(exc).strip().splitlines()[0])
+            raise web.HTTPServiceUnavailable(text="database unavailable\n") from None
+
+    def page(name: str) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return web.Response(
+                text=_static_text(name),
+                content_type="text/html",
+                headers={"Cache-Control": "no-cache"},
+            )
+
+        return handler
+
+    async def static(request: web.Request) -> web.StreamResponse:
+        filename = request.match_info["file"]
+        suffix = filename[filename.rfind(".") :]
+        if suffix not in STATIC_TYPES or "/" in filename or filename.startswith("."):
+            raise web.HTTPNotFound()
+        try:
+            body = _static_text(filename)
+        except FileNotFoundError:
+            raise web.HTTPNotFound() from None
+        return web.Response(
+            text=body,
+            content_type=STATIC_TYPES[suffix],
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    async def api_overview(request: web.Request) -> web.StreamResponse:
+        result = await run_query(data.overview)
+        result["refresh_s"] = REFRESH_S
+        return web.json_response(result)
+
+    async def api_target(request: web.Request) -> web.StreamResponse:
+        name = request.query.get("name")
+        range_name = request.query.get("range", "24h")
+        if not name:
+            raise web.HTTPBadRequest(text="give the target id as ?name=\n")
+        if range_name not in data.RANGES:
+            raise web.HTTPBadRequest(text=f"range must be one of {', '.join(data.RANGES)}\n")
+        result = await run_query(data.target_detail, name, range_name)
+        result["refresh_s"] = REFRESH_S
+        return web.json_response(result)
+
+    async def api_report(request: web.Request) -> web.StreamResponse:
+        from wac.errors import ConfigError
+        from wac.reports.report import build_report
+        from wac.reports.window import parse_duration
+
+        try:
+            since = parse_duration(request.query.get("since", "24h"), "since")
+        except ConfigError as exc:
+            raise web.HTTPBadRequest(text=f"{exc}\n") from None
+        targets = request.query.getall("target", []) or None
+        result = await run_query(lambda conn: build_report(conn, None, None, targets, since))
+        return web.json_response(result)
+
+    async def metrics_handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def healthz(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="ok\n")
+
+    app.router.add_get("/", page("index.html"))
+    app.router.add_get("/target", page("target.html"))
+    app.router.add_get("/static/{file}", static)
+    app.router.add_get("/api/overview", api_overview)
+    app.router.add_get("/api/target", api_target)
+    app.router.add_get("/api/report", api_report)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/healthz", healthz)
+
+    rollups: list[RollupThread] = []
+
+    async def on_startup(app: web.Application) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, pool.open)
+        if config.run_rollups:
+            thread = RollupThread(config.postgres_url, config.rollup_interval_s, metrics)
+            thread.start()
+            rollups.append(thread)
+
+    async def on_cleanup(app: web.Application) -> None:
+        for thread in rollups:
+            thread.stopping.set()
+        loop = asyncio.get_running_loop()
+        for thread in rollups:
+            await loop.run_in_executor(None, thread.join, 30)
+        await loop.run_in_executor(None, pool.close)
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+def _static_text(name: str) -> str:
+    return resources.files("wac.web").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def prepare_database(url: str) -> None:
+    """Apply migrations (the rollup tables) before serving."""
+    from wac.store.migrate import migrate
+
+    with connect(url, "wac-web") as conn:
+        migrate(conn)

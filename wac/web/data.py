@@ -1,0 +1,145 @@
+"""The JSON behind each page of the dashboard (synchronous; the app runs it in threads)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from wac.reports.aggregate import Aggregate
+from wac.reports.queries import (
+    _iso,
+    incidents,
+    latest_status,
+    list_targets,
+    series,
+    snapshot,
+    summaries,
+)
+from wac.rollup import DAY, floor_to
+
+UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+# Chart range → bin width.
+RANGES = {
+    "1h": (timedelta(hours=1), timedelta(minutes=1)),
+    "24h": (timedelta(hours=24), timedelta(minutes=5)),
+    "7d": (timedelta(days=7), timedelta(hours=1)),
+    "30d": (timedelta(days=30), timedelta(hours=6)),
+}
+DAYS_SHOWN = 90
+INCIDENT_WINDOW = timedelta(days=30)
+ERRORS_SHOWN = 20
+INCIDENTS_SHOWN = 50
+STATUS_ORDER = {"down": 0, None: 1, "up": 2}
+
+
+class NotFound(Exception):
+    pass
+
+
+def _uptimes(
+    conn: psycopg.Connection, snap: Any, names: list[str] | None
+) -> dict[str, dict[str, Aggregate]]:
+    out: dict[str, dict[str, Aggregate]] = {}
+    for label, span in UPTIME_WINDOWS.items():
+        for target, agg in summaries(conn, snap, snap.now - span, snap.now, names).items():
+            out.setdefault(target, {})[label] = agg
+    return out
+
+
+def overview(conn: psycopg.Connection) -> dict[str, Any]:
+    with conn.transaction():
+        snap = snapshot(conn)
+        urls = list_targets(conn, snap)
+        names = sorted(urls)
+        status = latest_status(conn, snap, names, snap.now) if names else {}
+        uptimes = _uptimes(conn, snap, None)
+    rows = []
+    for name in names:
+        entry: dict[str, Any] = {"target": name, "url": urls[name]}
+        entry.update(status[name].to_json(snap.now))
+        windows = uptimes.get(name, {})
+        entry["uptime"] = {
+            label: _round(windows[label].uptime_pct if label in windows else None)
+            for label in UPTIME_WINDOWS
+        }
+        day = windows.get("24h")
+        entry["checks_24h"] = day.checks if day else 0
+        entry["p95_24h_ms"] = _round(day.p(0.95) if day else None)
+        rows.append(entry)
+    rows.sort(key=lambda r: (STATUS_ORDER.get(r["status"], 1), r["target"]))
+    counts = {"up": 0, "down": 0, "unknown": 0}
+    for r in rows:
+        counts[r["status"] or "unknown"] += 1
+    return {
+        "generated_at": _iso(snap.now),
+        "rollup_watermark": _iso(snap.watermark),
+        "counts": counts,
+        "targets": rows,
+    }
+
+
+def target_detail(conn: psycopg.Connection, name: str, range_name: str) -> dict[str, Any]:
+    span, step = RANGES[range_name]
+    with conn.transaction():
+        snap = snapshot(conn)
+        urls = list_targets(conn, snap, [name])
+        if name not in urls:
+            raise NotFound(name)
+        status = latest_status(conn, snap, [name], snap.now)[name]
+        uptimes = _uptimes(conn, snap, [name]).get(name, {})
+        start = snap.now - span
+        summary = summaries(conn, snap, start, snap.now, [name]).get(name, Aggregate())
+        points = series(conn, snap, name, floor_to(start, step), snap.now, step)
+        first_day = floor_to(snap.now, DAY) - DAY * (DAYS_SHOWN - 1)
+        days = dict(series(conn, snap, name, first_day, snap.now, DAY))
+        found, errors = incidents(conn, snap, name, snap.now - INCIDENT_WINDOW, snap.now)
+    result: dict[str, Any] = {"target": name, "url": urls[name]}
+    result.update(status.to_json(snap.now))
+    result["uptime"] = {
+        label: _round(uptimes[label].uptime_pct if label in uptimes else None)
+        for label in UPTIME_WINDOWS
+    }
+    result.update(
+        {
+            "generated_at": _iso(snap.now),
+            "range": range_name,
+            "from": _iso(start),
+            "to": _iso(snap.now),
+            "step_s": int(step.total_seconds()),
+            "summary": summary.to_json(),
+            "series": [
+                {
+                    "t": _iso(t),
+                    "checks": agg.checks,
+                    "failures": agg.failures,
+                    "avg_ms": _round(agg.avg_ms),
+                    "p95_ms": _round(agg.p(0.95)),
+                    "phases": {k: _round(v) for k, v in agg.phase_avgs().items()},
+                }
+                for t, agg in points
+            ],
+            "days": [
+                {
+                    "day": (first_day + DAY * i).date().isoformat(),
+                    "checks": days[d].checks if d in days else 0,
+                    "failures": days[d].failures if d in days else 0,
+                    "uptime_pct": _round(days[d].uptime_pct, 3) if d in days else None,
+                }
+                for i in range(DAYS_SHOWN)
+                for d in [first_day + DAY * i]
+            ],
+            "incidents": [i.to_json(snap.now) for i in found[:INCIDENTS_SHOWN]],
+            "errors": [e.to_json() for e in errors[:ERRORS_SHOWN]],
+        }
+    )
+    return result
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
