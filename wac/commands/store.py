@@ -18,11 +18,13 @@ from wac.result import json_schema
 def store(echo: bool) -> None:
     """Consume results from Kafka and store them in PostgreSQL, exactly once."""
     from wac.store.service import StoreService
+    from wac.store.settings import StoreSettings
 
     settings = load_settings()
     service = StoreService(
         settings.kafka(),
         settings.postgres(),
+        StoreSettings.from_env(),
         on_stored=print_stored if echo else None,
     )
     service.install_signal_handlers()
@@ -33,8 +35,8 @@ def store(echo: bool) -> None:
 @reports_errors
 def migrate() -> None:
     """Apply the database migrations (the store also does it at start)."""
+    from wac.store.db import connect_database
     from wac.store.migrate import migrate as apply
-    from wac.store.service import connect_database
 
     settings = load_settings()
     with connect_database(settings.postgres()) as conn:

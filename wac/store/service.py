@@ -1,100 +1,77 @@
-"""The store service: consume results in batches, write each batch, then commit offsets.
+"""The store service: Kafka → batches → PostgreSQL, exactly once, then offsets.
 
-Order per batch: decode and validate → one database transaction (checks and dead
-letters) → commit the Kafka offsets after the last message of the batch. A crash
-anywhere before the offset commit replays the batch, and the idempotent insert
-turns the replay into nothing new.
+Two threads form a pipeline:
+
+- the *consumer thread* (the caller of `run`) polls Kafka, closes a batch when it is
+  full (`batch_size`) or its first message has waited `batch_wait_s`, decodes it and
+  hands it to the writer; it commits the offsets of the batches the writer has
+  stored, and serves rebalances;
+- the *writer thread* writes each batch in one transaction and retries it with backoff
+  while PostgreSQL is away, so no offset moves until the batch is stored.
+
+While the writer stores batch N the consumer thread decodes batch N+1: Python decoding
+and the database's work overlap (two cores). A crash anywhere before an offset commit
+replays the batch and the writer's idempotent path stores nothing twice.
+
+Rebalances (eager protocol: every partition is revoked): on revocation the batches not
+yet started are dropped (their messages were never committed: the next owner reads
+them again), the batch being written is given a bounded time to finish, and the stored
+offsets are committed synchronously while the partitions are still ours.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
+import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
-import msgspec
 import psycopg
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from wac.config import KafkaSettings, redact_url
-from wac.errors import ServiceUnavailable
 from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
-from wac.result import CheckResult, decode
+from wac.result import CheckResult
+from wac.store.db import connect_database, first_line
+from wac.store.decode import Batch, decode_batch
 from wac.store.migrate import migrate
-from wac.store.writer import BatchWriter, Rejected
+from wac.store.offsets import OffsetBook, PartitionKey
+from wac.store.partitions import Partitions
+from wac.store.settings import StoreSettings
+from wac.store.stats import StoreStats
+from wac.store.target_status import TargetStatus
+from wac.store.writer import BatchWriter, WriteOutcome
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 5000
-DEFAULT_BATCH_WAIT_S = 0.2
+FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
+MAINTENANCE_INTERVAL_S = 3600.0
+REVOKE_WAIT_S = 30.0
+STALL_BEFORE_PAUSE_S = 1.0
+STOP_WAIT_S = 30.0
+KAFKA_STATS_INTERVAL_MS = 5000
+SESSION_TIMEOUT_MS = 10000
+# error_cb codes that mean no broker can be reached.
+_KAFKA_DOWN = {
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._RESOLVE,
+    KafkaError._AUTHENTICATION,
+    KafkaError._SSL,
+}
 
 
 @dataclass
-class StoreStats:
-    batches: int = 0
-    consumed: int = 0
-    inserted: int = 0
-    rejected: int = 0
-
-
-def connect_database(url: str) -> psycopg.Connection:
-    try:
-        return psycopg.connect(url, connect_timeout=10, application_name="wac-store")
-    except psycopg.OperationalError as exc:
-        raise ServiceUnavailable(
-            f"cannot connect to PostgreSQL at POSTGRES_ENDPOINT={redact_url(url)}: "
-            f"{_first_line(exc)}. Check that the server runs and the URL, user and password "
-            "are right"
-        ) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def decode_batch(messages: Sequence[Message]) -> tuple[list[CheckResult], list[Rejected]]:
-    results: list[CheckResult] = []
-    rejected: list[Rejected] = []
-    for message in messages:
-        value = message.value()
-        try:
-            if value is None:
-                raise msgspec.ValidationError("empty message (no value)")
-            results.append(decode(value))
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            rejected.append(
-                Rejected(
-                    topic=message.topic() or "",
-                    partition=_int(message.partition()),
-                    offset=_int(message.offset()),
-                    key=message.key(),
-                    value=value,
-                    reason=str(exc),
-                )
-            )
-    return results, rejected
-
-
-def _int(value: int | None) -> int:
-    """Partition and offset are never None on a consumed message; typed so for mypy."""
-    assert value is not None
-    return value
-
-
-def next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
-    """The offsets to commit: one past the last message of each partition."""
-    last: dict[tuple[str, int], int] = {}
-    for message in messages:
-        key = (message.topic() or "", _int(message.partition()))
-        last[key] = max(last.get(key, -1), _int(message.offset()))
-    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+class Job:
+    batch: Batch
+    epoch: int
 
 
 class StoreService:
@@ -102,115 +79,462 @@ class StoreService:
         self,
         kafka: KafkaSettings,
         postgres_url: str,
+        settings: StoreSettings | None = None,
         *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        batch_wait_s: float = DEFAULT_BATCH_WAIT_S,
         on_stored: Callable[[list[CheckResult]], None] | None = None,
     ) -> None:
         self.kafka = kafka
         self.postgres_url = postgres_url
-        self.batch_size = batch_size
-        self.batch_wait_s = batch_wait_s
+        self.settings = settings if settings is not None else StoreSettings()
         self.on_stored = on_stored
         self.stats = StoreStats()
         self.stopping = threading.Event()
+        self.partitions = Partitions(self.settings.retention_days)
+        self.targets = TargetStatus(self.settings.targets_refresh_s)
+        self.writer = BatchWriter(postgres_url, self.partitions, self.targets)
+        self.offsets = OffsetBook()
+        self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=1)
+        self._done: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._epoch = 0
+        self._writing = threading.Event()  # set while the writer holds a job
+        self._db_down = threading.Event()  # set while the writer waits for PostgreSQL
+        self._wake = threading.Event()  # interrupts the writer's backoff
+        self._fatal: BaseException | None = None
+        self._kafka_down_since: float | None = None
+        self._consumer: Consumer | None = None
+        self._pending: list[Message] = []
+        self._pending_since = 0.0
+        self._ready: Job | None = None
+        self._paused = False
+        self._next_maintenance = 0.0
 
+    # ------------------------------------------------------------------ lifecycle
     def install_signal_handlers(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
-            log.info("signal %d: finishing the current batch, then stopping", signum)
-            self.stopping.set()
+            log.info("signal %d: finishing the batch being written, then stopping", signum)
+            self.stop()
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
+    def stop(self) -> None:
+        self.stopping.set()
+        self._wake.set()
+
     def run(self) -> None:
-        conn = connect_database(self.postgres_url)
-        migrate(conn)
-        writer = BatchWriter(conn)
+        self._start_database()
         connect_check(self.kafka)
         ensure_topic(self.kafka)
-        consumer = Consumer(
-            client_config(
-                self.kafka,
-                **{
-                    "group.id": self.kafka.group_id,
-                    "enable.auto.commit": False,
-                    "enable.auto.offset.store": False,
-                    "auto.offset.reset": "earliest",
-                    "isolation.level": "read_committed",
-                    "logger": _quiet_logger(),
-                },
-            )
+        consumer = self._consumer = Consumer(self._consumer_config())
+        consumer.subscribe(
+            [self.kafka.topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
         )
-        consumer.subscribe([self.kafka.topic])
         log.info(
-            "store consuming %s on %s into %s",
+            "store consuming %s on %s (group %s) into %s; batches of up to %d results or %g s",
             self.kafka.topic,
             self.kafka.endpoint,
+            self.kafka.group_id,
             redact_url(self.postgres_url),
+            self.settings.batch_size,
+            self.settings.batch_wait_s,
         )
+        writer = threading.Thread(target=self._writer_loop, name="store-writer", daemon=True)
+        writer.start()
         try:
-            while not self.stopping.is_set():
-                messages = consumer.consume(self.batch_size, self.batch_wait_s)
-                batch = [m for m in messages if not self._is_error(m)]
-                if batch:
-                    writer = self._write_until_done(writer, batch)
-                    consumer.commit(offsets=next_offsets(batch), asynchronous=False)
+            self._consume_loop(consumer)
         finally:
-            consumer.close()
-            writer.conn.close()
-            log.info(
-                "store stopped: %d consumed, %d inserted, %d rejected",
-                self.stats.consumed,
-                self.stats.inserted,
-                self.stats.rejected,
-            )
+            self._shutdown(consumer, writer)
+        if self._fatal is not None:
+            raise self._fatal
 
-    def _is_error(self, message: Message) -> bool:
-        error = message.error()
-        if error is None:
+    def _start_database(self) -> None:
+        with connect_database(self.postgres_url) as conn:
+            migrate(conn)
+        conn = self.writer.connection()
+        self._maintain(conn)
+
+    def _consumer_config(self) -> dict[str, Any]:
+        return client_config(
+            self.kafka,
+            **{
+                "group.id": self.kafka.group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                # Eager rebalancing: a revocation takes every partition (see the docstring).
+                "partition.assignment.strategy": "range",
+                "session.timeout.ms": SESSION_TIMEOUT_MS,
+                "statistics.interval.ms": KAFKA_STATS_INTERVAL_MS,
+                "stats_cb": self._on_kafka_stats,
+                "error_cb": self._on_kafka_error,
+                "on_commit": self._on_commit,
+                "logger": _quiet_logger(),
+            },
+        )
+
+    def _shutdown(self, consumer: Consumer, writer: threading.Thread) -> None:
+        self.stop()
+        self._epoch += 1  # batches not started are dropped (replayed by the next store)
+        self._drain_jobs()
+        self._jobs.put(None)
+        writer.join(STOP_WAIT_S)
+        if writer.is_alive():
+            log.warning("the batch being written did not finish in %g s; leaving it", STOP_WAIT_S)
+        self._settle(sync=True)
+        try:
+            consumer.close()  # leaves the group (its revocation commits nothing new)
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("closing the Kafka consumer: %s", exc)
+        self.writer.close()
+        s = self.stats
+        log.info(
+            "store stopped: %d consumed, %d stored, %d duplicates ignored, %d rejected, %d expired",
+            s.consumed,
+            s.inserted,
+            s.replayed + s.duplicates,
+            s.rejected,
+            s.expired,
+        )
+
+    # ------------------------------------------------------------------ consumer thread
+    def _consume_loop(self, consumer: Consumer) -> None:
+        size = self.settings.batch_size
+        wait = self.settings.batch_wait_s
+        next_summary = time.monotonic() + self.settings.stats_interval_s
+        stalled_since: float | None = None
+        while not self.stopping.is_set():
+            self._settle()
+            now = time.monotonic()
+            if self.settings.stats_interval_s > 0 and now >= next_summary:
+                log.info("%s", self.stats.summary())
+                next_summary = now + self.settings.stats_interval_s
+            if self._ready is not None and self._hand_over(0):
+                stalled_since = None
+            if (
+                self._ready is None
+                and self._pending
+                and (len(self._pending) >= size or now - self._pending_since >= wait)
+            ):
+                self._ready = Job(self._decode(self._pending), self._epoch)
+                self._pending = []
+                self._hand_over(0)
+            if self._ready is not None and len(self._pending) >= size:
+                # The writer is a batch behind: wait for it, pausing the partitions if
+                # it stalls (PostgreSQL away) while still serving the group.
+                if self._hand_over(0.2):
+                    stalled_since = None
+                    continue
+                stalled_since = stalled_since or now
+                if not self._paused and now - stalled_since >= STALL_BEFORE_PAUSE_S:
+                    self._pause(consumer, True)
+                if self._paused:
+                    self._take(consumer.consume(size, 0))
+                continue
+            if self._paused:
+                self._pause(consumer, False)
+            timeout = max(0.0, wait - (now - self._pending_since)) if self._pending else wait
+            if self._ready is not None:
+                timeout = min(timeout, 0.05)
+            self._take(consumer.consume(max(1, size - len(self._pending)), timeout))
+
+    def _take(self, messages: list[Message]) -> None:
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("Kafka: %s", error.str())
+                continue
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending.append(message)
+        if messages and self._kafka_down_since is not None:
+            self._kafka_back()
+
+    def _decode(self, messages: list[Message]) -> Batch:
+        now = datetime.now(UTC)
+        return decode_batch(
+            messages,
+            max_bytes=self.settings.max_message_bytes,
+            now=now,
+            horizon=self.partitions.horizon(now),
+        )
+
+    def _hand_over(self, timeout: float) -> bool:
+        assert self._ready is not None
+        try:
+            if timeout > 0:
+                self._jobs.put(self._ready, timeout=timeout)
+            else:
+                self._jobs.put_nowait(self._ready)
+        except queue.Full:
             return False
-        if error.code() != KafkaError._PARTITION_EOF:
-            log.warning("Kafka: %s", error.str())
+        self._ready = None
         return True
 
-    def _write_until_done(self, writer: BatchWriter, batch: list[Message]) -> BatchWriter:
-        """Write the batch, retrying with backoff while the database is away."""
-        results, rejected = decode_batch(batch)
-        backoff = 0.5
-        outage = False
+    def _pause(self, consumer: Consumer, pause: bool) -> None:
+        partitions = consumer.assignment()
+        try:
+            if pause:
+                consumer.pause(partitions)
+                log.info("writer is behind: Kafka partitions paused until it catches up")
+            else:
+                consumer.resume(partitions)
+        except KafkaException as exc:
+            log.warning("Kafka pause/resume: %s", exc)
+        self._paused = pause
+
+    def _drain_jobs(self) -> None:
+        """Drop the batches not started yet (their offsets were never committed)."""
+        self._ready = None
+        self._pending = []
         while True:
             try:
-                inserted = writer.write(results, rejected)
-                break
-            except psycopg.OperationalError as exc:
-                if not outage:
-                    log.error(
-                        "PostgreSQL unavailable (%s); retrying this batch of %d with backoff, "
-                        "no offsets committed",
-                        _first_line(exc),
-                        len(batch),
-                    )
-                    outage = True
-                time.sleep(backoff)
-                backoff = min(MAX_BACKOFF_S, backoff * 2)
-                writer = self._reconnect(writer)
-        if outage:
-            log.warning("PostgreSQL is back; batch stored")
-        self.stats.batches += 1
-        self.stats.consumed += len(batch)
-        self.stats.inserted += inserted
-        self.stats.rejected += len(rejected)
-        if rejected:
-            log.warning("%d message(s) rejected to rejected_messages", len(rejected))
-        if self.on_stored is not None and results:
-            self.on_stored(results)
-        return writer
+                self._jobs.get_nowait()
+            except queue.Empty:
+                return
 
-    def _reconnect(self, writer: BatchWriter) -> BatchWriter:
-        with contextlib.suppress(psycopg.Error):
-            writer.conn.close()
+    # ------------------------------------------------------------------ offsets
+    def _settle(self, sync: bool = False) -> None:
+        """Record the batches the writer stored; commit their offsets."""
+        while True:
+            try:
+                job = self._done.get_nowait()
+            except queue.Empty:
+                break
+            self.offsets.stored(job.batch.offsets)
+        consumer = self._consumer
+        if consumer is None:
+            return
+        due = self.offsets.to_commit()
+        if not due:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in due.items()]
         try:
-            return BatchWriter(psycopg.connect(self.postgres_url, connect_timeout=5))
-        except psycopg.OperationalError:
-            return writer
+            if sync:
+                consumer.commit(offsets=offsets, asynchronous=False)
+            else:
+                consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:
+            self.offsets.failed(due)
+            log.warning(
+                "Kafka offset commit failed (%s); the stored results stay stored and the "
+                "commit is retried (a restart would only replay them, adding no row)",
+                exc.args[0].str() if exc.args else exc,
+            )
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        failed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in partitions
+            if error is not None or tp.error is not None
+        }
+        if failed:
+            self.offsets.failed(failed)
+            log.debug("offset commit failed (%s): will retry", error)
+        elif self._kafka_down_since is not None:
+            self._kafka_back()
+
+    # ------------------------------------------------------------------ rebalances
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.offsets.assign((tp.topic, tp.partition) for tp in partitions)
+        self.targets.reset()
+        self._paused = False
+        log.info(
+            "assigned partitions %s of %s",
+            ",".join(str(tp.partition) for tp in partitions) or "(none)",
+            self.kafka.topic,
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._epoch += 1
+        self._drain_jobs()
+        deadline = time.monotonic() + REVOKE_WAIT_S
+        while (
+            self._writing.is_set()
+            and not self._db_down.is_set()
+            and time.monotonic() < deadline
+            and not self.stopping.is_set()
+        ):
+            time.sleep(0.01)
+        self._settle(sync=True)
+        self._release(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.warning("Kafka partitions lost (session timed out); another store takes them over")
+        self._epoch += 1
+        self._drain_jobs()
+        self._release(partitions)
+
+    def _release(self, partitions: list[TopicPartition]) -> None:
+        self.offsets.revoke((tp.topic, tp.partition) for tp in partitions)
+        self.targets.reset()
+        self._paused = False
+        if partitions:
+            log.info(
+                "revoked partitions %s of %s",
+                ",".join(str(tp.partition) for tp in partitions),
+                self.kafka.topic,
+            )
+
+    # ------------------------------------------------------------------ Kafka health
+    def _on_kafka_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            log.error("Kafka fatal error: %s; stopping", error.str())
+            self._fatal = KafkaException(error)
+            self.stop()
+            return
+        if error.code() in _KAFKA_DOWN:
+            if self._kafka_down_since is None:
+                self._kafka_down_since = time.monotonic()
+                self.stats.outage("kafka")
+                log.error(
+                    "Kafka unavailable at %s (%s): waiting for it; stored results stay "
+                    "stored, their offsets are committed when it is back",
+                    self.kafka.endpoint,
+                    error.str(),
+                )
+        else:
+            log.debug("Kafka: %s", error.str())
+
+    def _kafka_back(self) -> None:
+        if self._kafka_down_since is not None:
+            log.warning("Kafka is back after %.1f s", time.monotonic() - self._kafka_down_since)
+            self._kafka_down_since = None
+
+    def _on_kafka_stats(self, raw: str) -> None:
+        try:
+            stats = json.loads(raw)
+        except ValueError:
+            return
+        if self._kafka_down_since is not None and any(
+            b.get("state") == "UP" and b.get("nodeid", -1) >= 0
+            for b in stats.get("brokers", {}).values()
+        ):
+            self._kafka_back()
+        lag = 0
+        known = False
+        for topic, t in stats.get("topics", {}).items():
+            for number, p in t.get("partitions", {}).items():
+                key: PartitionKey = (topic, int(number))
+                if key in self.offsets.assigned and p.get("consumer_lag", -1) >= 0:
+                    lag += p["consumer_lag"]
+                    known = True
+        self.stats.set_lag(lag if known else None)
+
+    # ------------------------------------------------------------------ writer thread
+    def _writer_loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._writing.set()
+            try:
+                if job.epoch == self._epoch:
+                    self._store(job)
+            except BaseException as exc:  # a bug: stop rather than hang
+                log.exception("store writer failed")
+                self._fatal = exc
+                self.stop()
+                return
+            finally:
+                self._writing.clear()
+
+    def _store(self, job: Job) -> None:
+        batch = job.batch
+        self._maybe_maintain()
+        backoff = FIRST_BACKOFF_S
+        down_since: float | None = None
+        attempts = 0
+        while True:
+            if job.epoch != self._epoch:
+                if down_since is not None:
+                    log.warning("batch given up (partitions revoked or stopping); not stored")
+                    self._db_down.clear()
+                return
+            attempts += 1
+            started = time.monotonic()
+            try:
+                outcome = self.writer.write(batch)
+                break
+            except psycopg.Error as exc:
+                self.writer.reset()
+                if down_since is None:
+                    down_since = started
+                    self._db_down.set()
+                    self.stats.outage("postgres")
+                    log.error(
+                        "cannot write to PostgreSQL at %s (%s); retrying this batch of %d "
+                        "results with backoff up to %g s, no Kafka offset moves until it is "
+                        "stored",
+                        redact_url(self.postgres_url),
+                        first_line(exc),
+                        batch.messages,
+                        MAX_BACKOFF_S,
+                    )
+                self._wake.wait(backoff)
+                self._wake.clear()
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
+                if self.stopping.is_set():
+                    log.warning("stopping while PostgreSQL is away: batch not stored")
+                    return
+        seconds = time.monotonic() - started
+        if down_since is not None:
+            self._db_down.clear()
+            log.warning(
+                "PostgreSQL is back after %.1f s (%d attempts); batch stored",
+                time.monotonic() - down_since,
+                attempts,
+            )
+        self._record(batch, outcome, seconds)
+        self._done.put(job)
+        if self.on_stored is not None and batch.results:
+            self.on_stored(batch.results)
+
+    def _record(self, batch: Batch, outcome: WriteOutcome, seconds: float) -> None:
+        freshness = None
+        if batch.first_timestamp_ms is not None:
+            freshness = max(0.0, time.time() - batch.first_timestamp_ms / 1000)
+        self.stats.record_batch(
+            messages=batch.messages,
+            inserted=outcome.inserted,
+            replayed=outcome.replayed,
+            duplicates=batch.duplicates,
+            rejected=len(outcome.rejected),
+            expired=batch.expired,
+            target_updates=outcome.targets,
+            seconds=seconds,
+            freshness_s=freshness,
+        )
+        if outcome.rejected:
+            log.warning(
+                "%d message(s) rejected to rejected_messages, first: %s[%d]@%d: %s",
+                len(outcome.rejected),
+                outcome.rejected[0].topic,
+                outcome.rejected[0].partition,
+                outcome.rejected[0].offset,
+                outcome.rejected[0].reason,
+            )
+        if batch.expired:
+            log.warning(
+                "%d result(s) older than the retention of %d days skipped",
+                batch.expired,
+                self.settings.retention_days,
+            )
+
+    def _maybe_maintain(self) -> None:
+        if time.monotonic() < self._next_maintenance:
+            return
+        try:
+            self._maintain(self.writer.connection())
+        except psycopg.Error as exc:
+            self.writer.reset()
+            log.warning("partition maintenance failed (%s); retrying later", first_line(exc))
+            self._next_maintenance = time.monotonic() + 60
+
+    def _maintain(self, conn: psycopg.Connection) -> None:
+        self.partitions.maintain(conn, datetime.now(UTC))
+        self._next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_S

@@ -1,0 +1,152 @@
+"""Exactly once through crashes, replays, a PostgreSQL restart and a shared consumer group."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support.processes import start, stop, wait_for
+from tests.support.store import committed, counts, own_schema, produce, results
+from wac.config import load_settings
+from wac.services import LocalServices
+from wac.store.migrate import migrate
+from wac.store.service import StoreService
+from wac.store.settings import StoreSettings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(isolated_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    with own_schema(isolated_env) as schema_env:
+        yield schema_env
+
+
+def test_kill_9_mid_batch_then_restart_gives_the_exact_count(env: dict[str, str]) -> None:
+    total = 100_000
+    produce(env, results(total, targets=500))
+    store = start(["wac", "store"], env)
+    try:
+        wait_for(lambda: counts(env)[0] > 0, 60, "the first rows", interval=0.02)
+    finally:
+        store.kill()  # SIGKILL: no clean-up, a batch in flight
+        _, err = store.communicate()
+    killed_at = counts(env)[0]
+    assert 0 < killed_at < total, "the kill should land mid-run"
+    assert "Traceback" not in err
+    store = start(["wac", "store"], env)
+    try:
+        wait_for(lambda: committed(env, 3) == total, 120, "every offset committed")
+    finally:
+        code, _, log = stop(store)
+    assert code == 0, log[-2000:]
+    assert counts(env) == (total, total)
+
+
+def test_rows_committed_but_offsets_not_are_replayed_into_nothing(env: dict[str, str]) -> None:
+    """A crash between the database commit and the offset commit, made deterministic."""
+    total = 3_000
+    produce(env, results(total))
+    service = StoreService(
+        load_settings(env).kafka(),
+        env["POSTGRES_ENDPOINT"],
+        StoreSettings(batch_size=500, stats_interval_s=0),
+    )
+    service.offsets.to_commit = lambda: {}  # type: ignore[method-assign]  # never commit
+    runner = threading.Thread(target=service.run)
+    runner.start()
+    try:
+        wait_for(lambda: service.stats.inserted == total, 60, "all rows stored")
+    finally:
+        service.stop()
+        runner.join(30)
+    assert committed(env, 3) == 0
+    store = start(["wac", "store"], env)
+    try:
+        wait_for(lambda: committed(env, 3) == total, 60, "the replay to commit")
+    finally:
+        code, _, log = stop(store)
+    assert code == 0, log[-2000:]
+    assert counts(env) == (total, total)
+    assert f"{total} consumed, 0 stored, {total} duplicates ignored" in log
+
+
+def test_two_stores_in_one_group_give_the_exact_count(env: dict[str, str]) -> None:
+    first = start(["wac", "store"], env)
+    second = None
+    try:
+        produce(env, results(20_000, targets=300, prefix="a"))
+        second = start(["wac", "store"], env)  # joins: a rebalance mid-stream
+        produce(env, results(20_000, targets=300, prefix="b"))
+        code, _, first_log = stop(first)  # leaves: another rebalance
+        assert code == 0, first_log[-2000:]
+        produce(env, results(10_000, targets=300, prefix="c"))
+        wait_for(lambda: committed(env, 3) == 50_000, 120, "every offset committed")
+    finally:
+        if first.poll() is None:
+            stop(first)
+        if second is not None:
+            code, _, second_log = stop(second)
+    assert code == 0, second_log[-2000:]
+    assert counts(env) == (50_000, 50_000)
+    assert "assigned partitions" in first_log and "revoked partitions" in first_log
+    assert "assigned partitions" in second_log
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def private_postgres(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: dict[str, str]
+) -> Iterator[tuple[LocalServices, dict[str, str]]]:
+    """A PostgreSQL of the test's own (stopping it disturbs no other test); shared Kafka."""
+    monkeypatch.setenv("WAC_POSTGRES_PORT", str(_free_port()))
+    services = LocalServices(home=tmp_path / "home")
+    try:
+        services.start_postgres()
+        env = {**isolated_env, "POSTGRES_ENDPOINT": services.env()["POSTGRES_ENDPOINT"]}
+        with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
+            migrate(conn)
+        yield services, env
+    finally:
+        services.stop_postgres()
+        base = services.postgres.layout().base
+        if str(base).startswith("/var/lib/wac/"):  # root fallback outside tmp_path
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def test_postgres_restarted_mid_run_loses_nothing(
+    private_postgres: tuple[LocalServices, dict[str, str]],
+) -> None:
+    services, env = private_postgres
+    store = start(["wac", "store"], {**env, "WAC_STORE_BATCH_SIZE": "500"})
+    try:
+        produce(env, results(5_000, prefix="before"))
+        wait_for(lambda: counts(env)[0] > 0, 60, "the first rows")
+        services.stop_postgres()
+        produce(env, results(5_000, prefix="during"))
+        time.sleep(2)  # the store retries meanwhile
+        services.start_postgres()
+        produce(env, results(5_000, prefix="after"))
+        wait_for(lambda: committed(env, 3) == 15_000, 120, "every offset committed")
+    finally:
+        code, _, log = stop(store)
+    assert code == 0, log[-3000:]
+    assert counts(env) == (15_000, 15_000)
+    # The outage is logged once, when it starts, and once when it ends.
+    assert log.count("cannot write to PostgreSQL") == 1, log[-3000:]
+    assert log.count("PostgreSQL is back") == 1, log[-3000:]
+    assert "password" not in log.lower() or "***" in log
+    assert os.environ.get("POSTGRES_ENDPOINT", "\0") not in log

@@ -1,0 +1,205 @@
+"""`wac store` on the real Kafka and PostgreSQL: every field, duplicates, poison messages."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from tests.support.processes import start, stop, wait_for
+from tests.support.store import (
+    committed,
+    counts,
+    own_schema,
+    produce,
+    query,
+    rejected_count,
+    result,
+)
+from wac.result import CheckError, Phases, encode
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(isolated_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A topic, a consumer group and a database schema of the test's own."""
+    with own_schema(isolated_env) as schema_env:
+        yield schema_env
+
+
+def rows_by_id(env: dict[str, str]) -> dict[str, dict]:
+    with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
+        cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+        rows = cur.execute("SELECT * FROM checks").fetchall()
+    return {str(row["id"]): row for row in rows}
+
+
+def expected_row(wire: bytes) -> dict:
+    """The row a message must become, derived from its JSON (not from the store's code)."""
+    m = json.loads(wire)
+
+    def when(text: str | None) -> datetime | None:
+        return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    return {
+        "id": uuid.UUID(m["id"]),
+        "target": m["target"],
+        "url": m["url"],
+        "monitor": m["monitor"],
+        "checked_at": when(m["checked_at"]),
+        "ok": m["ok"],
+        "status_code": m["status_code"],
+        "response_time_ms": m["response_time_ms"],
+        **{f"{phase}_ms": m["phases"][phase] for phase in m["phases"]},
+        "pattern": m["pattern"],
+        "pattern_matched": m["pattern_matched"],
+        "tls_expires_at": when(m["tls_expires_at"]),
+        "error_kind": m["error"]["kind"] if m["error"] else None,
+        "error_message": m["error"]["message"] if m["error"] else None,
+        "final_url": m.get("final_url"),
+    }
+
+
+def test_every_field_round_trips_and_targets_are_current(env: dict[str, str]) -> None:
+    t0 = datetime.now(UTC).replace(microsecond=123456)
+    full = result(
+        "full",
+        checked_at=t0,
+        ok=False,
+        status_code=404,
+        response_time_ms=123.456789,
+        phases=Phases(resolve=0.001, connect=1.5, tls=22.25, processing=99.125, transfer=0.5),
+        pattern="Welcome.*home",
+        pattern_matched=False,
+        tls_expires_at=datetime(2027, 3, 1, 8, 30, 15, 250000, tzinfo=UTC),
+        error=CheckError("pattern", "pattern 'Welcome.*home' not found — ünïcödé ✓"),
+        final_url="https://full.example.com/after/redirect?q=1",
+    )
+    empty = result(
+        "empty",
+        checked_at=t0 + timedelta(milliseconds=1),
+        ok=False,
+        status_code=None,
+        response_time_ms=None,
+        phases=Phases(resolve=None, connect=None, tls=None, processing=None, transfer=None),
+        tls_expires_at=None,
+        error=CheckError("dns", "could not resolve host"),
+    )
+    ups = [result("full", checked_at=t0 - timedelta(seconds=s)) for s in (30, 20, 10)]
+    wires = [encode(r) for r in (full, empty, *ups)]
+    store = start(["wac", "store"], env)
+    try:
+        produce(env, [(r.target.encode(), w) for r, w in zip((full, empty, *ups), wires)])
+        wait_for(lambda: counts(env)[0] == 5, 60, "5 rows")
+    finally:
+        code, _, log = stop(store)
+    assert code == 0, log[-2000:]
+    rows = rows_by_id(env)
+    for wire in wires:
+        expected = expected_row(wire)
+        row = rows[str(expected["id"])]
+        assert {k: row[k] for k in expected} == expected
+        assert row["stored_at"] is not None
+    # targets: first and last seen, status of the latest check (not of the last produced).
+    with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
+        cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+        targets = {r["target"]: r for r in cur.execute("SELECT * FROM targets").fetchall()}
+    assert set(targets) == {"full", "empty"}
+    assert targets["full"]["first_seen"] == t0 - timedelta(seconds=30)
+    assert targets["full"]["last_seen"] == t0
+    assert targets["full"]["last_ok"] is False and targets["full"]["last_status_code"] == 404
+    assert targets["full"]["last_error_kind"] == "pattern"
+    assert targets["full"]["last_check_id"] == full.id
+    assert targets["empty"]["last_status_code"] is None
+    assert targets["empty"]["last_error_kind"] == "dns"
+
+
+def test_the_same_message_twice_is_one_row(env: dict[str, str]) -> None:
+    twice = result("dup")
+    others = [result("other") for _ in range(200)]
+    store = start(["wac", "store"], env)
+    try:
+        # Twice in one batch, then again later (a later batch), then a marker after it.
+        produce(env, [twice, *others, twice])
+        wait_for(lambda: counts(env)[0] == 201, 60, "201 rows")
+        marker = result("marker")
+        produce(env, [twice, marker])
+        wait_for(lambda: query(env, "SELECT 1 FROM checks WHERE target = 'marker'"), 60, "marker")
+        assert counts(env) == (202, 202)
+    finally:
+        code, _, first_log = stop(store)
+    assert code == 0, first_log[-2000:]
+    assert "2 duplicates ignored" in first_log
+
+    # Another group replays the whole topic into the same tables: nothing new.
+    replay_env = {**env, "KAFKA_GROUP_ID": env["KAFKA_GROUP_ID"] + "-replay"}
+    store = start(["wac", "store"], replay_env)
+    try:
+        wait_for(lambda: committed(replay_env, 3) == 204, 60, "the replay to commit")
+    finally:
+        code, _, log = stop(store)
+    assert code == 0, log[-2000:]
+    assert counts(env) == (202, 202)
+    assert "204 consumed, 0 stored, 204 duplicates ignored" in log
+
+
+def test_poison_messages_are_dead_letters_and_the_rest_flows(env: dict[str, str]) -> None:
+    good = [result(f"site{i % 3}") for i in range(30)]
+    body = json.loads(encode(good[0]))
+    bad: list[tuple[bytes | None, bytes | None, str]] = [
+        (b"site0", b"this is not JSON", "not JSON"),
+        (b"site0", b'{"target": "\xff\xfe"}', "not UTF-8"),
+        (b"site1", json.dumps({**body, "v": 2}).encode(), "not a valid v1 result"),
+        (b"site1", json.dumps({**body, "ok": "yes"}).encode(), "$.ok"),
+        (
+            b"site2",
+            json.dumps({k: v for k, v in body.items() if k != "checked_at"}).encode(),
+            "missing required field `checked_at`",
+        ),
+        (b"site2", encode(result("site2", url="https://x/" + "y" * 100_000)), "over the limit"),
+        (b"someone-else", encode(result("site0")), "is not the result's target"),
+        (b"site0", encode(result("site0", monitor="nul\u0000here")), "NUL"),
+        (b"site1", None, "empty message"),
+    ]
+    stream: list = []
+    for i, item in enumerate(good):
+        stream.append(item)
+        if i < len(bad):
+            stream.append(bad[i][:2])
+    store = start(["wac", "store"], env)
+    try:
+        positions = produce(env, stream)
+        wait_for(
+            lambda: counts(env)[0] == len(good) and rejected_count(env) == len(bad),
+            60,
+            "good rows and dead letters",
+        )
+        # The store goes on after them.
+        produce(env, [result("after")])
+        wait_for(lambda: counts(env)[0] == len(good) + 1, 60, "a row after the poison")
+    finally:
+        code, _, log = stop(store)
+    assert code == 0, log[-2000:]
+    where = {id(item): pos for item, pos in zip(stream, positions)}
+    dead = {
+        (p, o): (key, value, reason)
+        for p, o, key, value, reason in query(
+            env,
+            'SELECT "partition", "offset", key, value, reason FROM rejected_messages '
+            "WHERE topic = %s",
+            (env["KAFKA_TOPIC"],),
+        )
+    }
+    assert len(dead) == len(bad)
+    for item in stream:
+        if isinstance(item, tuple):
+            key, value, reason = next(b for b in bad if b[:2] == item)
+            got_key, got_value, got_reason = dead[where[id(item)]]
+            assert (bytes(got_key), got_value and bytes(got_value)) == (key, value)
+            assert reason in got_reason, (reason, got_reason)
+    assert "rejected to rejected_messages" in log

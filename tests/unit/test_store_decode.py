@@ -1,0 +1,182 @@
+"""Kafka messages → rows or dead letters: every way a message can be bad, and the good way."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+from confluent_kafka import Message
+
+from tests.support.store import result
+from wac.result import encode
+from wac.store.decode import (
+    CHECK_COLUMNS,
+    CHECK_TYPES,
+    MAX_TARGET_BYTES,
+    check_row,
+    decode_batch,
+)
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def message(
+    value: bytes | None, key: bytes | None = b"example", offset: int = 0, partition: int = 0
+) -> Message:
+    return Message(
+        topic="results", partition=partition, offset=offset, key=key, value=value, timestamp=(1, 1)
+    )
+
+
+def good(**changes: object) -> tuple[bytes, bytes]:
+    changes.setdefault("checked_at", NOW - timedelta(seconds=1))
+    r = result("example", **changes)  # type: ignore[arg-type]
+    return r.target.encode(), encode(r)
+
+
+def decode_one(value: bytes | None, key: bytes | None = b"example", **kwargs: object):
+    return decode_batch([message(value, key)], max_bytes=65536, now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def test_row_has_every_column_in_order() -> None:
+    r = result(
+        "example",
+        ok=False,
+        pattern="Example",
+        pattern_matched=False,
+        final_url="https://example.example.com/next",
+    )
+    row = dict(zip(CHECK_COLUMNS, check_row(r), strict=True))
+    assert len(CHECK_COLUMNS) == len(CHECK_TYPES) == 19
+    assert row == {
+        "id": r.id,
+        "target": "example",
+        "url": r.url,
+        "monitor": r.monitor,
+        "checked_at": r.checked_at,
+        "ok": False,
+        "status_code": 503,
+        "response_time_ms": 12.5,
+        "resolve_ms": 0.5,
+        "connect_ms": 1.0,
+        "tls_ms": 3.0,
+        "processing_ms": 6.0,
+        "transfer_ms": 2.0,
+        "pattern": "Example",
+        "pattern_matched": False,
+        "tls_expires_at": r.tls_expires_at,
+        "final_url": "https://example.example.com/next",
+        "error_kind": "status",
+        "error_message": "HTTP status 503, expected 2xx or 3xx",
+    }
+    assert dict(zip(CHECK_COLUMNS, check_row(result()), strict=True))["error_kind"] is None
+
+
+def test_good_messages_become_rows_and_offsets() -> None:
+    messages = [message(good()[1], offset=o, partition=o % 2) for o in range(10, 15)]
+    batch = decode_batch(messages, max_bytes=65536, now=NOW)
+    assert len(batch.rows) == len(batch.results) == len(batch.sources) == 5
+    assert not batch.rejected and batch.duplicates == 0 and batch.messages == 5
+    assert batch.offsets == {("results", 0): 15, ("results", 1): 14}
+    assert batch.sources[0] is messages[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "reason"),
+    [
+        (b"not json", b"example", "not JSON"),
+        (b'{"v": 1, "id": ', b"example", "not JSON"),
+        (b'{"target": "\xff\xfe"}', b"example", "not UTF-8"),
+        (None, b"example", "empty message"),
+        (b"[1, 2]", b"example", "not a valid v1 result"),
+        (json.dumps({**json.loads(good()[1]), "v": 2}).encode(), b"example", "$.v"),
+        (
+            json.dumps({k: v for k, v in json.loads(good()[1]).items() if k != "monitor"}).encode(),
+            b"example",
+            "missing required field `monitor`",
+        ),
+        (
+            json.dumps({**json.loads(good()[1]), "status_code": "200"}).encode(),
+            b"example",
+            "$.status_code",
+        ),
+        (
+            json.dumps({**json.loads(good()[1]), "id": "not-a-uuid"}).encode(),
+            b"example",
+            "$.id",
+        ),
+        (
+            json.dumps({**json.loads(good()[1]), "checked_at": "2026-11-28T12:00:00"}).encode(),
+            b"example",
+            "$.checked_at",
+        ),
+        (good()[1], b"other", "is not the result's target"),
+        (good()[1], None, "Kafka key (none)"),
+        (good(url="https://a.example/\u0000")[1], b"example", "NUL"),
+        (good(checked_at=NOW + timedelta(days=2))[1], b"example", "ahead of this store's clock"),
+    ],
+)
+def test_bad_messages_are_rejected_raw_with_a_reason(
+    value: bytes | None, key: bytes | None, reason: str
+) -> None:
+    batch = decode_one(value, key)
+    assert not batch.rows
+    (rejected,) = batch.rejected
+    assert reason in rejected.reason
+    assert rejected.value == value and rejected.key == key
+    assert (rejected.topic, rejected.partition, rejected.offset) == ("results", 0, 0)
+    assert batch.offsets == {("results", 0): 1}  # settled: its offset is committed
+
+
+def test_huge_message_is_rejected() -> None:
+    value = encode(result("example", error=None, final_url="https://x/" + "a" * 70_000))
+    batch = decode_one(value)
+    assert "over the limit of 65536" in batch.rejected[0].reason
+
+
+def test_target_too_long_to_index_is_rejected() -> None:
+    target = "t" * (MAX_TARGET_BYTES + 1)
+    batch = decode_one(encode(result(target)), target.encode())
+    assert "over the limit" in batch.rejected[0].reason
+
+
+def test_escaped_backslash_u0000_is_not_a_nul() -> None:
+    key, value = good(url="https://a.example/\\u0000")  # a backslash, then 'u0000'
+    assert b"\\\\u0000" in value
+    assert len(decode_one(value, key).rows) == 1
+
+
+def test_same_id_twice_in_a_batch_is_one_row() -> None:
+    _, value = good()
+    batch = decode_batch(
+        [message(value, offset=0), message(value, offset=1)], max_bytes=65536, now=NOW
+    )
+    assert len(batch.rows) == 1 and batch.duplicates == 1
+    assert batch.offsets == {("results", 0): 2}
+
+
+def test_results_older_than_the_horizon_are_counted_and_skipped() -> None:
+    old = result("example", checked_at=NOW - timedelta(days=40))
+    batch = decode_one(encode(old), horizon=NOW - timedelta(days=30))
+    assert not batch.rows and not batch.rejected and batch.expired == 1
+
+
+def test_unknown_fields_are_ignored() -> None:
+    body = {**json.loads(good()[1]), "added_in_v1_later": {"x": 1}}
+    batch = decode_one(json.dumps(body).encode())
+    assert len(batch.rows) == 1
+
+
+def test_the_model_validates_what_the_schema_promises() -> None:
+    """The store validates with the msgspec model the schema is generated from."""
+    body = json.loads(good()[1])
+    body["phases"]["connect"] = -1
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(json.dumps(body).encode(), type=type(result()))
+    assert (
+        ">= 0.0 - at `$.phases.connect`" in decode_one(json.dumps(body).encode()).rejected[0].reason
+    )
+    assert uuid.UUID(body["id"])  # ids are UUIDs on the wire

@@ -1,0 +1,240 @@
+"""Kafka messages → rows for `checks`, or dead letters with the reason.
+
+The msgspec model in `wac.result` is the contract and validates each message (types,
+required fields, `v == 1`, ranges) as it decodes it. On top of it the store refuses
+what PostgreSQL could not hold or should not keep: a message over the size limit, a
+Kafka key that is not the result's target, a target too long to index, text with a NUL
+character, a `checked_at` more than a day ahead of this clock. Results older than the
+retention horizon are counted and skipped (their partition is gone or about to be).
+
+A message is never dropped silently: it becomes a row, a dead letter, a counted
+duplicate (same `id` twice in one batch) or a counted expired result.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+from confluent_kafka import Message
+
+from wac.result import CheckResult, decode
+
+# The `target` index holds at most ~2.7 kB per entry; keep well under it.
+MAX_TARGET_BYTES = 1024
+MAX_CLOCK_AHEAD = timedelta(days=1)
+
+PHASES = ("resolve", "connect", "tls", "processing", "transfer")
+# Columns of `checks` the store writes, in row order (`phases` and `error` flattened).
+CHECK_COLUMNS = (
+    "id",
+    "target",
+    "url",
+    "monitor",
+    "checked_at",
+    "ok",
+    "status_code",
+    "response_time_ms",
+    "resolve_ms",
+    "connect_ms",
+    "tls_ms",
+    "processing_ms",
+    "transfer_ms",
+    "pattern",
+    "pattern_matched",
+    "tls_expires_at",
+    "final_url",
+    "error_kind",
+    "error_message",
+)
+# PostgreSQL types of CHECK_COLUMNS, for binary COPY.
+CHECK_TYPES = (
+    "uuid",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "bool",
+    "int2",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "text",
+    "bool",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+)
+
+Row = tuple[Any, ...]
+PartitionKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A message refused before or by the database, kept raw with where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    reason: str
+
+    @classmethod
+    def of(cls, message: Message, reason: str) -> Rejected:
+        return cls(
+            topic=message.topic() or "",
+            partition=_int(message.partition()),
+            offset=_int(message.offset()),
+            key=message.key(),
+            value=message.value(),
+            reason=reason,
+        )
+
+
+@dataclass
+class Batch:
+    """One batch of consumed messages, decoded; `rows[i]` came from `sources[i]`."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    sources: list[Message] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    duplicates: int = 0
+    expired: int = 0
+    # Per (topic, partition): the offset to commit once the batch is stored.
+    offsets: dict[PartitionKey, int] = field(default_factory=dict)
+    messages: int = 0
+    # Kafka timestamp (ms) of the first message, to report how fresh the store is.
+    first_timestamp_ms: int | None = None
+
+
+_row_head = attrgetter(*CHECK_COLUMNS[:8], *(f"phases.{p}" for p in PHASES), *CHECK_COLUMNS[13:17])
+_NO_ERROR = (None, None)
+
+
+def check_row(result: CheckResult) -> Row:
+    """The `checks` row of a result, in CHECK_COLUMNS order."""
+    error = result.error
+    return _row_head(result) + (_NO_ERROR if error is None else (error.kind, error.message))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Decoding allocates tens of thousands of acyclic objects per batch; the cyclic GC
+    scanning them halves the decode rate, and they are freed by reference counting."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def decode_batch(
+    messages: Sequence[Message],
+    *,
+    max_bytes: int,
+    now: datetime,
+    horizon: datetime | None = None,
+) -> Batch:
+    """Decode and validate consumed messages (none of them an error event)."""
+    batch = Batch(messages=len(messages))
+    if not messages:
+        return batch
+    batch.first_timestamp_ms = _timestamp_ms(messages[0])
+    latest = now + MAX_CLOCK_AHEAD
+    seen: set[Any] = set()
+    offsets = batch.offsets
+    results, rows, sources, rejected = batch.results, batch.rows, batch.sources, batch.rejected
+    with gc_paused():
+        for message in messages:
+            # A consumed message always has a topic, partition and offset.
+            offsets[(message.topic(), message.partition())] = message.offset() + 1  # type: ignore[index,operator]
+            value = message.value()
+            reason = None
+            if value is None:
+                reason = "empty message (no value)"
+            elif len(value) > max_bytes:
+                reason = (
+                    f"message of {len(value)} bytes is over the limit of {max_bytes} "
+                    "(WAC_STORE_MAX_MESSAGE_BYTES)"
+                )
+            else:
+                try:
+                    result = decode(value)
+                except msgspec.ValidationError as exc:
+                    reason = f"not a valid v1 result: {exc}"
+                except msgspec.DecodeError as exc:
+                    reason = f"not JSON: {exc}"
+                except ValueError as exc:  # UnicodeDecodeError and kin
+                    reason = f"not UTF-8 JSON: {exc}"
+                else:
+                    reason = _refusal(result, message.key(), value, latest)
+                    if reason is None:
+                        if horizon is not None and result.checked_at < horizon:
+                            batch.expired += 1
+                            continue
+                        if result.id in seen:
+                            batch.duplicates += 1
+                            continue
+                        seen.add(result.id)
+                        results.append(result)
+                        rows.append(check_row(result))
+                        sources.append(message)
+                        continue
+            rejected.append(Rejected.of(message, reason))
+    return batch
+
+
+def _refusal(result: CheckResult, key: bytes | None, value: bytes, latest: datetime) -> str | None:
+    """Why a valid v1 result cannot be stored, or None."""
+    target = result.target.encode()
+    if key != target:
+        return f"Kafka key {_show(key)} is not the result's target {result.target[:200]!r}"
+    if len(target) > MAX_TARGET_BYTES:
+        return f"target of {len(target)} bytes is over the limit of {MAX_TARGET_BYTES}"
+    if b"\\u0000" in value and _has_nul(result):
+        return "text with a NUL character (\\u0000), which PostgreSQL cannot store"
+    if result.checked_at > latest:
+        return (
+            f"checked_at {result.checked_at.isoformat()} is more than "
+            f"{MAX_CLOCK_AHEAD.days} day ahead of this store's clock"
+        )
+    return None
+
+
+def _has_nul(result: CheckResult) -> bool:
+    texts = [result.target, result.url, result.monitor, result.pattern, result.final_url]
+    if result.error is not None:
+        texts += [result.error.message]
+    return any(text is not None and "\x00" in text for text in texts)
+
+
+def _show(key: bytes | None) -> str:
+    if key is None:
+        return "(none)"
+    return repr(key[:200].decode("utf-8", "replace"))
+
+
+def _timestamp_ms(message: Message) -> int | None:
+    kind, value = message.timestamp()
+    return value if kind != 0 and value > 0 else None  # 0 = TIMESTAMP_NOT_AVAILABLE
+
+
+def _int(value: int | None) -> int:
+    """Partition and offset are never None on a consumed message; typed so for mypy."""
+    assert value is not None
+    return value

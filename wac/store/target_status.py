@@ -1,0 +1,147 @@
+"""The `targets` table: first seen, last seen and latest status of every target.
+
+Per batch, the latest result of each target is upserted in the batch's own transaction
+(idempotent: LEAST/GREATEST and "newer wins", so a replay changes nothing). Writing a
+row per check would double the database's work at high rates, so this process
+remembers what it last wrote for each target and skips a target whose status did not
+change and whose `last_seen` was written less than `refresh_s` ago. The memory is
+cleared at every rebalance, since another store may have written meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from wac.result import CheckResult
+
+Status = tuple[bool, int | None, str | None]
+
+UPSERT = """
+INSERT INTO targets AS t (target, url, first_seen, last_seen, last_ok, last_status_code,
+                          last_error_kind, last_error_message, last_monitor, last_check_id)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::bool[],
+                     %s::int2[], %s::text[], %s::text[], %s::text[], %s::uuid[])
+ON CONFLICT (target) DO UPDATE SET
+    first_seen = LEAST(t.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen),
+    url = CASE WHEN EXCLUDED.last_seen >= t.last_seen THEN EXCLUDED.url ELSE t.url END,
+    last_ok = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                   THEN EXCLUDED.last_ok ELSE t.last_ok END,
+    last_status_code = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                            THEN EXCLUDED.last_status_code ELSE t.last_status_code END,
+    last_error_kind = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                           THEN EXCLUDED.last_error_kind ELSE t.last_error_kind END,
+    last_error_message = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                              THEN EXCLUDED.last_error_message ELSE t.last_error_message END,
+    last_monitor = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                        THEN EXCLUDED.last_monitor ELSE t.last_monitor END,
+    last_check_id = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                         THEN EXCLUDED.last_check_id ELSE t.last_check_id END,
+    updated_at = now()
+"""
+
+
+@dataclass(frozen=True)
+class Written:
+    first_seen: datetime
+    last_seen: datetime
+    status: Status
+
+
+@dataclass(frozen=True)
+class TargetUpdate:
+    target: str
+    first_seen: datetime
+    latest: CheckResult
+
+
+def status_of(result: CheckResult) -> Status:
+    return (result.ok, result.status_code, result.error.kind if result.error else None)
+
+
+class TargetStatus:
+    def __init__(self, refresh_s: float = 60.0) -> None:
+        self.refresh = timedelta(seconds=refresh_s)
+        self._written: dict[str, Written] = {}
+        self._reset = False
+
+    def reset(self) -> None:
+        """Forget what was written (safe to call from another thread)."""
+        self._reset = True
+
+    def updates(self, results: Sequence[CheckResult]) -> list[TargetUpdate]:
+        """What this batch must write to `targets`, sorted by target (lock order)."""
+        if self._reset:
+            self._reset = False
+            self._written = {}
+        latest: dict[str, CheckResult] = {}
+        earliest: dict[str, datetime] = {}
+        for result in results:
+            target = result.target
+            seen = latest.get(target)
+            if seen is None:
+                latest[target] = result
+                earliest[target] = result.checked_at
+            else:
+                if result.checked_at > seen.checked_at:
+                    latest[target] = result
+                if result.checked_at < earliest[target]:
+                    earliest[target] = result.checked_at
+        updates = []
+        for target in sorted(latest):
+            newest = latest[target]
+            first = earliest[target]
+            if self._needed(target, first, newest):
+                updates.append(TargetUpdate(target, first, newest))
+        return updates
+
+    def _needed(self, target: str, first: datetime, newest: CheckResult) -> bool:
+        written = self._written.get(target)
+        if written is None or first < written.first_seen:
+            return True
+        if newest.checked_at <= written.last_seen:
+            return False
+        return (
+            status_of(newest) != written.status
+            or newest.checked_at - written.last_seen >= self.refresh
+        )
+
+    def write(self, cur: psycopg.Cursor[Any], updates: Sequence[TargetUpdate]) -> None:
+        """Upsert inside the caller's transaction."""
+        if not updates:
+            return
+        columns: list[list[Any]] = [[] for _ in range(10)]
+        for u in updates:
+            r = u.latest
+            values = (
+                u.target,
+                r.url,
+                u.first_seen,
+                r.checked_at,
+                r.ok,
+                r.status_code,
+                r.error.kind if r.error else None,
+                r.error.message if r.error else None,
+                r.monitor,
+                r.id,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        cur.execute(UPSERT, columns)
+
+    def committed(self, updates: Sequence[TargetUpdate]) -> None:
+        """Remember what the committed transaction wrote."""
+        for u in updates:
+            old = self._written.get(u.target)
+            if old is None or u.latest.checked_at >= old.last_seen:
+                first = u.first_seen if old is None else min(old.first_seen, u.first_seen)
+                self._written[u.target] = Written(first, u.latest.checked_at, status_of(u.latest))
+            else:  # only an earlier first_seen was written
+                self._written[u.target] = Written(
+                    min(old.first_seen, u.first_seen), old.last_seen, old.status
+                )
