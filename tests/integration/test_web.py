@@ -1,0 +1,307 @@
+"""`wac web` as a user runs it: its JSON API, auth, /metrics, and the pages in a real
+headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.support.checks_data import down, insert_checks, prefix, up
+from tests.support.processes import stop, wait_for
+from wac import rollup
+from wac.rollup import floor_to
+
+pytestmark = pytest.mark.integration
+TOKEN = "s3cret-token-for-tests"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(os.environ.get("WAC_TEST_SCREENSHOTS", "/tmp/wac-web-screenshots"))
+
+
+@dataclass
+class Site:
+    base: str
+    process: subprocess.Popen[str]
+    steady: str
+    down: str
+    flaky: str
+    now: datetime
+    incident_start: datetime
+    incident_end: datetime
+    down_since: datetime
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(site: Site, path: str, token: str | None = TOKEN, basic: bool = False) -> tuple[int, Any]:
+    request = urllib.request.Request(site.base + path)
+    if token is not None:
+        if basic:
+            cred = base64.b64encode(f"anyone:{token}".encode()).decode()
+            request.add_header("Authorization", f"Basic {cred}")
+        else:
+            request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            body = response.read().decode()
+            kind = response.headers.get("Content-Type", "")
+            return response.status, json.loads(body) if "json" in kind else body
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@pytest.fixture(scope="module")
+def site(services_env: dict[str, str]) -> Iterator[Site]:
+    p = prefix()
+    steady, broken, flaky = p + "steady", p + "down", p + "flaky"
+    now = datetime.now(UTC)
+    base = floor_to(now, timedelta(minutes=1)) - timedelta(hours=6)
+    expires = now + timedelta(days=30, hours=2)
+    checks = []
+    for i in range(360):  # six hours, one check a minute
+        at = base + timedelta(minutes=i, seconds=10)
+        checks.append(up(steady, at, rt=100.0, tls_expires_at=expires))
+        checks.append(
+            down(broken, at, "timeout", "timed out after 1000 ms") if i >= 330 else up(broken, at)
+        )
+        if 170 <= i < 180:
+            checks.append(down(flaky, at, "connect", "Connection refused"))
+        else:
+            checks.append(up(flaky, at, rt=40.0 + i % 20))
+    with psycopg.connect(services_env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
+        insert_checks(conn, checks)
+        rollup.recompute(conn, base, base + timedelta(hours=6), [steady, broken, flaky])
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_"))}
+    env.update(services_env)
+    env.update({"WAC_WEB_PORT": str(port), "WAC_WEB_TOKEN": TOKEN, "WAC_LOG_LEVEL": "INFO"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wac", "web"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    result = Site(
+        base=f"http://127.0.0.1:{port}",
+        process=process,
+        steady=steady,
+        down=broken,
+        flaky=flaky,
+        now=now,
+        incident_start=base + timedelta(minutes=170, seconds=10),
+        incident_end=base + timedelta(minutes=180, seconds=10),
+        down_since=base + timedelta(minutes=330, seconds=10),
+    )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"wac web exited: {process.communicate()}")
+        try:
+            return get(result, "/healthz", None)[0] == 200
+        except OSError:
+            return False
+
+    wait_for(ready, 30, "wac web to answer")
+    yield result
+    code, _, err = stop(process)
+    assert code == 0, err
+    assert TOKEN not in err
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def test_overview_api_has_the_known_numbers_failing_first(site: Site) -> None:
+    status, data = get(site, "/api/overview")
+    assert status == 200
+    rows = {r["target"]: r for r in data["targets"]}
+    s, d, f = rows[site.steady], rows[site.down], rows[site.flaky]
+    assert s["status"] == "up" and s["uptime"]["24h"] == 100.0 and s["checks_24h"] == 360
+    assert s["cert_days_left"] == pytest.approx(30.1, abs=0.1)
+    assert s["last_response_time_ms"] == 100.0 and s["p95_24h_ms"] == 100.0
+    assert d["status"] == "down" and d["since"] == iso(site.down_since)
+    assert d["uptime"] == {"24h": 91.67, "7d": 91.67, "30d": 91.67}
+    assert d["last_error"] == {"kind": "timeout", "message": "timed out after 1000 ms"}
+    assert f["uptime"]["24h"] == 97.22
+    order = [r["target"] for r in data["targets"]]
+    assert order.index(site.down) < order.index(site.steady)
+    assert all(r["status"] == "down" for r in data["targets"][: data["counts"]["down"]])
+
+
+def test_target_api_series_days_incidents_errors(site: Site) -> None:
+    status, data = get(site, f"/api/target?name={site.flaky}&range=24h")
+    assert status == 200
+    assert data["summary"]["checks"] == 360 and data["summary"]["failures"] == 10
+    assert data["summary"]["failures_by_kind"] == {"connect": 10}
+    assert data["step_s"] == 300
+    points = [p for p in data["series"] if p["checks"]]
+    assert sum(p["checks"] for p in points) == 360
+    assert sum(p["failures"] for p in points) == 10
+    assert all(
+        set(p["phases"]) == {"resolve", "connect", "tls", "processing", "transfer"} for p in points
+    )
+    assert len(data["days"]) == 90 and data["days"][-1]["day"] == site.now.date().isoformat()
+    assert sum(d["checks"] for d in data["days"]) == 360
+    assert data["incidents"] == [
+        {
+            "start": iso(site.incident_start),
+            "end": iso(site.incident_end),
+            "ongoing": False,
+            "duration_s": 600.0,
+            "failed_checks": 10,
+            "cause": {"kind": "connect", "message": "Connection refused"},
+        }
+    ]
+    assert len(data["errors"]) == 10 and data["errors"][0]["checked_at"] == iso(
+        site.incident_end - timedelta(minutes=1)
+    )
+    status, data = get(site, f"/api/target?name={site.down}&range=1h")
+    assert data["incidents"][0]["ongoing"] is True
+    assert data["incidents"][0]["start"] == iso(site.down_since)
+    assert get(site, "/api/target?name=no-such-target")[0] == 404
+    assert get(site, f"/api/target?name={site.down}&range=2y")[0] == 400
+
+
+def test_auth_read_only_and_metrics(site: Site) -> None:
+    assert get(site, "/api/overview", token=None)[0] == 401
+    assert get(site, "/api/overview", token="wrong")[0] == 401
+    assert get(site, "/", token=TOKEN, basic=True)[0] == 200
+    assert get(site, "/api/overview", token="wrong", basic=True)[0] == 401
+    request = urllib.request.Request(site.base + "/api/overview", method="POST")
+    request.add_header("Authorization", f"Bearer {TOKEN}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 405
+    status, text = get(site, "/metrics")
+    assert status == 200
+    assert 'wac_web_requests_total{route="/api/overview",status="401"}' in text
+    assert "wac_rollup_passes_total" in text and "wac_web_request_seconds_bucket" in text
+    status, report = get(site, f"/api/report?since=24h&target={site.flaky}")
+    assert status == 200 and report["targets"][0]["failures"] == 10
+
+
+def test_pages_in_a_real_browser(site: Site) -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1360, "height": 900},
+            http_credentials={"username": "ops", "password": TOKEN},
+        )
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        external: list[str] = []
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(site.base) or r.url.startswith("data:")
+                else external.append(r.url)
+            ),
+        )
+
+        # Overview: numbers of the known data set, the failing target above the others.
+        page.goto(site.base + "/")
+        page.wait_for_selector(f'tr[data-target="{site.steady}"]')
+        row = page.locator(f'tr[data-target="{site.down}"]')
+        assert row.locator(".badge").inner_text() == "DOWN"
+        assert row.locator('td[data-window="24h"]').inner_text() == "91.67%"
+        assert "timeout: timed out after 1000 ms" in row.inner_text()
+        steady = page.locator(f'tr[data-target="{site.steady}"]')
+        assert steady.locator(".badge").inner_text() == "UP"
+        assert steady.locator('td[data-window="24h"]').inner_text() == "100%"
+        assert "30 days" in steady.inner_text() and "100 ms" in steady.inner_text()
+        targets = page.locator("#targets tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.target)"
+        )
+        assert targets.index(site.down) < targets.index(site.steady)
+        page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+
+        # Target page: chart drawn (stacked phase areas with real geometry), day bars,
+        # the incident with its cause, the latest errors.
+        page.locator(f'tr[data-target="{site.flaky}"] a').click()
+        page.wait_for_selector("#chart svg path[data-phase]")
+        assert page.locator("#name").inner_text() == site.flaky
+        phases = page.locator("#chart path[data-phase]").evaluate_all(
+            "ps => ps.map(p => [p.dataset.phase, p.getBBox().width, p.getBBox().height,"
+            " p.getAttribute('d').length])"
+        )
+        drawn = {name: (w, h, n) for name, w, h, n in phases}
+        assert {"resolve", "connect", "processing", "transfer"} <= set(drawn)
+        # Six hours of data on a 24-hour axis: a quarter of the plot's width, and the
+        # processing phase (most of the 40-59 ms) most of its height.
+        for name, least_height in (("connect", 1), ("processing", 80)):
+            width, height, length = drawn[name]
+            assert width > 200 and height > least_height and length > 100, (name, drawn[name])
+        assert page.locator("#chart rect[data-failures]").count() >= 2
+        assert page.locator(".tile").nth(0).inner_text().endswith("97.22%")
+        # The day bar of the incident's day: its checks and failures of the known schedule.
+        incident_day = site.incident_start.date()
+        first = site.incident_start - timedelta(minutes=170)
+        times = [first + timedelta(minutes=i) for i in range(360)]
+        on_day = [t for t in times if t.date() == incident_day]
+        expected = round(100 * (len(on_day) - 10) / len(on_day), 3)
+        day = page.locator(f'#days span[data-day="{incident_day.isoformat()}"]')
+        assert float(day.get_attribute("data-uptime") or "nan") == expected
+        incident = page.locator("#incidents tbody tr")
+        assert incident.count() == 1
+        assert "connect" in incident.inner_text() and "Connection refused" in incident.inner_text()
+        assert "10 min" in incident.inner_text()
+        assert page.locator("#errors tbody tr").count() == 10
+        page.hover("#chart svg", position={"x": 700, "y": 120})
+        page.screenshot(path=str(SCREENSHOTS / "target.png"), full_page=True)
+
+        # Switching the range redraws from the API; the page refreshes itself.
+        page.locator('#ranges a[data-range="1h"]').click()
+        page.wait_for_selector('#ranges a.active[data-range="1h"]')
+        assert "range=1h" in page.url
+        with page.expect_response(lambda r: "/api/target" in r.url, timeout=25_000):
+            pass  # the next automatic refresh
+        page.goto(f"{site.base}/target?name={site.down}")
+        page.wait_for_selector("#incidents tbody tr")
+        assert "ongoing" in page.locator("#incidents tbody tr").first.inner_text()
+        assert page.locator("#status .badge").inner_text() == "DOWN"
+        page.screenshot(path=str(SCREENSHOTS / "target-down.png"), full_page=True)
+        browser.close()
+    assert problems == []
+    assert external == []
+    shutil.rmtree(SCREENSHOTS / "unused", ignore_errors=True)

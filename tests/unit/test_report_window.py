@@ -1,0 +1,118 @@
+"""Pure logic of reports: window splitting, percentiles from the histogram, parsing."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from wac.errors import ConfigError
+from wac.reports.aggregate import percentile
+from wac.reports.window import Piece, parse_duration, parse_time, plan_window, resolve_window
+from wac.rollup import HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to, minute_runs
+
+T = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def assert_exact_cover(pieces: list[Piece], start: datetime, end: datetime) -> None:
+    assert pieces[0].start == start and pieces[-1].end == end
+    for a, b in itertools.pairwise(pieces):
+        assert a.end == b.start, pieces
+    for p in pieces:
+        assert p.start < p.end
+        if p.source != "raw":
+            unit = UNITS[p.source]
+            assert floor_to(p.start, unit) == p.start and floor_to(p.end, unit) == p.end
+
+
+def test_a_year_is_mostly_days_with_finer_edges_and_a_raw_tail() -> None:
+    start = T - timedelta(days=365, seconds=17)
+    watermark = T - timedelta(minutes=3)
+    pieces = plan_window(start, T, watermark)
+    assert_exact_cover(pieces, start, T)
+    sources = [p.source for p in pieces]
+    assert sources[0] == "raw" and sources[-1] == "raw"  # sub-minute edge, tail
+    assert pieces[-1].start == watermark
+    assert sources.count("day") == 1
+    days = next(p for p in pieces if p.source == "day")
+    assert days.end - days.start >= timedelta(days=363)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_windows_are_covered_exactly(seed: int) -> None:
+    rnd = random.Random(seed)
+    start = T - timedelta(seconds=rnd.randint(1, 90 * 86400))
+    end = start + timedelta(seconds=rnd.randint(1, 40 * 86400))
+    watermark = floor_to(T - timedelta(seconds=rnd.randint(0, 50 * 86400)), UNITS["minute"])
+    coarsest = rnd.choice(["minute", "hour", "day"])
+    pieces = plan_window(start, end, watermark, coarsest=coarsest)
+    assert_exact_cover(pieces, start, end)
+    for p in pieces:
+        if p.source != "raw":
+            assert p.end <= watermark
+            assert UNITS[p.source] <= UNITS[coarsest]
+        elif p.start >= watermark:
+            assert p.end == end
+
+
+def test_no_watermark_reads_raw_rows_only() -> None:
+    assert plan_window(T - timedelta(days=2), T, None) == [Piece("raw", T - timedelta(days=2), T)]
+
+
+def test_before_the_minute_horizon_the_start_rounds_to_the_hour() -> None:
+    start = T - timedelta(days=100, minutes=20)
+    pieces = plan_window(start, T, T, minute_horizon=T - timedelta(days=35))
+    assert pieces[0].source == "hour"
+    assert pieces[0].start == T - timedelta(days=100)  # 11:40 rounds to 12:00
+
+
+def test_percentile_of_a_constant_series_is_exact() -> None:
+    hist = [0] * len(HIST_COLUMNS)
+    hist[bisect.bisect_right(RESPONSE_TIME_BOUNDS_MS, 100.0)] = 50
+    assert percentile(hist, 0.5, 100.0, 100.0) == 100.0
+    assert percentile(hist, 0.99, 100.0, 100.0) == 100.0
+
+
+def test_percentile_estimates_fall_in_the_bucket_of_the_exact_value() -> None:
+    rnd = random.Random(7)
+    values = sorted(rnd.lognormvariate(4.5, 0.8) for _ in range(5000))
+    hist = [0] * len(HIST_COLUMNS)
+    for v in values:
+        hist[bisect.bisect_right(RESPONSE_TIME_BOUNDS_MS, v)] += 1
+    for q in (0.5, 0.95, 0.99):
+        exact = values[int(q * len(values)) - 1]
+        estimate = percentile(hist, q, values[0], values[-1])
+        assert estimate is not None
+        assert abs(estimate - exact) / exact < 0.27, (q, exact, estimate)
+
+
+def test_percentile_of_nothing_is_none() -> None:
+    assert percentile([0] * len(HIST_COLUMNS), 0.5) is None
+
+
+def test_durations_and_times() -> None:
+    assert parse_duration("365d") == timedelta(days=365)
+    assert parse_duration("90m") == timedelta(minutes=90)
+    assert parse_duration("2w") == timedelta(days=14)
+    for bad in ("", "5", "-1h", "1y", "0h"):
+        with pytest.raises(ConfigError):
+            parse_duration(bad)
+    assert parse_time("2026-01-31", "--from") == datetime(2026, 1, 31, tzinfo=UTC)
+    assert parse_time("2026-01-31T12:00:00+02:00", "--to") == datetime(2026, 1, 31, 10, tzinfo=UTC)
+    with pytest.raises(ConfigError, match="--from"):
+        parse_time("yesterday", "--from")
+    with pytest.raises(ConfigError, match="not both"):
+        resolve_window("24h", "2026-01-01", None, T)
+    with pytest.raises(ConfigError, match="not before"):
+        resolve_window(None, "2026-01-02", "2026-01-01", T)
+    assert resolve_window(None, "2026-03-01", None, T) == (datetime(2026, 3, 1, tzinfo=UTC), T)
+
+
+def test_minute_runs_groups_consecutive_minutes() -> None:
+    m = UNITS["minute"]
+    minutes = [T, T + m, T + 2 * m, T + 5 * m]
+    assert minute_runs(minutes) == [(T, T + 3 * m), (T + 5 * m, T + 6 * m)]
