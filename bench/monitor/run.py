@@ -12,6 +12,7 @@ by the monitor.
 1. throughput: checks/s of the monitor (more due checks than it can do) over what
    `ab` (a C client; fresh connection per request, like the monitor) reaches against
    the same nginx. Goal >= 0.50.
+   `ab`'s figure is the best of three runs, the monitor's one 10 s window.
 2. concurrency: checks/s against targets that take 200 ms to answer, over a
    one-at-a-time loop of the same probe (the seed's design). Goal >= 200x.
 3. lateness: p99 of (start - due) at half the throughput of 1. Goal <= 100 ms.
@@ -335,8 +336,10 @@ def main() -> None:
     try:
         ok_url, slow_url = f"{nginx.base}/ok", f"{nginx.base}/slow"
         # 1. throughput: ab, then the monitor with more due checks than it can run.
-        ab = ab_rate(ok_url, 100_000 if options.quick else 200_000, 50)
-        log(f"ab: {ab:,.0f} requests/s")
+        # ab's rate varies from run to run on a shared machine: the best of three sets the bar.
+        ab_runs = [ab_rate(ok_url, 50_000 if options.quick else 100_000, 50) for _ in range(3)]
+        ab = max(ab_runs)
+        log(f"ab: {', '.join(f'{r:,.0f}' for r in ab_runs)} requests/s; best {ab:,.0f}")
         flood = run_monitor(
             "throughput",
             env,

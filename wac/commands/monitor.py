@@ -41,21 +41,34 @@ def ca_bundle_setting(env: dict[str, str]) -> str | None:
     callback=validate_period,
     help="Seconds between checks of each URL given on the command line (default 10).",
 )
-@click.option("--location", default=None, help="Name written in each result's `monitor` field.")
-@click.option("--shard", default=None, help="Check only shard i of n of the targets: i/n, 0-based.")
+@click.option(
+    "--location",
+    default=None,
+    metavar="NAME",
+    help="Name written in each result's `monitor` field.",
+)
+@click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    help="Check only shard i of n of the targets: i/n, 0-based.",
+)
 @click.option(
     "--workers",
     default=None,
+    metavar="N",
     help="Processes to run, each with a share of the targets (default 1; `auto`: one per core).",
 )
 @click.option(
     "--max-in-flight",
     default=None,
+    metavar="N",
     help="Checks running at once, per process (default 1000; WAC_MONITOR_MAX_IN_FLIGHT).",
 )
 @click.option(
     "--buffer",
     default=None,
+    metavar="N",
     help="Results held while Kafka is away, per process (default 100000; WAC_MONITOR_BUFFER).",
 )
 @click.option(
