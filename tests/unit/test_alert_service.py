@@ -1,0 +1,146 @@
+"""AlertService's batch transaction: a database failure undoes the in-memory state too."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.unit.test_alert_state import result
+from wac.alerts.config import AlertConfig, Rules
+from wac.alerts.db import EVENTS_CHANNEL, OutboxRow
+from wac.alerts.messages import notification_decoder
+from wac.alerts.service import AlertService, AlertSettings
+from wac.config import KafkaSettings
+from wac.result import encode
+
+T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+class FakeMessage:
+    def __init__(self, offset: int, value: bytes) -> None:
+        self._offset, self._value = offset, value
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def value(self) -> bytes:
+        return self._value
+
+    def topic(self) -> str:
+        return "results"
+
+
+class FakeConn:
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+
+class FakeDB:
+    """Records what a committed transaction would hold; fails the first `fail` commits."""
+
+    def __init__(self, fail: int) -> None:
+        self.conn = FakeConn()
+        self.fail = fail
+        self.next_id = 100
+        self.committed_outbox: list[OutboxRow] = []
+        self.committed_offsets: dict[int, int] = {}
+        self.pending: list[OutboxRow] = []
+
+    def load_state(self, target: str) -> None:
+        return None
+
+    def open_incident(self, target: str, started: datetime, cause: str, locations: Any) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def close_incident(self, incident_id: int, ended: datetime) -> None:
+        pass
+
+    def update_incident_locations(self, incident_id: int, locations: Any) -> None:
+        pass
+
+    def enqueue(self, rows: list[OutboxRow]) -> None:
+        self.pending = list(rows)
+
+    def save_states(self, rows: Any) -> None:
+        pass
+
+    def save_offsets(self, topic: str, offsets: dict[int, int]) -> None:
+        if self.fail > 0:
+            self.fail -= 1
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        self.committed_outbox += self.pending
+        self.committed_offsets.update(offsets)
+
+
+@pytest.fixture
+def service(monkeypatch: pytest.MonkeyPatch) -> AlertService:
+    kafka = KafkaSettings(
+        endpoint="127.0.0.1:9",
+        cert_dir=Path("."),
+        topic="results",
+        client_id="c",
+        group_id="g",
+        use_ssl=False,
+        partitions=1,
+    )
+    config = AlertConfig(
+        defaults=Rules(failure_threshold=3, reminder_interval=None),
+        notifiers={"hook": object()},  # type: ignore[dict-item]
+    )
+    svc = AlertService(
+        AlertSettings(kafka, "postgresql://u@h/db", "g-alert", "results-events"),
+        config,
+        clock=lambda: T0 + timedelta(minutes=1),
+    )
+    monkeypatch.setattr(svc, "_reconnect", lambda: None)
+    return svc
+
+
+def test_a_failed_batch_transaction_is_retried_from_the_state_before_it(
+    service: AlertService,
+) -> None:
+    db = FakeDB(fail=2)
+    service._db = db  # type: ignore[assignment]
+    target = f"t-{uuid.uuid4().hex[:6]}"
+    batch: Any = [
+        FakeMessage(i, encode(result(False, T0 + timedelta(seconds=i), target=target)))
+        for i in range(3)
+    ]
+    service._until_done(lambda: service._process(batch))
+
+    state = service.states[target]
+    assert state.locations["eu"].failures == 3  # counted once, not once per attempt
+    assert state.incident is not None and state.incident.id == db.next_id  # the last attempt's
+    assert db.committed_offsets == {0: 3}
+    kinds = [(row.channel, row.kind) for row in db.committed_outbox]
+    assert kinds == [(EVENTS_CHANNEL, "incident_opened"), ("hook", "down")]
+    down = notification_decoder.decode(db.committed_outbox[1].payload)
+    assert down.incident is not None and down.incident.id == db.next_id
+    assert down.at == T0 + timedelta(seconds=2)
+
+
+def test_a_target_first_seen_in_a_failed_batch_is_forgotten(service: AlertService) -> None:
+    db = FakeDB(fail=1)
+    service._db = db  # type: ignore[assignment]
+    batch: Any = [FakeMessage(0, encode(result(True, T0, target="fresh")))]
+    seen: list[bool] = []
+
+    def work() -> None:
+        seen.append("fresh" in service.states)  # before this attempt
+        service._process(batch)
+
+    service._until_done(work)
+    assert seen == [False, False]  # the failed attempt's new state was dropped
+    assert service.states["fresh"].locations["eu"].successes == 1
