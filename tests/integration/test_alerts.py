@@ -259,9 +259,10 @@ def start_monitor(config: Path, env: dict[str, str], location: str) -> subproces
     return start(["wac", "monitor", "--config", str(config), "--location", location], env)
 
 
-def kill(process: subprocess.Popen[str]) -> None:
+def kill(process: subprocess.Popen[str]) -> str:
+    """SIGKILL; returns what it had logged."""
     process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=30)
+    return process.communicate(timeout=30)[1]
 
 
 def kinds(deliveries: list[Any]) -> list[str]:
@@ -322,6 +323,7 @@ def test_thresholds_reminders_and_one_down_one_up_per_receiver(
         alert_code, _, alert_err = stop(alert)
     assert alert_code == 0, alert_err
     assert monitor_code == 0, monitor_err
+    assert SECRET not in alert_err and PASSWORD not in alert_err
 
     hook = webhook.accepted("/hook")
     sequence = kinds(hook)
@@ -572,7 +574,7 @@ def test_sigkill_mid_streak_mid_delivery_and_mid_incident_loses_and_repeats_noth
         flip_site.set(500)
         wait_for(lambda: counted() >= 1, 30, "a failure counted")
         assert counted() == 1 and incidents(env, target) == []
-        kill(alert)
+        logs = [kill(alert)]
         flip_site.release.set()
 
         # 2. Killed while the DOWN notification is being refused and retried.
@@ -584,14 +586,17 @@ def test_sigkill_mid_streak_mid_delivery_and_mid_incident_loses_and_repeats_noth
         )
         assert metric(port, "wac_alert_delivery_failures_total", "hook") >= 2
         assert webhook.accepted() == []
-        kill(alert)
+        logs.append(kill(alert))
+        assert (
+            "delivery of down of " + target + " via hook failed (attempt 1): HTTP 500" in logs[-1]
+        )
 
         # 3. The receiver accepts again; killed after the DOWN was delivered.
         webhook.status = 200
         alert = start_alert(config, env, *instance)
         wait_for(lambda: webhook.accepted(), 30, "DOWN delivered after restart")
         wait_for(lambda: all_delivered(env), 30, "outbox delivered")
-        kill(alert)
+        logs.append(kill(alert))
         served = flip_site.count()
         wait_for(lambda: flip_site.count() >= served + 3, 20, "checks while wac alert is down")
 
@@ -605,6 +610,7 @@ def test_sigkill_mid_streak_mid_delivery_and_mid_incident_loses_and_repeats_noth
         stop(monitor)
         alert_code, _, alert_err = stop(alert)
     assert alert_code == 0, alert_err
+    assert not any(SECRET in log for log in [*logs, alert_err])
 
     accepted = webhook.accepted()
     assert kinds(accepted) == ["down", "up"]
@@ -693,3 +699,54 @@ def test_a_failing_delivery_is_retried_without_holding_up_other_targets(
         ("y", "down", "sent"),
     ]
     assert rows[0][3] >= 4 and rows[0][4] is None  # retried, then delivered
+
+
+def test_a_delivery_failing_past_give_up_after_is_abandoned_and_counted(
+    services_env: dict[str, str],
+) -> None:
+    from wac.alerts import metrics
+
+    group = f"giveup-{uuid.uuid4().hex[:8]}"
+    notifier = FlakyNotifier()
+    notifier.failing.add("z")
+    key = f"test:{group}:z:down"
+    body = Notification(
+        id=key_id(key), kind="down", target="z", url="https://z/", at=datetime.now(UTC), text="z"
+    )
+    with psycopg.connect(services_env["POSTGRES_ENDPOINT"]) as conn, conn.transaction():
+        AlertDB(conn, group).enqueue(
+            [OutboxRow(key, "hook", "z", None, "down", 0, encoder.encode(body))]
+        )
+    before = metrics.GAVE_UP.labels("hook")._value.get()
+    deliverer = Deliverer(
+        services_env["POSTGRES_ENDPOINT"],
+        group,
+        {"hook": notifier},
+        None,
+        Delivery(retry_initial=0.1, retry_max=0.1, give_up_after=0.5, workers=1),
+    )
+    deliverer.start()
+    try:
+        wait_for(
+            lambda: (
+                query(
+                    services_env,
+                    "SELECT status FROM alert_outbox WHERE consumer_group = %s",
+                    group,
+                )
+                == [("failed",)]
+            ),
+            15,
+            "the row given up",
+        )
+    finally:
+        deliverer.stop()
+    attempts = len(notifier.attempts)
+    assert attempts >= 2 and notifier.sent == []
+    assert metrics.GAVE_UP.labels("hook")._value.get() == before + 1
+    ((last_error, tries),) = query(
+        services_env,
+        "SELECT last_error, attempts FROM alert_outbox WHERE consumer_group = %s",
+        group,
+    )
+    assert last_error == "receiver said no" and tries == attempts
