@@ -31,6 +31,7 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import cast
 
 import pycurl
 
@@ -196,7 +197,7 @@ def run_checks(
                 index, target = pending.pop()
                 engine.start(engine.new_check(target, monitor, ca_bundle=ca_bundle, slot=index))
             for check, code, message in engine.poll(MAX_WAIT_S):
-                results[int(check.slot)] = check.finish(code, message)  # type: ignore[call-overload]
+                results[cast(int, check.slot)] = check.finish(code, message)
                 engine.recycle(check)
     finally:
         engine.close()
