@@ -11,7 +11,7 @@ from wac.errors import ConfigError
 from wac.store.offsets import OffsetBook
 from wac.store.partitions import Partitions, day_of, partition_name
 from wac.store.settings import StoreSettings
-from wac.store.target_status import TargetStatus
+from wac.store.target_status import TargetStatus, summarize
 from wac.store.writer import days_of
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -60,34 +60,34 @@ def test_revoked_partitions_are_forgotten() -> None:
 def test_target_status_writes_changes_at_once_and_refreshes_last_seen() -> None:
     status = TargetStatus(refresh_s=60)
     first = [result("a", checked_at=T0 + timedelta(seconds=i)) for i in range(3)]
-    (update,) = status.updates(first)
+    (update,) = status.updates(summarize(first))
     assert update.first_seen == T0 and update.latest is first[-1]
     status.committed([update])
     # Same status within the refresh interval: nothing to write.
-    assert status.updates([result("a", checked_at=T0 + timedelta(seconds=30))]) == []
+    assert status.updates(summarize([result("a", checked_at=T0 + timedelta(seconds=30))])) == []
     # A change of status: written at once.
     down = result("a", checked_at=T0 + timedelta(seconds=31), ok=False)
-    (update,) = status.updates([down])
+    (update,) = status.updates(summarize([down]))
     assert update.latest is down
     status.committed([update])
     # Unchanged, but last_seen is a refresh interval old: written.
     later = result("a", checked_at=T0 + timedelta(seconds=95), ok=False)
-    assert [u.latest for u in status.updates([later])] == [later]
+    assert [u.latest for u in status.updates(summarize([later]))] == [later]
     # An older first sighting (replay of old data) is written too.
     older = result("a", checked_at=T0 - timedelta(hours=1), ok=False)
-    assert [u.first_seen for u in status.updates([older])] == [older.checked_at]
+    assert [u.first_seen for u in status.updates(summarize([older]))] == [older.checked_at]
 
 
 def test_target_status_reset_forgets_what_was_written() -> None:
     status = TargetStatus(refresh_s=60)
-    status.committed(status.updates([result("a", checked_at=T0)]))
+    status.committed(status.updates(summarize([result("a", checked_at=T0)])))
     status.reset()  # a rebalance: another store may have written since
-    assert len(status.updates([result("a", checked_at=T0 + timedelta(seconds=1))])) == 1
+    assert len(status.updates(summarize([result("a", checked_at=T0 + timedelta(seconds=1))]))) == 1
 
 
 def test_target_updates_are_sorted_by_target() -> None:
     status = TargetStatus(refresh_s=0)
-    updates = status.updates([result(t, checked_at=T0) for t in "cab"])
+    updates = status.updates(summarize([result(t, checked_at=T0) for t in "cab"]))
     assert [u.target for u in updates] == ["a", "b", "c"]
 
 

@@ -25,6 +25,7 @@ import msgspec
 from confluent_kafka import Message
 
 from wac.result import CheckResult, decode
+from wac.store.target_status import Summary
 
 # The `target` index holds at most ~2.7 kB per entry; keep well under it.
 MAX_TARGET_BYTES = 1024
@@ -118,6 +119,10 @@ class Batch:
     messages: int = 0
     # Kafka timestamp (ms) of the first message, to report how fresh the store is.
     first_timestamp_ms: int | None = None
+    # Prepared ahead by the consumer thread (see StoreService): the rows as one binary
+    # COPY stream, and each target's first and latest result.
+    payload: bytes | None = None
+    summary: Summary | None = None
 
 
 _row_head = attrgetter(*CHECK_COLUMNS[:8], *(f"phases.{p}" for p in PHASES), *CHECK_COLUMNS[13:17])

@@ -60,6 +60,27 @@ class TargetUpdate:
     latest: CheckResult
 
 
+# target → (earliest checked_at, latest result) in one batch.
+Summary = dict[str, tuple[datetime, CheckResult]]
+
+
+def summarize(results: Sequence[CheckResult]) -> Summary:
+    """Each target's earliest check time and latest result in a batch."""
+    summary: Summary = {}
+    for result in results:
+        seen = summary.get(result.target)
+        if seen is None:
+            summary[result.target] = (result.checked_at, result)
+        else:
+            first, newest = seen
+            at = result.checked_at
+            if at > newest.checked_at:
+                summary[result.target] = (first, result)
+            elif at < first:
+                summary[result.target] = (at, newest)
+    return summary
+
+
 def status_of(result: CheckResult) -> Status:
     return (result.ok, result.status_code, result.error.kind if result.error else None)
 
@@ -74,31 +95,16 @@ class TargetStatus:
         """Forget what was written (safe to call from another thread)."""
         self._reset = True
 
-    def updates(self, results: Sequence[CheckResult]) -> list[TargetUpdate]:
-        """What this batch must write to `targets`, sorted by target (lock order)."""
+    def updates(self, summary: Summary) -> list[TargetUpdate]:
+        """What a batch (summed up by `summarize`) must write, sorted by target (lock order)."""
         if self._reset:
             self._reset = False
             self._written = {}
-        latest: dict[str, CheckResult] = {}
-        earliest: dict[str, datetime] = {}
-        for result in results:
-            target = result.target
-            seen = latest.get(target)
-            if seen is None:
-                latest[target] = result
-                earliest[target] = result.checked_at
-            else:
-                if result.checked_at > seen.checked_at:
-                    latest[target] = result
-                if result.checked_at < earliest[target]:
-                    earliest[target] = result.checked_at
-        updates = []
-        for target in sorted(latest):
-            newest = latest[target]
-            first = earliest[target]
-            if self._needed(target, first, newest):
-                updates.append(TargetUpdate(target, first, newest))
-        return updates
+        return [
+            TargetUpdate(target, first, newest)
+            for target, (first, newest) in sorted(summary.items())
+            if self._needed(target, first, newest)
+        ]
 
     def _needed(self, target: str, first: datetime, newest: CheckResult) -> bool:
         written = self._written.get(target)

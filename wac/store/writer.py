@@ -23,16 +23,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from wac.result import CheckResult
+from wac.store.copy_data import binary_copy
 from wac.store.db import connect, first_line, is_missing_partition, is_row_error
-from wac.store.decode import CHECK_COLUMNS, CHECK_TYPES, Batch, Rejected, Row
+from wac.store.decode import CHECK_COLUMNS, Batch, Rejected, Row
 from wac.store.partitions import Partitions
-from wac.store.target_status import TargetStatus, TargetUpdate
+from wac.store.target_status import Summary, TargetStatus, TargetUpdate, summarize
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,16 @@ class BatchWriter:
     def write(self, batch: Batch) -> WriteOutcome:
         """Store the batch in one transaction. Raises on a database problem."""
         conn = self.connection()
-        rows, results, sources = list(batch.rows), list(batch.results), list(batch.sources)
+        rows, results, sources = batch.rows, batch.results, batch.sources
+        payload = batch.payload
+        summary = batch.summary if batch.summary is not None else summarize(results)
         rejected = list(batch.rejected)
         if rows:
             self.partitions.ensure(conn, days_of(results))
         retried_partitions = False
         while True:
             try:
-                return self._commit(conn, rows, results, rejected)
+                return self._commit(conn, Rows(rows, payload), summary, rejected)
             except Exception as exc:
                 if is_missing_partition(exc) and not retried_partitions:
                     # Dropped or never created by someone else: look again, once.
@@ -113,7 +115,7 @@ class BatchWriter:
                     continue
                 if not is_row_error(exc):
                     raise
-                refused = self._find_refused(conn, rows, results)
+                refused = self._find_refused(conn, rows)
                 if not refused:
                     raise  # not reproducible row by row: treat as a database problem
                 for index, reason in refused.items():
@@ -123,21 +125,19 @@ class BatchWriter:
                 rows = [rows[i] for i in keep]
                 results = [results[i] for i in keep]
                 sources = [sources[i] for i in keep]
+                payload = None
+                summary = summarize(results)
 
     def _commit(
-        self,
-        conn: psycopg.Connection,
-        rows: Sequence[Row],
-        results: Sequence[CheckResult],
-        rejected: Sequence[Rejected],
+        self, conn: psycopg.Connection, rows: Rows, summary: Summary, rejected: list[Rejected]
     ) -> WriteOutcome:
-        if self._fast and rows:
+        if self._fast and rows.count:
             try:
-                return self._transaction(conn, rows, results, rejected, fast=True)
+                return self._transaction(conn, rows, summary, rejected, fast=True)
             except psycopg.errors.UniqueViolation:
                 self._fast = False
                 log.info("replayed results in this batch: storing it idempotently")
-        outcome = self._transaction(conn, rows, results, rejected, fast=False)
+        outcome = self._transaction(conn, rows, summary, rejected, fast=False)
         if outcome.replayed == 0:
             self._fast = True
         return outcome
@@ -145,41 +145,43 @@ class BatchWriter:
     def _transaction(
         self,
         conn: psycopg.Connection,
-        rows: Sequence[Row],
-        results: Sequence[CheckResult],
-        rejected: Sequence[Rejected],
+        rows: Rows,
+        summary: Summary,
+        rejected: list[Rejected],
         *,
         fast: bool,
     ) -> WriteOutcome:
         with conn.transaction():
-            inserted, updates = self._apply(conn, rows, results, rejected, fast=fast)
+            inserted, updates = self._apply(conn, rows, summary, rejected, fast=fast)
         self.targets.committed(updates)
         return WriteOutcome(
             inserted=inserted,
-            replayed=len(rows) - inserted,
-            rejected=list(rejected),
+            replayed=rows.count - inserted,
+            rejected=rejected,
             targets=len(updates),
         )
 
     def _apply(
         self,
         conn: psycopg.Connection,
-        rows: Sequence[Row],
-        results: Sequence[CheckResult],
+        rows: Rows,
+        summary: Summary,
         rejected: Sequence[Rejected],
         *,
         fast: bool,
     ) -> tuple[int, list[TargetUpdate]]:
         inserted = 0
         with conn.cursor() as cur:
-            if rows and fast:
-                self._copy(cur, COPY_CHECKS, rows)
-                inserted = len(rows)
-            elif rows:
+            if rows.count and fast:
+                with cur.copy(COPY_CHECKS) as copy:
+                    copy.write(rows.payload())
+                inserted = rows.count
+            elif rows.count:
                 if not self._staging:
                     cur.execute(CREATE_STAGING)
                     self._staging = True
-                self._copy(cur, COPY_STAGING, rows)
+                with cur.copy(COPY_STAGING) as copy:
+                    copy.write(rows.payload())
                 cur.execute(INSERT_FROM_STAGING)
                 inserted = cur.rowcount
             if rejected:
@@ -190,34 +192,24 @@ class BatchWriter:
                         for r in rejected
                     ],
                 )
-            updates = self.targets.updates(results)
+            updates = self.targets.updates(summary)
             self.targets.write(cur, updates)
         return inserted, updates
 
-    @staticmethod
-    def _copy(cur: psycopg.Cursor[Any], statement: sql.Composed, rows: Sequence[Row]) -> None:
-        with cur.copy(statement) as copy:
-            copy.set_types(list(CHECK_TYPES))
-            for row in rows:
-                copy.write_row(row)
-
     # ------------------------------------------------------------ refused rows
-    def _find_refused(
-        self, conn: psycopg.Connection, rows: Sequence[Row], results: Sequence[CheckResult]
-    ) -> dict[int, str]:
+    def _find_refused(self, conn: psycopg.Connection, rows: Sequence[Row]) -> dict[int, str]:
         """Indexes of the rows the database refuses on their own, with its reason."""
         refused: dict[int, str] = {}
 
         def trial(indexes: list[int]) -> None:
             try:
-                with conn.transaction(force_rollback=True):
-                    self._apply(
-                        conn,
-                        [rows[i] for i in indexes],
-                        [results[i] for i in indexes],
-                        [],
-                        fast=False,
-                    )
+                with conn.transaction(force_rollback=True), conn.cursor() as cur:
+                    if not self._staging:
+                        cur.execute(CREATE_STAGING)
+                        self._staging = True
+                    with cur.copy(COPY_STAGING) as copy:
+                        copy.write(binary_copy(rows[i] for i in indexes))
+                    cur.execute(INSERT_FROM_STAGING)
             except Exception as exc:
                 if not is_row_error(exc):
                     raise
@@ -230,6 +222,20 @@ class BatchWriter:
 
         trial(list(range(len(rows))))
         return refused
+
+
+class Rows:
+    """A batch's rows and their binary COPY stream (encoded when first needed)."""
+
+    def __init__(self, rows: Sequence[Row], payload: bytes | None = None) -> None:
+        self.rows = rows
+        self.count = len(rows)
+        self._payload = payload
+
+    def payload(self) -> bytes:
+        if self._payload is None:
+            self._payload = binary_copy(self.rows)
+        return self._payload
 
 
 def days_of(results: Sequence[CheckResult]) -> set[date]:
