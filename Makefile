@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 URLS   ?=
 CONFIG ?=
 
-.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults bench-monitor
+.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults bench-monitor bench-store
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +43,10 @@ faults: setup
 bench-monitor: services-up
 	@WAC_SETUP_BENCH_TOOLS=1 scripts/setup.sh
 	$(PY) -m bench.monitor.run $(BENCH_ARGS)
+
+## The store's quality bars (throughput against a raw COPY, freshness at 2,000/s) in one run.
+bench-store: services-up
+	$(PY) -m bench.store.run $(BENCH_ARGS)
 
 ## Regenerate requirements.lock from pyproject.toml in a scratch virtualenv.
 lock:

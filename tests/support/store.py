@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import msgspec
 import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from wac.config import load_settings
 from wac.kafka import client_config, ensure_topic
@@ -144,6 +145,17 @@ def committed(env: dict[str, str], partitions: int) -> int:
         return sum(max(tp.offset, 0) for tp in offsets)
     finally:
         consumer.close()
+
+
+def group_members(env: dict[str, str]) -> int:
+    """How many consumers the store group has right now (0 while it rebalances)."""
+    kafka = load_settings(env).kafka()
+    admin = AdminClient(client_config(kafka))
+    future = admin.describe_consumer_groups([kafka.group_id])[kafka.group_id]
+    group = future.result(timeout=10)
+    if str(group.state) not in ("ConsumerGroupState.STABLE", "STABLE"):
+        return 0
+    return len(group.members)
 
 
 def query(env: dict[str, str], sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
