@@ -92,7 +92,11 @@ class ResultPublisher:
 
     @property
     def waiting(self) -> int:
-        """Results produced but not yet acknowledged by the broker."""
+        """Results produced but not yet acknowledged by the broker.
+
+        librdkafka's queue length: it also counts the few events (errors, delivery
+        reports) that the callback thread has not served yet.
+        """
         return len(self._producer)
 
     def _update_delivered(self) -> int:

@@ -45,7 +45,7 @@ def test_broker_away_buffers_up_to_the_bound_counts_drops_and_logs_once(
         accepted = [publisher.publish(result(f"t{i}")) for i in range(20)]
         assert accepted == [True] * 5 + [False] * 15
         assert publisher.stats.produced == 5 and publisher.stats.dropped == 15
-        assert publisher.waiting == 5
+        assert publisher.waiting >= 5  # librdkafka also counts its events not yet served
         wait_for(
             lambda: any("Kafka unavailable" in r.getMessage() for r in caplog.records),
             20,
