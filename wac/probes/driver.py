@@ -63,6 +63,7 @@ class CurlEngine:
         self._pool: list[pycurl.Curl] = []
         self._pool_size = pool_size
         self._closed = False
+        self._wake_lock = threading.Lock()
 
     @property
     def running(self) -> int:
@@ -91,8 +92,9 @@ class CurlEngine:
 
     def wake(self) -> None:
         """Make a `poll` that is waiting return now (safe from any thread)."""
-        if not self._closed:
-            os.eventfd_write(self._wake_fd, 1)
+        with self._wake_lock:  # never write to the descriptor once close() released it
+            if not self._closed:
+                os.eventfd_write(self._wake_fd, 1)
 
     def poll(self, timeout: float) -> list[Finished]:
         """Wait up to `timeout` s for socket events or libcurl's timer; the finished checks."""
@@ -163,9 +165,10 @@ class CurlEngine:
 
     def close(self) -> None:
         """Abandon the transfers still running and free everything."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._wake_lock:
+            if self._closed:
+                return
+            self._closed = True
         for check in self._checks.values():
             with contextlib.suppress(pycurl.error):
                 self._multi.remove_handle(check.easy)
