@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException
 
 from tests.support.kafka_read import read_topic
 from tests.support.processes import wait_for
@@ -38,7 +40,14 @@ def stop_monitor(process: subprocess.Popen[bytes], log: Path) -> tuple[int, str]
 
 
 def results(env: dict[str, str]) -> list[CheckResult]:
-    records = read_topic(env)
+    for attempt in range(50):
+        try:
+            records = read_topic(env)
+            break
+        except KafkaException:  # the monitor created the topic a moment ago: no leader yet
+            if attempt == 49:
+                raise
+            time.sleep(0.2)
     decoded = [decode(value) for _, value in records]
     assert all(key == r.target.encode() for (key, _), r in zip(records, decoded, strict=True))
     return decoded
