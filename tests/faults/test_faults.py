@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -174,15 +174,35 @@ def test_monitor_killed_and_restarted(env: dict[str, str]) -> None:
             "SELECT target, checked_at FROM checks WHERE target LIKE %s AND checked_at > %s",
             (prefix + "%", restarted_at),
         ).fetchall()
+        around = conn.execute(
+            "SELECT target, checked_at FROM checks WHERE target LIKE %s "
+            "AND checked_at BETWEEN %s AND %s ORDER BY checked_at",
+            (
+                prefix + "%",
+                restarted_at - timedelta(seconds=interval),
+                restarted_at + timedelta(seconds=interval),
+            ),
+        ).fetchall()
     windows = Counter(int(at.timestamp() / 0.2) for _, at in after)
     busiest = max(windows.values())
+    last_seen: dict[str, datetime] = {}
+    closest = interval
+    for target, at in around:
+        if target in last_seen:
+            closest = min(closest, (at - last_seen[target]).total_seconds())
+        last_seen[target] = at
     print(result.line("monitor killed (-9) and restarted"))
     print(
         f"  after restart: {len(after)} checks of {len({t for t, _ in after})} targets; "
         f"busiest 200 ms window held {busiest} checks (a burst would be ~50)"
     )
     assert {t for t, _ in after} == {f"{prefix}{i}" for i in range(50)}, "not all resumed"
+    print(
+        f"  closest two checks of one target across the restart: {closest:.2f} s "
+        f"(interval {interval:g} s)"
+    )
     assert busiest <= 15, "overdue checks fired all at once after the restart"
+    assert closest >= interval * 0.9, "a target was checked again right after the restart"
     assert result.lost == 0 and result.duplicated == 0
 
 

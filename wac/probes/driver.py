@@ -218,12 +218,16 @@ class CheckLoop:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         ca_bundle: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._sink = sink
         self._monitor = monitor
         self._ca_bundle = ca_bundle
         self._clock = clock
-        self.scheduler = Scheduler(epoch=clock(), max_in_flight=max_in_flight)
+        # The grid is anchored to wall-clock time (the Unix epoch expressed on `clock`), so a
+        # restarted monitor, or another worker, keeps each target on the same slots: no
+        # check repeated right after a restart, no burst of overdue checks.
+        self.scheduler = Scheduler(epoch=clock() - wall_clock(), max_in_flight=max_in_flight)
         self._engine = CurlEngine(pool_size=max_in_flight)
         self._lock = threading.Lock()
         self._pending: list[Target] | None = None
