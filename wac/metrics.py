@@ -1,14 +1,16 @@
 """Prometheus metrics of every wac service, named and documented in one place.
 
-Each service makes its own set (`MonitorMetrics()`, `StoreMetrics()`, `WebMetrics()`)
+Each service makes its own set (`StoreMetrics()`, `WebMetrics()`; the monitor's are
+collected at scrape time by `wac.monitor_metrics.MonitorCollector`)
 in a registry (the process-wide default unless given), so a process exposes only its
 own metrics and tests can use a fresh `CollectorRegistry`. Names follow Prometheus
 conventions: `wac_<service>_…`, base units (seconds, bytes), `_total` on counters
 (added by prometheus-client), labels of small fixed sets only (never a URL or a target
 id for the high-volume series). The README lists them all.
 
-`serve(port, registry)` exposes a registry on its own HTTP port (for the monitor and
-the store: `WAC_METRICS_PORT`); `wac web` serves its own on `/metrics`.
+`serve(port, registry)` exposes a registry on its own HTTP port (`wac monitor
+--metrics-port`, `wac store --metrics-port`, `wac alert --metrics-port`); `wac web`
+serves its own on `/metrics`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from prometheus_client import (
     start_http_server,
 )
 
+from wac.errors import ConfigError
+
 # Seconds; from a loopback check (sub-millisecond) to a slow site.
 PHASE_BUCKETS = (
-    0.0005,
     0.001,
     0.0025,
     0.005,
@@ -42,51 +45,6 @@ PHASE_BUCKETS = (
 )
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 500, 1000, 2000, 5000, 10000)
-
-
-class MonitorMetrics:
-    """What `wac monitor` measures."""
-
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        self.checks = Counter(
-            "wac_monitor_checks",
-            "Checks made, by result (up/down) and error kind (none when up)",
-            ["result", "kind"],
-            registry=registry,
-        )
-        self.phase_seconds = Histogram(
-            "wac_monitor_phase_seconds",
-            "Time spent in each phase of a check (resolve, connect, tls, processing, "
-            "transfer, and total)",
-            ["phase"],
-            buckets=PHASE_BUCKETS,
-            registry=registry,
-        )
-        self.schedule_lateness_seconds = Histogram(
-            "wac_monitor_schedule_lateness_seconds",
-            "How late a check started after its due time",
-            buckets=LATENESS_BUCKETS,
-            registry=registry,
-        )
-        self.buffer_depth = Gauge(
-            "wac_monitor_buffer_depth",
-            "Results produced but not yet acknowledged by Kafka",
-            registry=registry,
-        )
-        self.buffer_dropped = Counter(
-            "wac_monitor_buffer_dropped",
-            "Results dropped because the producer buffer was full",
-            registry=registry,
-        )
-        self.produce_errors = Counter(
-            "wac_monitor_produce_errors",
-            "Results Kafka failed to accept, by librdkafka error name",
-            ["error"],
-            registry=registry,
-        )
-        self.targets = Gauge(
-            "wac_monitor_targets", "Targets scheduled by this monitor", registry=registry
-        )
 
 
 class StoreMetrics:
@@ -180,4 +138,11 @@ class WebMetrics:
 
 def serve(port: int, registry: CollectorRegistry = REGISTRY, addr: str = "127.0.0.1") -> None:
     """Expose `registry` on http://addr:port/metrics from a daemon thread."""
-    start_http_server(port, addr=addr, registry=registry)
+    if not 0 < port < 65536:
+        raise ConfigError(f"metrics port {port} is not a TCP port (1-65535)")
+    try:
+        start_http_server(port, addr=addr, registry=registry)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve metrics on {addr}:{port} ({exc.strerror}): choose another port"
+        ) from None

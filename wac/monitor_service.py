@@ -23,10 +23,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from wac.config import KafkaSettings
 from wac.errors import ConfigError, WacError
 from wac.histogram import Histogram
 from wac.kafka import connect_check, ensure_topic
+from wac.metrics import serve
+from wac.monitor_metrics import MonitorCollector
 from wac.probes.driver import CheckLoop
 from wac.publisher import DEFAULT_BUFFER_LIMIT, ResultPublisher
 from wac.reload import FileWatch
@@ -49,6 +53,7 @@ class MonitorOptions:
     summary_interval: float = 60.0
     watch: Path | None = None  # the targets file, reloaded when it changes
     stats_file: Path | None = None  # counters and lateness written there at exit
+    metrics_port: int | None = None  # Prometheus /metrics on 127.0.0.1:port
 
 
 class _Signals:
@@ -98,11 +103,14 @@ def run_monitor(
     ensure_topic(kafka)
     publisher = ResultPublisher(kafka, buffer_limit=options.buffer_limit)
     ok_count = [0]
+    collector: MonitorCollector | None = None
 
     def sink(result: CheckResult) -> None:
         publisher.publish(result)
         if result.ok:
             ok_count[0] += 1
+        if collector is not None:
+            collector.record(result)
         if on_result is not None:
             on_result(result)
 
@@ -112,6 +120,12 @@ def run_monitor(
         max_in_flight=options.max_in_flight,
         ca_bundle=options.ca_bundle,
     )
+    if options.metrics_port is not None:
+        collector = MonitorCollector(loop.scheduler.stats, publisher)
+        registry = CollectorRegistry()
+        registry.register(collector)
+        serve(options.metrics_port, registry)
+        log.info("metrics on http://127.0.0.1:%d/metrics", options.metrics_port)
     loop.set_targets(targets)
     started = time.monotonic()
     thread = threading.Thread(target=loop.run, name="check-loop", daemon=True)

@@ -78,6 +78,14 @@ def ca_bundle_setting(env: dict[str, str]) -> str | None:
     show_default=True,
     help="Seconds between the one-line summaries in the log.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    metavar="PORT",
+    help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (default WAC_MONITOR_METRICS_PORT); "
+    "with --workers N, worker i uses PORT+i.",
+)
 @click.option("--stats-file", type=click.Path(path_type=Path), default=None, hidden=True)
 @click.option("--print-results", is_flag=True, help="Also print each result as a line on stdout.")
 @reports_errors
@@ -91,6 +99,7 @@ def monitor(
     max_in_flight: str | None,
     buffer: str | None,
     summary_interval: float,
+    metrics_port: int | None,
     stats_file: Path | None,
     print_results: bool,
 ) -> None:
@@ -106,6 +115,8 @@ def monitor(
     if summary_interval <= 0:
         raise ConfigError("--summary-interval must be a positive number of seconds")
     ca_bundle = ca_bundle_setting(env)
+    if metrics_port is None and env.get("WAC_MONITOR_METRICS_PORT", "").strip():
+        metrics_port = _positive(None, "--metrics-port", env, "WAC_MONITOR_METRICS_PORT", 0)
     name = location or settings.monitor_name
     if not name.strip():
         raise ConfigError("--location must not be empty")
@@ -118,8 +129,13 @@ def monitor(
     if worker_count > 1:
         from wac.workers import run_workers
 
+        shards = my_shard.split(worker_count)
+        position = {str(s): i for i, s in enumerate(shards)}
+
         def child_args(child_shard: Shard, child_stats: Path | None) -> list[str]:
             args = [*urls, "--shard", str(child_shard), "--workers", "1", "--location", name]
+            if metrics_port is not None:
+                args += ["--metrics-port", str(metrics_port + position[str(child_shard)])]
             args += ["--max-in-flight", str(in_flight), "--buffer", str(buffer_limit)]
             args += ["--summary-interval", str(summary_interval)]
             if config is not None:
@@ -132,7 +148,7 @@ def monitor(
                 args.append("--print-results")
             return args
 
-        sys.exit(run_workers(child_args, my_shard.split(worker_count), stats_file=stats_file))
+        sys.exit(run_workers(child_args, shards, stats_file=stats_file))
     run_monitor(
         load_targets,
         kafka,
@@ -144,6 +160,7 @@ def monitor(
             summary_interval=summary_interval,
             watch=config,
             stats_file=stats_file,
+            metrics_port=metrics_port,
         ),
         on_result=print_result_line if print_results else None,
         initial_targets=targets,
