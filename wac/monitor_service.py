@@ -32,6 +32,7 @@ from wac.kafka import connect_check, ensure_topic
 from wac.metrics import serve
 from wac.monitor_metrics import MonitorCollector
 from wac.probes.driver import CheckLoop
+from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.publisher import DEFAULT_BUFFER_LIMIT, ResultPublisher
 from wac.reload import FileWatch
 from wac.result import CheckResult
@@ -49,7 +50,7 @@ class MonitorOptions:
     monitor_name: str
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     buffer_limit: int = DEFAULT_BUFFER_LIMIT
-    ca_bundle: str | None = None
+    policy: ProbePolicy = DEFAULT_POLICY
     summary_interval: float = 60.0
     watch: Path | None = None  # the targets file, reloaded when it changes
     stats_file: Path | None = None  # counters and lateness written there at exit
@@ -118,7 +119,7 @@ def run_monitor(
         sink,
         monitor=options.monitor_name,
         max_in_flight=options.max_in_flight,
-        ca_bundle=options.ca_bundle,
+        policy=options.policy,
     )
     if options.metrics_port is not None:
         collector = MonitorCollector(loop.scheduler.stats, publisher)

@@ -23,6 +23,7 @@ from tests.support.servers import (
 )
 from wac.probes.driver import run_checks
 from wac.probes.http import probe_blocking
+from wac.probes.policy import ProbePolicy
 from wac.result import CheckResult, decode, encode
 from wac.targets import Target, target_from_url
 
@@ -37,15 +38,17 @@ def check(request: pytest.FixtureRequest) -> Check:
         timeout: float = 1.0,
         pattern: str | None = None,
         ca_bundle: str | None = None,
+        block_private: bool = False,
         **changes: object,
     ) -> CheckResult:
+        policy = ProbePolicy(ca_bundle=ca_bundle, block_private=block_private)
         target = target_from_url(url, interval=10, timeout=timeout, pattern=pattern)
         if changes:
             target = dataclasses.replace(target, **changes)  # type: ignore[arg-type]
         if request.param == "multi":
-            (result,) = run_checks([target], "test", ca_bundle=ca_bundle)
+            (result,) = run_checks([target], "test", policy=policy)
         else:
-            result = probe_blocking(target, "test", ca_bundle=ca_bundle)
+            result = probe_blocking(target, "test", policy=policy)
         # Whatever happened, the result is a valid v1 message.
         assert decode(encode(result)) == result
         return result
@@ -251,3 +254,29 @@ def test_many_at_once_keep_their_order_and_own_timeouts(site: str) -> None:
     assert [r.url for r in results] == [t.url for t in targets]
     assert all(r.ok for r in results[:-1])
     assert kind_of(results[-1]) == "timeout"
+
+
+def test_private_targets_refused_when_blocked(check: Check, site: str) -> None:
+    """WAC_BLOCK_PRIVATE_TARGETS: judged after DNS, on the address connected to."""
+    for url in (f"{site}/ok", site.replace("127.0.0.1", "localhost") + "/ok"):
+        result = check(url, block_private=True)
+        assert not result.ok and result.status_code is None
+        assert result.error is not None and result.error.kind == "connect"
+        assert "WAC_BLOCK_PRIVATE_TARGETS" in result.error.message
+        assert "127.0.0.1" in result.error.message or "::1" in result.error.message
+    assert check(f"{site}/ok").ok  # the same site, unblocked
+
+
+def test_allowed_addresses_connect_through_the_guard(
+    check: Check, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the guard on, a permitted address is connected by our socket callback."""
+    import os
+
+    import wac.probes.http
+
+    monkeypatch.setattr(wac.probes.http, "is_public_address", lambda address: True)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        assert check(f"{site}/ok", block_private=True).ok
+    assert len(os.listdir("/proc/self/fd")) <= before + 1  # no socket left behind

@@ -45,7 +45,9 @@ def test_monitor_exposes_checks_phases_lateness_and_buffer(
                 return None
             return samples if samples.get(ups, 0) >= 3 and samples.get(downs, 0) >= 3 else None
 
-        samples = wait_for(enough, 30, "three checks of each target in the metrics")
+        found = wait_for(enough, 30, "three checks of each target in the metrics")
+        assert found is not None
+        samples = found
     finally:
         code, _, err = stop(monitor)
     assert code == 0, err

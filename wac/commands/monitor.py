@@ -11,19 +11,12 @@ from wac.commands.common import collect_targets, reports_errors, validate_period
 from wac.commands.output import format_result_table, print_result_line
 from wac.config import Settings, load_environment, load_settings, parse_positive_int
 from wac.errors import ConfigError
+from wac.probes.policy import probe_policy
 from wac.result import encode
 from wac.sharding import Shard, parse_shard
 from wac.targets import Target, target_from_url
 
 DEFAULT_WORKERS = 1
-
-
-def ca_bundle_setting(env: dict[str, str]) -> str | None:
-    """WAC_CA_BUNDLE: a PEM file of CAs to verify checked sites with (default: the system's)."""
-    value = env.get("WAC_CA_BUNDLE") or None
-    if value is not None and not Path(value).is_file():
-        raise ConfigError(f"WAC_CA_BUNDLE={value!r} is not a file: give a PEM file of CA certs")
-    return value
 
 
 @click.command()
@@ -114,7 +107,7 @@ def monitor(
     buffer_limit = _positive(buffer, "--buffer", env, "WAC_MONITOR_BUFFER", 100_000)
     if summary_interval <= 0:
         raise ConfigError("--summary-interval must be a positive number of seconds")
-    ca_bundle = ca_bundle_setting(env)
+    policy = probe_policy(env)
     if metrics_port is None and env.get("WAC_MONITOR_METRICS_PORT", "").strip():
         metrics_port = _positive(None, "--metrics-port", env, "WAC_MONITOR_METRICS_PORT", 0)
     name = location or settings.monitor_name
@@ -156,7 +149,7 @@ def monitor(
             monitor_name=name,
             max_in_flight=in_flight,
             buffer_limit=buffer_limit,
-            ca_bundle=ca_bundle,
+            policy=policy,
             summary_interval=summary_interval,
             watch=config,
             stats_file=stats_file,
@@ -215,7 +208,7 @@ def check(
     )
     if no_verify_tls:
         target = replace(target, verify_tls=False)
-    (result,) = run_checks([target], settings.monitor_name, ca_bundle=ca_bundle_setting(env))
+    (result,) = run_checks([target], settings.monitor_name, policy=probe_policy(env))
     if as_json:
         click.echo(encode(result).decode())
     else:

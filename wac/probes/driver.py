@@ -36,6 +36,7 @@ from typing import cast
 import pycurl
 
 from wac.probes.http import HttpCheck
+from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.result import CheckResult
 from wac.scheduler import DEFAULT_MAX_IN_FLIGHT, Scheduler, SchedulerStats, Slot
 from wac.targets import Target
@@ -70,10 +71,15 @@ class CurlEngine:
         return len(self._checks)
 
     def new_check(
-        self, target: Target, monitor: str, *, ca_bundle: str | None = None, slot: object = None
+        self,
+        target: Target,
+        monitor: str,
+        *,
+        policy: ProbePolicy = DEFAULT_POLICY,
+        slot: object = None,
     ) -> HttpCheck:
         easy = self._pool.pop() if self._pool else None
-        return HttpCheck(target, monitor, easy, ca_bundle=ca_bundle, slot=slot)
+        return HttpCheck(target, monitor, easy, policy=policy, slot=slot)
 
     def start(self, check: HttpCheck) -> None:
         self._checks[id(check.easy)] = check
@@ -186,7 +192,7 @@ def run_checks(
     targets: Iterable[Target],
     monitor: str,
     *,
-    ca_bundle: str | None = None,
+    policy: ProbePolicy = DEFAULT_POLICY,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
 ) -> list[CheckResult]:
     """Check each target once, many at a time; results in the order of `targets`."""
@@ -198,7 +204,7 @@ def run_checks(
         while pending or engine.running:
             while pending and engine.running < max_in_flight:
                 index, target = pending.pop()
-                engine.start(engine.new_check(target, monitor, ca_bundle=ca_bundle, slot=index))
+                engine.start(engine.new_check(target, monitor, policy=policy, slot=index))
             for check, code, message in engine.poll(MAX_WAIT_S):
                 results[cast(int, check.slot)] = check.finish(code, message)
                 engine.recycle(check)
@@ -216,13 +222,13 @@ class CheckLoop:
         *,
         monitor: str,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-        ca_bundle: str | None = None,
+        policy: ProbePolicy = DEFAULT_POLICY,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._sink = sink
         self._monitor = monitor
-        self._ca_bundle = ca_bundle
+        self._policy = policy
         self._clock = clock
         # The grid is anchored to wall-clock time (the Unix epoch expressed on `clock`), so a
         # restarted monitor, or another worker, keeps each target on the same slots: no
@@ -283,7 +289,7 @@ class CheckLoop:
     def _start(self, slot: Slot) -> None:
         try:
             check = self._engine.new_check(
-                slot.target, self._monitor, ca_bundle=self._ca_bundle, slot=slot
+                slot.target, self._monitor, policy=self._policy, slot=slot
             )
             self._engine.start(check)
         except Exception:

@@ -9,12 +9,16 @@ options, timings and error codes lives here.
 from __future__ import annotations
 
 import re
+import socket
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 import pycurl
 
 from wac import __version__
 from wac.probes.errors import classify_curl_error, describe_timeout
+from wac.probes.policy import DEFAULT_POLICY, ProbePolicy, is_public_address
 from wac.result import (
     CheckError,
     CheckResult,
@@ -35,10 +39,11 @@ class HttpCheck:
         "_body",
         "_body_size",
         "_too_large",
-        "ca_bundle",
+        "blocked_address",
         "checked_at",
         "easy",
         "monitor",
+        "policy",
         "slot",
         "target",
     )
@@ -49,13 +54,14 @@ class HttpCheck:
         monitor: str,
         easy: pycurl.Curl | None = None,
         *,
-        ca_bundle: str | None = None,
+        policy: ProbePolicy = DEFAULT_POLICY,
         slot: object = None,
     ) -> None:
         """`easy`: a handle to reuse (it is reset first); `slot`: the driver's bookkeeping."""
         self.target = target
         self.monitor = monitor
-        self.ca_bundle = ca_bundle
+        self.policy = policy
+        self.blocked_address: str | None = None
         self.slot = slot
         if easy is None:
             easy = pycurl.Curl()
@@ -91,8 +97,12 @@ class HttpCheck:
         c.setopt(pycurl.ACCEPT_ENCODING, "")
         c.setopt(pycurl.SSL_VERIFYPEER, 1 if t.verify_tls else 0)
         c.setopt(pycurl.SSL_VERIFYHOST, 2 if t.verify_tls else 0)
-        if self.ca_bundle is not None:
-            c.setopt(pycurl.CAINFO, self.ca_bundle)
+        if self.policy.ca_bundle is not None:
+            c.setopt(pycurl.CAINFO, self.policy.ca_bundle)
+        if self.policy.block_private:
+            # Judged on the address libcurl is about to connect to, after DNS and for
+            # every redirect, so neither a DNS answer nor a Location header gets around it.
+            c.setopt(pycurl.OPENSOCKETFUNCTION, self._open_socket)
         if t.url.startswith("https:"):
             c.setopt(pycurl.OPT_CERTINFO, 1)
         if t.method == "HEAD":
@@ -102,6 +112,13 @@ class HttpCheck:
         if t.headers:
             c.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in t.headers])
         c.setopt(pycurl.WRITEFUNCTION, self._on_body)
+
+    def _open_socket(self, purpose: int, address: tuple[int, int, int, tuple[Any, ...]]) -> Any:
+        family, socktype, protocol, sockaddr = address
+        if not is_public_address(str(sockaddr[0])):
+            self.blocked_address = str(sockaddr[0])
+            return pycurl.SOCKET_BAD  # libcurl then fails with "could not connect"
+        return socket.socket(family, socktype, protocol)
 
     def _on_body(self, chunk: bytes) -> int | None:
         self._body_size += len(chunk)
@@ -122,7 +139,14 @@ class HttpCheck:
         )
         error: CheckError | None = None
         pattern_matched: bool | None = None
-        if self._too_large:
+        if self.blocked_address is not None:
+            host = urlsplit(c.getinfo(pycurl.EFFECTIVE_URL) or t.url).hostname
+            error = CheckError(
+                "connect",
+                f"refused by WAC_BLOCK_PRIVATE_TARGETS: {host} resolves to "
+                f"{self.blocked_address}, which is not a public address",
+            )
+        elif self._too_large:
             error = CheckError(
                 "too_large",
                 f"response body is larger than the {t.max_body_bytes} byte limit "
@@ -174,9 +198,11 @@ class HttpCheck:
         self.easy.close()
 
 
-def probe_blocking(target: Target, monitor: str, *, ca_bundle: str | None = None) -> CheckResult:
+def probe_blocking(
+    target: Target, monitor: str, *, policy: ProbePolicy = DEFAULT_POLICY
+) -> CheckResult:
     """Run one check to completion in the calling thread (one check at a time)."""
-    check = HttpCheck(target, monitor, ca_bundle=ca_bundle)
+    check = HttpCheck(target, monitor, policy=policy)
     try:
         check.easy.perform()
         code, message = 0, ""
