@@ -208,3 +208,18 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def redact_userinfo(url: str) -> str:
+    """The URL without its user and password (`https://***@host/`), for results and logs.
+
+    A target may carry credentials in its URL (basic auth, a token as user name); they are
+    sent to the site but never published.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))

@@ -280,3 +280,14 @@ def test_allowed_addresses_connect_through_the_guard(
     for _ in range(5):
         assert check(f"{site}/ok", block_private=True).ok
     assert len(os.listdir("/proc/self/fd")) <= before + 1  # no socket left behind
+
+
+def test_credentials_sent_but_not_published(check: Check, site: str) -> None:
+    from tests.support.servers import last_authorization
+
+    url = site.replace("http://", "http://monitor:s3cret@") + "/ok"
+    result = check(url)
+    assert result.ok
+    assert last_authorization() == "Basic bW9uaXRvcjpzM2NyZXQ="  # monitor:s3cret, sent
+    assert "s3cret" not in encode(result).decode()
+    assert result.url == site.replace("http://", "http://***@") + "/ok"

@@ -32,6 +32,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+_last_authorization: list[str | None] = [None]
+
+
+def last_authorization() -> str | None:
+    """The Authorization header of the latest request a local site received."""
+    return _last_authorization[0]
+
 
 class SiteHandler(BaseHTTPRequestHandler):
     """Routes: /ok, /status/NNN, /slow/MS, /hang, /trickle, /big/BYTES, /loop, /redirect,
@@ -57,6 +64,7 @@ class SiteHandler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
+        _last_authorization[0] = self.headers.get("Authorization")
         path = self.path.split("?", 1)[0]
         parts = path.strip("/").split("/")
         if path in ("/", "/ok"):

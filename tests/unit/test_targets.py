@@ -83,3 +83,18 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
     bad.write_text("targets: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_targets_file(bad, default_timeout=1)
+
+
+def test_credentials_in_urls_never_published() -> None:
+    from wac.targets import target_from_url
+
+    target = target_from_url("https://user:s3cret@example.com/x", interval=1, timeout=1)
+    assert target.url == "https://user:s3cret@example.com/x"  # what libcurl uses
+    assert target.public_url == "https://***@example.com/x"
+    assert target.id == "GET https://***@example.com/x"
+    assert "s3cret" not in repr(target)
+    token = target_from_url("https://ghp_token@example.com/", interval=1, timeout=1)
+    assert "ghp_token" not in token.public_url + token.id
+    with pytest.raises(ConfigError) as info:
+        parse("targets:\n  - url: https://u:s3cret@a/\n    intervall: 1s")
+    assert "s3cret" not in str(info.value)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pycurl
 
 from wac import __version__
+from wac.config import redact_userinfo
 from wac.probes.errors import classify_curl_error, describe_timeout
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy, is_public_address
 from wac.result import (
@@ -174,7 +175,7 @@ class HttpCheck:
             v=1,
             id=new_check_id(),
             target=t.id,
-            url=t.url,
+            url=t.public_url,
             monitor=self.monitor,
             checked_at=self.checked_at,
             ok=error is None,
@@ -185,7 +186,7 @@ class HttpCheck:
             pattern_matched=pattern_matched,
             tls_expires_at=tls_expires_at,
             error=error,
-            final_url=effective if effective and effective != t.url else None,
+            final_url=redact_userinfo(effective) if effective and effective != t.url else None,
         )
 
     def release(self) -> pycurl.Curl:
