@@ -9,20 +9,26 @@ was what limited the store. The encoding is psycopg's own (its C row formatter, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
 
 from psycopg import adapt, postgres, pq
 from psycopg._copy_base import BinaryFormatter
 
-from wac.store.decode import CHECK_TYPES, Row
 
-_OIDS = [postgres.types[name].oid for name in CHECK_TYPES]
+@cache
+def _oids(types: tuple[str, ...]) -> list[int]:
+    return [postgres.types[name].oid for name in types]
 
 
-def binary_copy(rows: Iterable[Row]) -> bytes:
-    """The whole COPY … (FORMAT BINARY) stream of these rows: header, rows, trailer."""
+def binary_copy(rows: Iterable[Sequence[Any]], types: tuple[str, ...]) -> bytes:
+    """The whole COPY … (FORMAT BINARY) stream of these rows: header, rows, trailer.
+
+    `types` are the PostgreSQL types of the columns, in order.
+    """
     transformer = adapt.Transformer()
-    transformer.set_dumper_types(_OIDS, pq.Format.BINARY)
+    transformer.set_dumper_types(_oids(types), pq.Format.BINARY)
     formatter = BinaryFormatter(transformer)
     out = bytearray()
     for row in rows:

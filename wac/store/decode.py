@@ -17,7 +17,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -25,7 +25,7 @@ import msgspec
 from confluent_kafka import Message
 
 from wac.result import CheckResult, decode
-from wac.store.target_status import Summary
+from wac.store.target_status import TargetUpdate
 
 # The `target` index holds at most ~2.7 kB per entry; keep well under it.
 MAX_TARGET_BYTES = 1024
@@ -120,9 +120,11 @@ class Batch:
     # Kafka timestamp (ms) of the first message, to report how fresh the store is.
     first_timestamp_ms: int | None = None
     # Prepared ahead by the consumer thread (see StoreService): the rows as one binary
-    # COPY stream, and each target's first and latest result.
+    # COPY stream, the writes to `targets`, the days the rows fall on.
     payload: bytes | None = None
-    summary: Summary | None = None
+    target_updates: list[TargetUpdate] | None = None
+    target_payload: bytes | None = None
+    days: set[date] | None = None
 
 
 _row_head = attrgetter(*CHECK_COLUMNS[:8], *(f"phases.{p}" for p in PHASES), *CHECK_COLUMNS[13:17])

@@ -43,14 +43,15 @@ from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
 from wac.result import CheckResult
 from wac.store.copy_data import binary_copy
 from wac.store.db import connect_database, first_line
-from wac.store.decode import Batch, decode_batch, gc_paused
+from wac.store.decode import CHECK_TYPES, Batch, decode_batch, gc_paused
 from wac.store.migrate import migrate
 from wac.store.offsets import OffsetBook, PartitionKey
 from wac.store.partitions import Partitions
 from wac.store.settings import StoreSettings
 from wac.store.stats import StoreStats
 from wac.store.target_status import TargetStatus, summarize
-from wac.store.writer import BatchWriter, WriteOutcome
+from wac.store.target_status import encode as encode_targets
+from wac.store.writer import BatchWriter, WriteOutcome, days_of
 
 log = logging.getLogger(__name__)
 
@@ -273,8 +274,14 @@ class StoreService:
             horizon=self.partitions.horizon(now),
         )
         with gc_paused():
-            batch.payload = binary_copy(batch.rows) if batch.rows else None
-            batch.summary = summarize(batch.results)
+            if batch.rows:
+                batch.payload = binary_copy(batch.rows, CHECK_TYPES)
+                batch.days = days_of(batch.results)
+            # Against what was written up to the previous batch: a target the batch in
+            # flight writes may be written again, which changes nothing.
+            batch.target_updates = self.targets.updates(summarize(batch.results))
+            if batch.target_updates:
+                batch.target_payload = encode_targets(batch.target_updates)
         return batch
 
     def _hand_over(self, timeout: float) -> bool:

@@ -17,7 +17,7 @@ from wac.errors import ConfigError
 @dataclass(frozen=True)
 class StoreSettings:
     # A batch is written when it holds this many results...
-    batch_size: int = 5000
+    batch_size: int = 10000
     # ...or when its first result has waited this long (seconds).
     batch_wait_s: float = 0.1
     # Whole daily partitions older than this many days are dropped; 0 keeps everything.

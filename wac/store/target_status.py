@@ -16,16 +16,46 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from wac.result import CheckResult
+from wac.store.copy_data import binary_copy
 
 Status = tuple[bool, int | None, str | None]
 
-UPSERT = """
-INSERT INTO targets AS t (target, url, first_seen, last_seen, last_ok, last_status_code,
-                          last_error_kind, last_error_message, last_monitor, last_check_id)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::bool[],
-                     %s::int2[], %s::text[], %s::text[], %s::text[], %s::uuid[])
+COLUMNS = (
+    "target",
+    "url",
+    "first_seen",
+    "last_seen",
+    "last_ok",
+    "last_status_code",
+    "last_error_kind",
+    "last_error_message",
+    "last_monitor",
+    "last_check_id",
+)
+TYPES = (
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "bool",
+    "int2",
+    "text",
+    "text",
+    "text",
+    "uuid",
+)
+_cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+CREATE_STAGING = sql.SQL(
+    "CREATE TEMP TABLE IF NOT EXISTS targets_staging ON COMMIT DELETE ROWS "
+    "AS SELECT {} FROM targets WITH NO DATA"
+).format(_cols)
+COPY_STAGING = sql.SQL("COPY targets_staging ({}) FROM STDIN (FORMAT BINARY)").format(_cols)
+# Newer wins; first_seen only moves back. A replay changes nothing.
+UPSERT = sql.SQL("""
+INSERT INTO targets AS t ({cols}) SELECT {cols} FROM targets_staging
 ON CONFLICT (target) DO UPDATE SET
     first_seen = LEAST(t.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen),
@@ -43,7 +73,7 @@ ON CONFLICT (target) DO UPDATE SET
     last_check_id = CASE WHEN EXCLUDED.last_seen >= t.last_seen
                          THEN EXCLUDED.last_check_id ELSE t.last_check_id END,
     updated_at = now()
-"""
+""").format(cols=_cols)
 
 
 @dataclass(frozen=True)
@@ -81,6 +111,32 @@ def summarize(results: Sequence[CheckResult]) -> Summary:
     return summary
 
 
+def encode(updates: Sequence[TargetUpdate]) -> bytes:
+    """The binary COPY stream of these updates, in COLUMNS order."""
+    return binary_copy(
+        (
+            (
+                u.target,
+                u.latest.url,
+                u.first_seen,
+                u.latest.checked_at,
+                u.latest.ok,
+                u.latest.status_code,
+                u.latest.error.kind if u.latest.error else None,
+                u.latest.error.message if u.latest.error else None,
+                u.latest.monitor,
+                u.latest.id,
+            )
+            for u in updates
+        ),
+        TYPES,
+    )
+
+
+def _by_target(update: TargetUpdate) -> str:
+    return update.target
+
+
 def status_of(result: CheckResult) -> Status:
     return (result.ok, result.status_code, result.error.kind if result.error else None)
 
@@ -100,11 +156,15 @@ class TargetStatus:
         if self._reset:
             self._reset = False
             self._written = {}
-        return [
-            TargetUpdate(target, first, newest)
-            for target, (first, newest) in sorted(summary.items())
-            if self._needed(target, first, newest)
-        ]
+        needed = self._needed
+        return sorted(
+            (
+                TargetUpdate(target, first, newest)
+                for target, (first, newest) in summary.items()
+                if needed(target, first, newest)
+            ),
+            key=_by_target,
+        )
 
     def _needed(self, target: str, first: datetime, newest: CheckResult) -> bool:
         written = self._written.get(target)
@@ -117,28 +177,18 @@ class TargetStatus:
             or newest.checked_at - written.last_seen >= self.refresh
         )
 
-    def write(self, cur: psycopg.Cursor[Any], updates: Sequence[TargetUpdate]) -> None:
-        """Upsert inside the caller's transaction."""
+    def write(
+        self, cur: psycopg.Cursor[Any], updates: Sequence[TargetUpdate], payload: bytes | None
+    ) -> None:
+        """Upsert inside the caller's transaction (`payload`: `encode(updates)`, or None).
+
+        Needs the session's `targets_staging` table (CREATE_STAGING, run at connection).
+        """
         if not updates:
             return
-        columns: list[list[Any]] = [[] for _ in range(10)]
-        for u in updates:
-            r = u.latest
-            values = (
-                u.target,
-                r.url,
-                u.first_seen,
-                r.checked_at,
-                r.ok,
-                r.status_code,
-                r.error.kind if r.error else None,
-                r.error.message if r.error else None,
-                r.monitor,
-                r.id,
-            )
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
-        cur.execute(UPSERT, columns)
+        with cur.copy(COPY_STAGING) as copy:
+            copy.write(payload if payload is not None else encode(updates))
+        cur.execute(UPSERT)
 
     def committed(self, updates: Sequence[TargetUpdate]) -> None:
         """Remember what the committed transaction wrote."""

@@ -28,11 +28,12 @@ import psycopg
 from psycopg import sql
 
 from wac.result import CheckResult
+from wac.store import target_status
 from wac.store.copy_data import binary_copy
 from wac.store.db import connect, first_line, is_missing_partition, is_row_error
-from wac.store.decode import CHECK_COLUMNS, Batch, Rejected, Row
+from wac.store.decode import CHECK_COLUMNS, CHECK_TYPES, Batch, Rejected, Row
 from wac.store.partitions import Partitions
-from wac.store.target_status import Summary, TargetStatus, TargetUpdate, summarize
+from wac.store.target_status import TargetStatus, TargetUpdate, summarize
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ INSERT_REJECTED = (
     'INSERT INTO rejected_messages (topic, "partition", "offset", key, value, reason) '
     "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
 )
+
+
+# The batch's writes to `targets`, and their binary COPY stream when encoded already.
+TargetWrites = tuple[list[TargetUpdate], bytes | None]
 
 
 @dataclass
@@ -73,14 +78,17 @@ class BatchWriter:
         self.partitions = partitions if partitions is not None else Partitions()
         self.targets = targets if targets is not None else TargetStatus()
         self._conn: psycopg.Connection | None = None
-        self._staging = False
         self._fast = True
 
     # ------------------------------------------------------------ connection
     def connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.url, timeout=5)
-            self._staging = False
+            conn = connect(self.url, timeout=5)
+            # Session-local staging tables, created outside any transaction so that no
+            # rollback takes them away.
+            conn.execute(CREATE_STAGING)
+            conn.execute(target_status.CREATE_STAGING)
+            self._conn = conn
         return self._conn
 
     def reset(self) -> None:
@@ -98,14 +106,17 @@ class BatchWriter:
         conn = self.connection()
         rows, results, sources = batch.rows, batch.results, batch.sources
         payload = batch.payload
-        summary = batch.summary if batch.summary is not None else summarize(results)
+        updates = batch.target_updates
+        targets = batch.target_payload
+        if updates is None:
+            updates, targets = self.targets.updates(summarize(results)), None
         rejected = list(batch.rejected)
         if rows:
-            self.partitions.ensure(conn, days_of(results))
+            self.partitions.ensure(conn, batch.days if batch.days is not None else days_of(results))
         retried_partitions = False
         while True:
             try:
-                return self._commit(conn, Rows(rows, payload), summary, rejected)
+                return self._commit(conn, Rows(rows, payload), (updates, targets), rejected)
             except Exception as exc:
                 if is_missing_partition(exc) and not retried_partitions:
                     # Dropped or never created by someone else: look again, once.
@@ -126,18 +137,22 @@ class BatchWriter:
                 results = [results[i] for i in keep]
                 sources = [sources[i] for i in keep]
                 payload = None
-                summary = summarize(results)
+                updates, targets = self.targets.updates(summarize(results)), None
 
     def _commit(
-        self, conn: psycopg.Connection, rows: Rows, summary: Summary, rejected: list[Rejected]
+        self,
+        conn: psycopg.Connection,
+        rows: Rows,
+        updates: TargetWrites,
+        rejected: list[Rejected],
     ) -> WriteOutcome:
         if self._fast and rows.count:
             try:
-                return self._transaction(conn, rows, summary, rejected, fast=True)
+                return self._transaction(conn, rows, updates, rejected, fast=True)
             except psycopg.errors.UniqueViolation:
                 self._fast = False
                 log.info("replayed results in this batch: storing it idempotently")
-        outcome = self._transaction(conn, rows, summary, rejected, fast=False)
+        outcome = self._transaction(conn, rows, updates, rejected, fast=False)
         if outcome.replayed == 0:
             self._fast = True
         return outcome
@@ -146,30 +161,30 @@ class BatchWriter:
         self,
         conn: psycopg.Connection,
         rows: Rows,
-        summary: Summary,
+        updates: TargetWrites,
         rejected: list[Rejected],
         *,
         fast: bool,
     ) -> WriteOutcome:
         with conn.transaction():
-            inserted, updates = self._apply(conn, rows, summary, rejected, fast=fast)
-        self.targets.committed(updates)
+            inserted = self._apply(conn, rows, updates, rejected, fast=fast)
+        self.targets.committed(updates[0])
         return WriteOutcome(
             inserted=inserted,
             replayed=rows.count - inserted,
             rejected=rejected,
-            targets=len(updates),
+            targets=len(updates[0]),
         )
 
     def _apply(
         self,
         conn: psycopg.Connection,
         rows: Rows,
-        summary: Summary,
+        updates: TargetWrites,
         rejected: Sequence[Rejected],
         *,
         fast: bool,
-    ) -> tuple[int, list[TargetUpdate]]:
+    ) -> int:
         inserted = 0
         with conn.cursor() as cur:
             if rows.count and fast:
@@ -177,9 +192,6 @@ class BatchWriter:
                     copy.write(rows.payload())
                 inserted = rows.count
             elif rows.count:
-                if not self._staging:
-                    cur.execute(CREATE_STAGING)
-                    self._staging = True
                 with cur.copy(COPY_STAGING) as copy:
                     copy.write(rows.payload())
                 cur.execute(INSERT_FROM_STAGING)
@@ -192,9 +204,8 @@ class BatchWriter:
                         for r in rejected
                     ],
                 )
-            updates = self.targets.updates(summary)
-            self.targets.write(cur, updates)
-        return inserted, updates
+            self.targets.write(cur, *updates)
+        return inserted
 
     # ------------------------------------------------------------ refused rows
     def _find_refused(self, conn: psycopg.Connection, rows: Sequence[Row]) -> dict[int, str]:
@@ -204,11 +215,8 @@ class BatchWriter:
         def trial(indexes: list[int]) -> None:
             try:
                 with conn.transaction(force_rollback=True), conn.cursor() as cur:
-                    if not self._staging:
-                        cur.execute(CREATE_STAGING)
-                        self._staging = True
                     with cur.copy(COPY_STAGING) as copy:
-                        copy.write(binary_copy(rows[i] for i in indexes))
+                        copy.write(binary_copy((rows[i] for i in indexes), CHECK_TYPES))
                     cur.execute(INSERT_FROM_STAGING)
             except Exception as exc:
                 if not is_row_error(exc):
@@ -234,7 +242,7 @@ class Rows:
 
     def payload(self) -> bytes:
         if self._payload is None:
-            self._payload = binary_copy(self.rows)
+            self._payload = binary_copy(self.rows, CHECK_TYPES)
         return self._payload
 
 
