@@ -291,3 +291,16 @@ def test_credentials_sent_but_not_published(check: Check, site: str) -> None:
     assert last_authorization() == "Basic bW9uaXRvcjpzM2NyZXQ="  # monitor:s3cret, sent
     assert "s3cret" not in encode(result).decode()
     assert result.url == site.replace("http://", "http://***@") + "/ok"
+
+
+def test_endless_body_is_cut_at_the_cap(site: str, check: Check) -> None:
+    result = check(f"{site}/endless", timeout=5.0)
+    assert not result.ok and result.status_code == 200
+    assert result.error is not None and result.error.kind == "too_large"
+
+
+def test_huge_headers_are_too_large(site: str, check: Check) -> None:
+    result = check(f"{site}/huge-headers", timeout=5.0)
+    assert not result.ok
+    assert result.error is not None and result.error.kind == "too_large"
+    assert "headers" in result.error.message

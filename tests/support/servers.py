@@ -86,6 +86,22 @@ class SiteHandler(BaseHTTPRequestHandler):
                 time.sleep(0.05)
         elif parts[0] == "big" and len(parts) == 2:
             self._send(200, b"a" * int(parts[1]))
+        elif path == "/endless":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()  # no length: the body ends when the connection does
+            try:
+                while True:
+                    self.wfile.write(b"y" * 65536)
+            except OSError:
+                pass  # the client hung up, as it should
+        elif path == "/huge-headers":
+            self.send_response(200)
+            for i in range(2000):
+                self.send_header(f"X-Filler-{i}", "z" * 200)  # ~400 KB of headers
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
         elif path == "/loop":
             self._send(302, b"", {"Location": "/loop"})
         elif path == "/redirect":

@@ -50,8 +50,13 @@ _KIND_BY_CODE.update(
 
 
 def classify_curl_error(code: int, message: str, url: str) -> CheckError:
-    kind = _KIND_BY_CODE.get(code, "other")
     host = urlsplit(url).hostname or url
+    if "too large response headers" in message.lower():
+        # libcurl reports it as a receive error; it is the server sending too much.
+        return CheckError(
+            "too_large", f"{host} sent response headers over libcurl's limit ({message})"
+        )
+    kind = _KIND_BY_CODE.get(code, "other")
     return CheckError(kind, _describe(kind, code, message, host))
 
 
