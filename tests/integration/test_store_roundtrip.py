@@ -203,3 +203,30 @@ def test_poison_messages_are_dead_letters_and_the_rest_flows(env: dict[str, str]
             assert (bytes(got_key), got_value and bytes(got_value)) == (key, value)
             assert reason in got_reason, (reason, got_reason)
     assert "rejected to rejected_messages" in log
+
+
+def test_a_row_the_database_refuses_is_a_dead_letter_and_the_batch_is_stored(
+    env: dict[str, str],
+) -> None:
+    """Whatever slips past validation and is refused by PostgreSQL (here: a constraint
+    added for the test) is found in its batch, rejected alone, and the rest stored."""
+    query_env = env["POSTGRES_ENDPOINT"]
+    with psycopg.connect(query_env, autocommit=True) as conn:
+        conn.execute("ALTER TABLE checks ADD CONSTRAINT no_evil CHECK (monitor <> 'evil')")
+    fine = [result(f"site{i % 7}") for i in range(300)]
+    evil = result("site3", monitor="evil")
+    store = start(["wac", "store"], env)
+    try:
+        positions = produce(env, [*fine[:150], evil, *fine[150:]])
+        wait_for(lambda: rejected_count(env) == 1, 60, "the dead letter")
+        wait_for(lambda: counts(env)[0] == 300, 60, "the other rows")
+    finally:
+        code, _, log = stop(store)
+    assert code == 0, log[-2000:]
+    ((partition, offset, value, reason),) = query(
+        env, 'SELECT "partition", "offset", value, reason FROM rejected_messages'
+    )
+    assert (partition, offset) == positions[150]
+    assert bytes(value) == encode(evil)
+    assert reason.startswith("database refused it:") and "no_evil" in reason
+    assert counts(env) == (300, 300)

@@ -117,6 +117,7 @@ def test_good_messages_become_rows_and_offsets() -> None:
         (good()[1], None, "Kafka key (none)"),
         (good(url="https://a.example/\u0000")[1], b"example", "NUL"),
         (good(checked_at=NOW + timedelta(days=2))[1], b"example", "ahead of this store's clock"),
+        (good(checked_at=datetime(1, 1, 1, tzinfo=UTC))[1], b"example", "before 2000"),
     ],
 )
 def test_bad_messages_are_rejected_raw_with_a_reason(

@@ -127,6 +127,8 @@ def test_bad_store_settings_name_the_variable(name: str, value: str) -> None:
 # ---------------------------------------------------------------- partitions
 def test_partition_names_and_days() -> None:
     assert partition_name(date(2026, 1, 2)) == "checks_p20260102"
+    assert partition_name(date(1, 1, 2)) == "checks_p00010102"
+    assert day_of(partition_name(date(1, 1, 2))) == date(1, 1, 2)
     assert day_of("checks_p20260102") == date(2026, 1, 2)
     assert day_of("checks_default") is None
 

@@ -17,7 +17,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -30,6 +30,8 @@ from wac.store.target_status import TargetUpdate
 # The `target` index holds at most ~2.7 kB per entry; keep well under it.
 MAX_TARGET_BYTES = 1024
 MAX_CLOCK_AHEAD = timedelta(days=1)
+# No real check is older: an earlier checked_at is a broken clock or a forged message.
+EARLIEST_CHECK = datetime(2000, 1, 1, tzinfo=UTC)
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 # Columns of `checks` the store writes, in row order (`phases` and `error` flattened).
@@ -220,6 +222,8 @@ def _refusal(result: CheckResult, key: bytes | None, value: bytes, latest: datet
             f"checked_at {result.checked_at.isoformat()} is more than "
             f"{MAX_CLOCK_AHEAD.days} day ahead of this store's clock"
         )
+    if result.checked_at < EARLIEST_CHECK:
+        return f"checked_at {result.checked_at.isoformat()} is before 2000"
     return None
 
 

@@ -26,7 +26,7 @@ NAME = re.compile(r"^checks_p(\d{8})$")
 
 
 def partition_name(day: date) -> str:
-    return f"checks_p{day:%Y%m%d}"
+    return f"checks_p{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
 def day_of(name: str) -> date | None:

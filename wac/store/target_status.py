@@ -90,25 +90,23 @@ class TargetUpdate:
     latest: CheckResult
 
 
-# target → (earliest checked_at, latest result) in one batch.
-Summary = dict[str, tuple[datetime, CheckResult]]
+# target → [earliest checked_at, latest result] in one batch.
+Summary = dict[str, list[Any]]
 
 
 def summarize(results: Sequence[CheckResult]) -> Summary:
     """Each target's earliest check time and latest result in a batch."""
-    summary: Summary = {}
+    spans: Summary = {}
+    get = spans.get
     for result in results:
-        seen = summary.get(result.target)
-        if seen is None:
-            summary[result.target] = (result.checked_at, result)
-        else:
-            first, newest = seen
-            at = result.checked_at
-            if at > newest.checked_at:
-                summary[result.target] = (first, result)
-            elif at < first:
-                summary[result.target] = (at, newest)
-    return summary
+        span = get(result.target)
+        if span is None:
+            spans[result.target] = [result.checked_at, result]
+        elif result.checked_at > span[1].checked_at:
+            span[1] = result
+        elif result.checked_at < span[0]:
+            span[0] = result.checked_at
+    return spans
 
 
 def encode(updates: Sequence[TargetUpdate]) -> bytes:
@@ -172,9 +170,14 @@ class TargetStatus:
             return True
         if newest.checked_at <= written.last_seen:
             return False
+        if newest.checked_at - written.last_seen >= self.refresh:
+            return True
+        ok, code, kind = written.status
+        error = newest.error
         return (
-            status_of(newest) != written.status
-            or newest.checked_at - written.last_seen >= self.refresh
+            newest.ok != ok
+            or newest.status_code != code
+            or (error.kind if error is not None else None) != kind
         )
 
     def write(
