@@ -169,3 +169,59 @@ def test_postgres_restarted_mid_run_loses_nothing(
     assert log.count("PostgreSQL is back") == 1, log[-3000:]
     assert "password" not in log.lower() or "***" in log
     assert os.environ.get("POSTGRES_ENDPOINT", "\0") not in log
+
+
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports."""
+    for _ in range(50):
+        base = _free_port()
+        if base + count < 65536 and all(_port_is_free(base + i) for i in range(count)):
+            return base
+    raise AssertionError("no free consecutive ports")
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture
+def private_kafka(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: dict[str, str]
+) -> Iterator[tuple[LocalServices, dict[str, str]]]:
+    """A Kafka of the test's own (stopping it disturbs no other test); shared PostgreSQL."""
+    monkeypatch.setenv("WAC_KAFKA_PORT", str(_free_ports(3)))
+    services = LocalServices(home=tmp_path / "home")
+    try:
+        services.start_kafka()
+        kafka = {k: v for k, v in services.env().items() if k.startswith("KAFKA_")}
+        env = {**isolated_env, **kafka, "KAFKA_TOPIC": isolated_env["KAFKA_TOPIC"]}
+        with own_schema(env) as schema_env:
+            yield services, schema_env
+    finally:
+        services.stop_kafka()
+
+
+def test_broker_away_then_back_loses_nothing(
+    private_kafka: tuple[LocalServices, dict[str, str]],
+) -> None:
+    services, env = private_kafka
+    store = start(["wac", "store"], env)
+    try:
+        produce(env, results(3_000, prefix="before"))
+        wait_for(lambda: counts(env)[0] == 3_000, 60, "the first rows")
+        services.stop_kafka()
+        time.sleep(5)
+        services.start_kafka()
+        produce(env, results(3_000, prefix="after"))
+        wait_for(lambda: committed(env, 3) == 6_000, 120, "every offset committed")
+    finally:
+        code, _, log = stop(store)
+    assert code == 0, log[-3000:]
+    assert counts(env) == (6_000, 6_000)
+    assert log.count("Kafka unavailable") == 1, log[-3000:]
+    assert log.count("Kafka is back") == 1, log[-3000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -122,7 +123,7 @@ def test_every_field_round_trips_and_targets_are_current(env: dict[str, str]) ->
 def test_the_same_message_twice_is_one_row(env: dict[str, str]) -> None:
     twice = result("dup")
     others = [result("other") for _ in range(200)]
-    store = start(["wac", "store"], env)
+    store = start(["wac", "store"], {**env, "WAC_STORE_STATS_INTERVAL": "0.5"})
     try:
         # Twice in one batch, then again later (a later batch), then a marker after it.
         produce(env, [twice, *others, twice])
@@ -135,6 +136,10 @@ def test_the_same_message_twice_is_one_row(env: dict[str, str]) -> None:
         code, _, first_log = stop(store)
     assert code == 0, first_log[-2000:]
     assert "2 duplicates ignored" in first_log
+    # The periodic summary line.
+    assert re.search(r"store: \d+ results in \d+ s \(\d+/s, \d+ batches", first_log), first_log
+    summaries = [line for line in first_log.splitlines() if "store: " in line]
+    assert any("lag 0" in line for line in summaries), summaries
 
     # Another group replays the whole topic into the same tables: nothing new.
     replay_env = {**env, "KAFKA_GROUP_ID": env["KAFKA_GROUP_ID"] + "-replay"}

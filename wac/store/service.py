@@ -178,13 +178,20 @@ class StoreService:
                 # Eager rebalancing: a revocation takes every partition (see the docstring).
                 "partition.assignment.strategy": "range",
                 "session.timeout.ms": SESSION_TIMEOUT_MS,
-                "statistics.interval.ms": KAFKA_STATS_INTERVAL_MS,
+                # Lag for the summary line, brokers' state for the end of an outage.
+                "statistics.interval.ms": self._kafka_stats_interval_ms(),
                 "stats_cb": self._on_kafka_stats,
                 "error_cb": self._on_kafka_error,
                 "on_commit": self._on_commit,
                 "logger": _quiet_logger(),
             },
         )
+
+    def _kafka_stats_interval_ms(self) -> int:
+        summary_ms = int(self.settings.stats_interval_s * 1000)
+        if summary_ms <= 0:
+            return KAFKA_STATS_INTERVAL_MS
+        return max(500, min(KAFKA_STATS_INTERVAL_MS, summary_ms))
 
     def _shutdown(self, consumer: Consumer, writer: threading.Thread) -> None:
         self.stop()
@@ -385,7 +392,10 @@ class StoreService:
         self._release(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.warning("Kafka partitions lost (session timed out); another store takes them over")
+        log.warning(
+            "Kafka partitions lost (the group session expired): results not committed yet "
+            "will be read again, by this store or another"
+        )
         self._epoch += 1
         self._drain_jobs()
         self._release(partitions)
