@@ -39,6 +39,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from wac.config import KafkaSettings, redact_url
+from wac.errors import ServiceUnavailable
 from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
 from wac.result import CheckResult
 from wac.store.copy_data import binary_copy
@@ -163,8 +164,13 @@ class StoreService:
     def _start_database(self) -> None:
         with connect_database(self.postgres_url) as conn:
             migrate(conn)
-        conn = self.writer.connection()
-        self._maintain(conn)
+        try:
+            self._maintain(self.writer.connection())
+        except psycopg.OperationalError as exc:
+            raise ServiceUnavailable(
+                f"PostgreSQL at POSTGRES_ENDPOINT={redact_url(self.postgres_url)} went away "
+                f"during start-up: {first_line(exc)}"
+            ) from None
 
     def _consumer_config(self) -> dict[str, Any]:
         return client_config(
