@@ -419,6 +419,7 @@ def main() -> None:
     env.update(local.env())
     env["WAC_LOG_LEVEL"] = "INFO"
     logdir = Path(tempfile.mkdtemp(prefix="wac-bench-store-"))
+    load_before = os.getloadavg()
     with bench_schema(env) as url:
         env["POSTGRES_ENDPOINT"] = url
         t = throughput(env, args.messages, logdir)
@@ -433,7 +434,8 @@ def main() -> None:
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "FAIL"
 
-    print(f"wac store bench: {os.cpu_count()} CPUs, logs in {logdir}")
+    load = " ".join(f"{x:.2f}" for x in load_before)
+    print(f"wac store bench: {os.cpu_count()} CPUs, load average {load} at start, logs in {logdir}")
     print(
         f"throughput: {t['count']:,} results, {TARGETS:,} targets, {PARTITIONS} partitions "
         f"(produced at {t['produce_rate']:,.0f}/s)"
