@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 URLS   ?=
 CONFIG ?=
 
-.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults bench-monitor bench-store
+.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults soak bench-monitor bench-store
 
 setup:
 	@scripts/setup.sh
@@ -47,6 +47,11 @@ bench-monitor: services-up
 ## The store's quality bars (throughput against a raw COPY, freshness at 2,000/s) in one run.
 bench-store: services-up
 	$(PY) -m bench.store.run $(BENCH_ARGS)
+
+## Whole pipeline at steady load; memory and open files of each service at start and end.
+SOAK_MINUTES ?= 30
+soak: setup services-up
+	$(PY) -m bench.soak.run --minutes $(SOAK_MINUTES)
 
 ## Regenerate requirements.lock from pyproject.toml in a scratch virtualenv.
 lock:
