@@ -11,7 +11,7 @@ import psycopg
 from confluent_kafka import Producer
 
 from wac.config import load_settings
-from wac.kafka import client_config
+from wac.kafka import client_config, ensure_topic
 from wac.result import CheckResult, Phases, encode
 
 
@@ -36,6 +36,7 @@ def synthetic_result(target: str) -> CheckResult:
 
 def produce_results(env: dict[str, str], prefix: str, count: int, targets: int = 50) -> set[str]:
     """Publish `count` results straight to the topic; returns their ids."""
+    ensure_topic(load_settings(env).kafka())  # the broker does not auto-create topics
     producer = Producer(
         client_config(load_settings(env).kafka(), **{"enable.idempotence": True, "linger.ms": 20})
     )
