@@ -288,13 +288,19 @@ class StoreService:
         )
         with gc_paused():
             if batch.rows:
-                batch.payload = binary_copy(batch.rows, CHECK_TYPES)
                 batch.days = days_of(batch.results)
             # Against what was written up to the previous batch: a target the batch in
             # flight writes may be written again, which changes nothing.
             batch.target_updates = self.targets.updates(summarize(batch.results))
-            if batch.target_updates:
-                batch.target_payload = encode_targets(batch.target_updates)
+            try:
+                if batch.rows:
+                    batch.payload = binary_copy(batch.rows, CHECK_TYPES)
+                if batch.target_updates:
+                    batch.target_payload = encode_targets(batch.target_updates)
+            except (ValueError, TypeError) as exc:
+                # A value psycopg cannot encode: the writer finds the row and rejects it.
+                log.debug("encoding a batch: %s", exc)
+                batch.payload = batch.target_payload = None
         return batch
 
     def _hand_over(self, timeout: float) -> bool:
