@@ -1,7 +1,7 @@
 """Prometheus metrics of every wac service, named and documented in one place.
 
-Each service makes its own set (`StoreMetrics()`, `WebMetrics()`; the monitor's are
-collected at scrape time by `wac.monitor_metrics.MonitorCollector`)
+`WebMetrics()` is the web service's set; the monitor's and the store's are collected at
+scrape time from their own counters (`wac.monitor_metrics`, `wac.store_metrics`),
 in a registry (the process-wide default unless given), so a process exposes only its
 own metrics and tests can use a fresh `CollectorRegistry`. Names follow Prometheus
 conventions: `wac_<service>_…`, base units (seconds, bytes), `_total` on counters
@@ -45,54 +45,6 @@ PHASE_BUCKETS = (
 )
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
 BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 500, 1000, 2000, 5000, 10000)
-
-
-class StoreMetrics:
-    """What `wac store` measures."""
-
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        self.rows_written = Counter(
-            "wac_store_rows_written",
-            "Rows inserted into checks (replayed duplicates not counted)",
-            registry=registry,
-        )
-        self.messages_consumed = Counter(
-            "wac_store_messages_consumed", "Kafka messages consumed", registry=registry
-        )
-        self.duplicates = Counter(
-            "wac_store_duplicates",
-            "Messages already stored (replays after a crash or rebalance)",
-            registry=registry,
-        )
-        self.rejected = Counter(
-            "wac_store_rejected_messages",
-            "Messages sent to rejected_messages, by reason (decode, validate, database)",
-            ["reason"],
-            registry=registry,
-        )
-        self.batch_size = Histogram(
-            "wac_store_batch_size",
-            "Messages per batch",
-            buckets=BATCH_SIZE_BUCKETS,
-            registry=registry,
-        )
-        self.batch_seconds = Histogram(
-            "wac_store_batch_seconds",
-            "Time to write one batch (database transaction and offset commit)",
-            buckets=PHASE_BUCKETS,
-            registry=registry,
-        )
-        self.consumer_lag = Gauge(
-            "wac_store_consumer_lag",
-            "Messages between the committed offset and the end of the partition",
-            ["partition"],
-            registry=registry,
-        )
-        self.database_errors = Counter(
-            "wac_store_database_errors",
-            "Batches retried because the database was unavailable",
-            registry=registry,
-        )
 
 
 class WebMetrics:

@@ -8,25 +8,46 @@ import click
 
 from wac.commands.common import reports_errors
 from wac.commands.output import print_stored
-from wac.config import load_settings
+from wac.config import load_environment, load_settings, parse_positive_int
 from wac.result import json_schema
 
 
 @click.command()
 @click.option("--echo", is_flag=True, help="Print each result once it is in PostgreSQL.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    metavar="PORT",
+    help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (default WAC_STORE_METRICS_PORT).",
+)
 @reports_errors
-def store(echo: bool) -> None:
+def store(echo: bool, metrics_port: int | None) -> None:
     """Consume results from Kafka and store them in PostgreSQL, exactly once."""
     from wac.store.service import StoreService
     from wac.store.settings import StoreSettings
 
-    settings = load_settings()
+    env = load_environment()
+    settings = load_settings(env)
     service = StoreService(
         settings.kafka(),
         settings.postgres(),
         StoreSettings.from_env(),
         on_stored=print_stored if echo else None,
     )
+    if metrics_port is None and env.get("WAC_STORE_METRICS_PORT", "").strip():
+        metrics_port = parse_positive_int(
+            env["WAC_STORE_METRICS_PORT"], "WAC_STORE_METRICS_PORT", 0
+        )
+    if metrics_port is not None:
+        from prometheus_client import CollectorRegistry
+
+        from wac.metrics import serve
+        from wac.store_metrics import StoreCollector
+
+        registry = CollectorRegistry()
+        registry.register(StoreCollector(service.stats))
+        serve(metrics_port, registry)
     service.install_signal_handlers()
     service.run()
 
