@@ -182,11 +182,11 @@ def parse_targets_document(
 ) -> list[Target]:
     if not isinstance(document, Mapping):
         raise ConfigError(f"{source}: expected a mapping with a `targets:` list at the top level")
-    _reject_unknown(document, _TOP_KEYS, source)
+    reject_unknown_keys(document, _TOP_KEYS, source)
     defaults = document.get("defaults") or {}
     if not isinstance(defaults, Mapping):
         raise ConfigError(f"{source}: defaults must be a mapping")
-    _reject_unknown(defaults, _DEFAULT_KEYS, f"{source}: defaults")
+    reject_unknown_keys(defaults, _DEFAULT_KEYS, f"{source}: defaults")
     entries = document.get("targets")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{source}: `targets:` must be a non-empty list of targets")
@@ -211,7 +211,7 @@ def parse_targets_document(
     return targets
 
 
-def _reject_unknown(mapping: Mapping[Any, Any], allowed: set[str], where: str) -> None:
+def reject_unknown_keys(mapping: Mapping[Any, Any], allowed: set[str], where: str) -> None:
     for key in mapping:
         if key not in allowed:
             raise ConfigError(
@@ -220,7 +220,7 @@ def _reject_unknown(mapping: Mapping[Any, Any], allowed: set[str], where: str) -
 
 
 def _parse_target(entry: Mapping[str, Any], where: str, default_timeout: float) -> Target:
-    _reject_unknown(entry, _TARGET_KEYS, where)
+    reject_unknown_keys(entry, _TARGET_KEYS, where)
     url = entry.get("url")
     if not isinstance(url, str):
         raise ConfigError(f"{where}: `url` is required and must be a string")

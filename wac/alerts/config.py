@@ -32,14 +32,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 
 from wac.alerts.maintenance import MaintenanceWindow, parse_windows
 from wac.alerts.notifiers import Notifier, build
 from wac.errors import ConfigError
-from wac.targets import parse_duration, parse_targets_document
+from wac.targets import parse_duration, parse_targets_document, reject_unknown_keys
 
 Quorum = int | Literal["majority", "all"]
 _RULE_KEYS = {
@@ -142,7 +142,7 @@ def parse_alert_config(document: object, *, source: str, env: Mapping[str, str])
     where = f"{source}: alerts"
     if not isinstance(section, Mapping):
         raise ConfigError(f"{where}: must be a mapping (defaults, targets, notifiers, ...)")
-    _reject_unknown(section, _ALERT_KEYS, where)
+    reject_unknown_keys(section, _ALERT_KEYS, where)
 
     notifiers_raw = section.get("notifiers") or {}
     if not isinstance(notifiers_raw, Mapping):
@@ -195,7 +195,7 @@ def parse_alert_config(document: object, *, source: str, env: Mapping[str, str])
 def _parse_rules(raw: object, base: Rules, where: str) -> Rules:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping of rules ({', '.join(sorted(_RULE_KEYS))})")
-    _reject_unknown(raw, _RULE_KEYS, where)
+    reject_unknown_keys(raw, _RULE_KEYS, where)
     rules = base
     if "failure_threshold" in raw:
         rules = replace(
@@ -268,7 +268,7 @@ def _parse_days(value: object, where: str) -> tuple[int, ...]:
 def _parse_delivery(raw: object, where: str) -> Delivery:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping ({', '.join(sorted(_DELIVERY_KEYS))})")
-    _reject_unknown(raw, _DELIVERY_KEYS, where)
+    reject_unknown_keys(raw, _DELIVERY_KEYS, where)
     durations = {
         key: parse_duration(raw[key], where, key)
         for key in ("retry_initial", "retry_max", "give_up_after")
@@ -284,11 +284,3 @@ def _parse_delivery(raw: object, where: str) -> Delivery:
     if delivery.retry_max < delivery.retry_initial:
         raise ConfigError(f"{where}: retry_max must be at least retry_initial")
     return delivery
-
-
-def _reject_unknown(mapping: Mapping[Any, Any], allowed: set[str], where: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise ConfigError(
-                f"{where}: unknown key {key!r}; allowed keys: {', '.join(sorted(allowed))}"
-            )
