@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 URLS   ?=
 CONFIG ?=
 
-.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults soak bench-monitor bench-store
+.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults soak bench-monitor bench-store bench-report
 
 setup:
 	@scripts/setup.sh
@@ -33,6 +33,10 @@ typecheck:
 ## Everything CI runs: setup, local services, lint, types, all tests.
 test: setup services-up lint typecheck
 	$(VENV)/bin/pytest -q -ra
+
+## wac report over a generated year of 1,000 targets at 1-minute intervals.
+bench-report: services-up
+	$(PY) -m bench.report.run
 
 ## Fault scenarios (private Kafka and PostgreSQL) with their tallies printed.
 faults: setup
