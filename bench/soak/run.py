@@ -65,6 +65,17 @@ def sample(pid: int) -> Sample:
     return Sample(time.monotonic(), rss_kb / 1024, fds)
 
 
+def stored_count(env: dict[str, str], base: str, run: str) -> tuple[int, int]:
+    """(rows, distinct ids) stored for this soak's targets."""
+    with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT id) FROM checks WHERE target LIKE %s",
+            (f"GET {base}/ok?soak={run}&%",),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="measured time (default 30)")
@@ -118,20 +129,21 @@ def main() -> None:
             if now >= deadline:
                 break
             time.sleep(min(60.0, deadline - now))
-        for process in services.values():
-            process.send_signal(signal.SIGTERM)
-        for process in services.values():
-            process.wait(timeout=60)
+        # The monitor first (it flushes what it produced), then the store once it has
+        # caught up: stopping both at once would leave the last results in Kafka only.
+        services["monitor"].send_signal(signal.SIGTERM)
+        services["monitor"].wait(timeout=60)
+        logs["monitor"].flush()
+        produced = produced_count_from_log((Path(scratch) / "monitor.log").read_text())
+        deadline = time.monotonic() + 120
+        while stored_count(env, base, run)[1] < produced and time.monotonic() < deadline:
+            time.sleep(0.5)
+        services["store"].send_signal(signal.SIGTERM)
+        services["store"].wait(timeout=60)
         for handle in logs.values():
             handle.close()
-        produced = produced_count_from_log((Path(scratch) / "monitor.log").read_text())
 
-    with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
-        row = conn.execute(
-            "SELECT count(*), count(DISTINCT id) FROM checks WHERE target LIKE %s",
-            (f"GET {base}/ok?soak={run}&%",),
-        ).fetchone()
-    assert row is not None
+    row = stored_count(env, base, run)
     print(
         f"{'service':8} {'rss start':>10} {'rss end':>10} {'growth':>8} "
         f"{'fds start':>9} {'fds end':>8}"
