@@ -13,6 +13,8 @@ import uuid
 import psycopg
 import pytest
 
+from tests.support.kafka_read import read_topic
+
 pytestmark = pytest.mark.integration
 
 
@@ -56,7 +58,9 @@ def test_up_prints_stored_results_and_stops_on_ctrl_c(
         count = conn.execute(
             "SELECT count(*) FROM checks WHERE target = %s", (f"GET {url}",)
         ).fetchone()
-    assert count is not None and count[0] >= 3
+    # Stopped in order (monitor first, then the store): what was produced is stored.
+    produced = len(read_topic(isolated_env))
+    assert count is not None and count[0] == produced >= 3
 
 
 def test_up_refuses_bad_targets_before_starting_anything(isolated_env: dict[str, str]) -> None:

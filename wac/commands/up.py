@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import click
 
 from wac.commands.common import collect_targets, reports_errors, validate_period
 from wac.config import load_environment, load_settings
+from wac.services.proc import port_free
 
 
 @click.command()
@@ -60,36 +60,46 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
     sys.exit(run_together(commands, child_env))
 
 
-def port_free(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+DRAIN_S = 1.0  # after the monitor's last flush, for the consumers to take its results
 
 
 def run_together(commands: dict[str, list[str]], env: dict[str, str]) -> int:
-    """Run the services side by side; stop all on Ctrl-C, SIGTERM or one's exit."""
+    """Run the services side by side; stop all on Ctrl-C, SIGTERM or one's exit.
+
+    The monitor stops first (it flushes what it produced to Kafka), then, a moment later,
+    the consumers, so the last results are stored and printed rather than left in Kafka.
+    """
     children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
-    stopping = False
+    stop_requested_at: float | None = None
 
-    def forward(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested_at
+        if stop_requested_at is None:
+            stop_requested_at = time.monotonic()
+            monitor = children.get("monitor")
+            if monitor is not None and monitor.poll() is None:
+                monitor.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     exit_code = 0
+    monitor_done_at: float | None = None
+    consumers_stopped = False
     while any(child.poll() is None for child in children.values()):
         for name, child in children.items():
             code = child.poll()
-            if code is not None and not stopping:
+            if code is not None and stop_requested_at is None:
                 click.echo(f"wac up: {name} exited with code {code}; stopping the others", err=True)
                 exit_code = code or 1
-                forward(signal.SIGTERM, None)
-        time.sleep(0.2)
+                request_stop(signal.SIGTERM, None)
+        monitor = children.get("monitor")
+        if monitor_done_at is None and (monitor is None or monitor.poll() is not None):
+            monitor_done_at = time.monotonic()
+        drained = monitor_done_at is not None and time.monotonic() - monitor_done_at >= DRAIN_S
+        if stop_requested_at is not None and drained and not consumers_stopped:
+            consumers_stopped = True
+            for child in children.values():
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
     return exit_code
