@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import subprocess
 import sys
@@ -60,6 +61,18 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
     sys.exit(run_together(commands, child_env))
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when `wac up` goes away, however it ends (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the children outlive an abrupt end of wac up
+
+
 DRAIN_S = 1.0  # after the monitor's last flush, for the consumers to take its results
 
 
@@ -69,7 +82,12 @@ def run_together(commands: dict[str, list[str]], env: dict[str, str]) -> int:
     The monitor stops first (it flushes what it produced to Kafka), then, a moment later,
     the consumers, so the last results are stored and printed rather than left in Kafka.
     """
-    children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+    # Each child in a process group of its own, so a Ctrl-C at the terminal reaches only
+    # this process, which stops them in order; and each dies with this process.
+    children = {
+        name: subprocess.Popen(cmd, env=env, process_group=0, preexec_fn=_die_with_parent)
+        for name, cmd in commands.items()
+    }
     stop_requested_at: float | None = None
 
     def request_stop(signum: int, frame: object) -> None:
