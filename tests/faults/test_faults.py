@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -62,6 +63,21 @@ def topic_ids(env: dict[str, str]) -> set[str]:
     return {json.loads(value)["id"] for _, value in read_topic(env)}
 
 
+def drain_then_stop(
+    env: dict[str, str], prefix: str, store: subprocess.Popen[str], timeout: float
+) -> tuple[set[str], int, str]:
+    """Once the monitor has stopped: wait until all it produced is stored, stop the store.
+
+    Returns the produced ids, the store's exit code and its log.
+    """
+    produced = topic_ids(env)
+    try:
+        wait_all_stored(env, prefix, produced, timeout)
+    finally:
+        code, _, log = stop(store)
+    return produced, code, log
+
+
 def test_store_killed_mid_batch_then_restarted(env: dict[str, str]) -> None:
     prefix = f"kill9-{uuid.uuid4().hex[:8]}"
     produced = produce_results(env, prefix, 60_000)
@@ -102,11 +118,7 @@ def test_broker_stopped_while_monitor_runs(
             code, _, monitor_log = stop(monitor, timeout=60)
         assert code == 0, monitor_log[-2000:]
         produced_by_monitor = produced_count_from_log(monitor_log)
-        produced = topic_ids(env)
-        try:
-            wait_all_stored(env, prefix, produced, 120)
-        finally:
-            stop(store)
+        produced, _, _ = drain_then_stop(env, prefix, store, 120)
     result = tally(env, prefix, produced)
     with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
         during = conn.execute(
@@ -135,11 +147,7 @@ def test_postgres_stopped_while_store_runs(
         finally:
             code, _, monitor_log = stop(monitor, timeout=60)
         assert code == 0, monitor_log[-2000:]
-        produced = topic_ids(env)
-        try:
-            wait_all_stored(env, prefix, produced, 120)
-        finally:
-            store_code, _, store_log = stop(store)
+        produced, store_code, store_log = drain_then_stop(env, prefix, store, 120)
     result = tally(env, prefix, produced)
     print(result.line(f"PostgreSQL stopped {OUTAGE_S} s while storing"))
     assert store_code == 0, store_log[-2000:]
@@ -163,11 +171,7 @@ def test_monitor_killed_and_restarted(env: dict[str, str]) -> None:
             time.sleep(3 * interval)
         finally:
             stop(monitor, timeout=60)
-        produced = topic_ids(env)
-        try:
-            wait_all_stored(env, prefix, produced, 60)
-        finally:
-            stop(store)
+        produced, _, _ = drain_then_stop(env, prefix, store, 60)
     result = tally(env, prefix, produced)
     with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
         after = conn.execute(
