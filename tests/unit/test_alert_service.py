@@ -39,6 +39,9 @@ class FakeMessage:
     def topic(self) -> str:
         return "results"
 
+    def key(self) -> bytes | None:
+        return None
+
 
 class FakeConn:
     @contextlib.contextmanager
@@ -56,6 +59,7 @@ class FakeDB:
         self.committed_outbox: list[OutboxRow] = []
         self.committed_offsets: dict[int, int] = {}
         self.pending: list[OutboxRow] = []
+        self.rejected: list[Any] = []
 
     def load_state(self, target: str) -> None:
         return None
@@ -75,6 +79,9 @@ class FakeDB:
 
     def save_states(self, rows: Any) -> None:
         pass
+
+    def reject(self, rows: Any) -> None:
+        self.rejected += rows
 
     def save_offsets(self, topic: str, offsets: dict[int, int]) -> None:
         if self.fail > 0:
@@ -144,3 +151,31 @@ def test_a_target_first_seen_in_a_failed_batch_is_forgotten(service: AlertServic
     service._until_done(work)
     assert seen == [False, False]  # the failed attempt's new state was dropped
     assert service.states["fresh"].locations["eu"].successes == 1
+
+
+def test_a_message_that_is_not_a_result_is_skipped_counted_and_kept(
+    service: AlertService, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wac.alerts import metrics
+
+    db = FakeDB(fail=0)
+    service._db = db  # type: ignore[assignment]
+    good = encode(result(False, T0, target="shop"))
+    deep = good[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    poison = [
+        b"not json",
+        deep,
+        good.replace(b'"response_time_ms":1.0', b'"response_time_ms":1e308'),
+    ]
+    batch: Any = [FakeMessage(i, value) for i, value in enumerate([*poison, good])]
+    before = metrics.REJECTED._value.get()
+    service._until_done(lambda: service._process(batch))
+
+    assert [r.offset for r in db.rejected] == [0, 1, 2]
+    assert "not JSON" in db.rejected[0].reason
+    assert "nested more than 32 levels" in db.rejected[1].reason
+    assert "$.response_time_ms" in db.rejected[2].reason
+    assert metrics.REJECTED._value.get() - before == 3
+    assert "3 message(s) skipped, not v1 results" in caplog.text
+    assert service.states["shop"].locations["eu"].failures == 1  # the good one counted
+    assert db.committed_offsets == {0: 4}

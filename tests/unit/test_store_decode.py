@@ -181,3 +181,49 @@ def test_the_model_validates_what_the_schema_promises() -> None:
         ">= 0.0 - at `$.phases.connect`" in decode_one(json.dumps(body).encode()).rejected[0].reason
     )
     assert uuid.UUID(body["id"])  # ids are UUIDs on the wire
+
+
+def poison_cases() -> list[tuple[str, bytes, str]]:
+    body = json.loads(good()[1])
+
+    def changed(**change: object) -> bytes:
+        return json.dumps({**body, **change}).encode()
+
+    deep = good()[1][:-1] + b',"x":' + b"[" * 1000 + b"]" * 1000 + b"}"
+    return [
+        ("deep", deep, "nested more than 32 levels deep"),
+        ("huge time", changed(response_time_ms=1e308), "$.response_time_ms"),
+        ("expiry past 9999 in UTC", changed(tls_expires_at="9999-12-31T23:00:00-05:00"), "after"),
+        ("expiry before 1950", changed(tls_expires_at="1900-01-01T00:00:00Z"), "before 1950"),
+        ("phase over a day", changed(phases={"tls": 9e7}), "$.phases.tls"),
+    ]
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), poison_cases())
+def test_poison_messages_are_dead_letters_and_the_rest_of_the_batch_is_rows(
+    name: str, value: bytes, reason: str
+) -> None:
+    messages = [
+        message(good()[1], offset=0),
+        message(value, offset=1),
+        message(good()[1], offset=2),
+    ]
+    batch = decode_batch(messages, max_bytes=65536, now=NOW)
+    assert len(batch.rows) == 2
+    (rejected,) = batch.rejected
+    assert reason in rejected.reason and rejected.offset == 1 and rejected.value == value
+    assert batch.offsets == {("results", 0): 3}
+
+
+def test_an_unforeseen_error_with_one_message_is_a_dead_letter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import wac.store.decode as decode_module
+
+    def exploding(*args: object) -> str | None:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(decode_module, "_refusal", exploding)
+    batch = decode_one(good()[1])
+    assert not batch.rows
+    assert batch.rejected[0].reason == "cannot be stored: OverflowError: date value out of range"

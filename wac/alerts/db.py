@@ -6,7 +6,7 @@ workers use `claim_due`/`mark_*` on their own connections.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 
 from wac.alerts import state as st
+from wac.store.decode import Rejected
+from wac.store.writer import insert_rejected
 
 EVENTS_CHANNEL = "@events"
 
@@ -139,6 +141,13 @@ class AlertDB:
                 " DO UPDATE SET next_offset = EXCLUDED.next_offset",
                 [(self.group, topic, p, o) for p, o in offsets.items()],
             )
+
+    def reject(self, rejected: Sequence[Rejected]) -> None:
+        """Dead letters, as the store writes them: the store's row for the same message,
+        written before or after, is the same row (the key is topic, partition, offset)."""
+        if rejected:
+            with self.conn.cursor() as cur:
+                insert_rejected(cur, rejected)
 
 
 # --- delivery (the outbox workers) -----------------------------------------------

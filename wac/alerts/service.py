@@ -58,7 +58,8 @@ from wac.alerts.messages import (
 from wac.alerts.outbox import Deliverer, EventSink
 from wac.config import KafkaSettings, redact_url
 from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
-from wac.result import CheckResult, decode
+from wac.result import BadMessage, CheckResult, read_result
+from wac.store.decode import Rejected
 from wac.store.migrate import migrate
 from wac.store.service import connect_database
 
@@ -79,6 +80,8 @@ class AlertSettings:
     group_id: str
     events_topic: str
     instance_id: str | None = None
+    # A larger message is skipped, as the store rejects it (WAC_STORE_MAX_MESSAGE_BYTES).
+    max_message_bytes: int = 65536
 
 
 class AlertService:
@@ -305,18 +308,15 @@ class AlertService:
         touched: dict[str, int] = {}
         offsets: dict[int, int] = {}
         outbox: list[OutboxRow] = []
+        rejected: list[Rejected] = []
         for message in batch:
             partition, offset = message.partition(), message.offset()
             assert partition is not None and offset is not None
             offsets[partition] = max(offsets.get(partition, -1), offset + 1)
-            value = message.value()
             try:
-                if value is None:
-                    raise msgspec.ValidationError("empty message")
-                result = decode(value)
-            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-                # The store keeps it in rejected_messages; here it has nothing to say.
-                log.debug("skipping undecodable message at %d/%d: %s", partition, offset, exc)
+                result = read_result(message.value(), self.settings.max_message_bytes)
+            except BadMessage as exc:
+                rejected.append(Rejected.of(message, str(exc)))
                 continue
             metrics.RESULTS.inc()
             self._remember(result.target)
@@ -331,6 +331,23 @@ class AlertService:
             [(t, self.topic, p, st.dump(self.states[t])) for t, p in touched.items()]
         )
         self.db.save_offsets(self.topic, offsets)
+        if rejected:
+            self._skipped(rejected)
+
+    def _skipped(self, rejected: list[Rejected]) -> None:
+        """Messages that are not v1 results: recorded (with the batch) and counted."""
+        self.db.reject(rejected)
+        metrics.REJECTED.inc(len(rejected))
+        first = rejected[0]
+        log.warning(
+            "%d message(s) skipped, not v1 results (kept in rejected_messages), first: "
+            "%s[%d]@%d: %s",
+            len(rejected),
+            first.topic,
+            first.partition,
+            first.offset,
+            first.reason,
+        )
 
     def _state_for(self, target: str) -> st.TargetState:
         found = self.states.get(target)

@@ -55,6 +55,7 @@ def alert(
             raise ConfigError(f"WAC_ALERT_METRICS_PORT={port_text!r} is not a TCP port number")
         metrics_port = int(port_text)
     from wac.alerts.service import AlertService, AlertSettings
+    from wac.store.settings import StoreSettings
 
     service = AlertService(
         AlertSettings(
@@ -63,6 +64,7 @@ def alert(
             group_id=environment.get("KAFKA_ALERT_GROUP_ID") or f"{kafka.group_id}-alert",
             events_topic=environment.get("KAFKA_EVENTS_TOPIC") or f"{kafka.topic}-events",
             instance_id=instance or environment.get("WAC_ALERT_INSTANCE") or None,
+            max_message_bytes=StoreSettings.from_env(environment).max_message_bytes,
         ),
         alert_config,
     )

@@ -1,14 +1,16 @@
 """Kafka messages → rows for `checks`, or dead letters with the reason.
 
-The msgspec model in `wac.result` is the contract and validates each message (types,
-required fields, `v == 1`, ranges) as it decodes it. On top of it the store refuses
-what PostgreSQL could not hold or should not keep: a message over the size limit, a
-Kafka key that is not the result's target, a target too long to index, text with a NUL
-character, a `checked_at` more than a day ahead of this clock. Results older than the
-retention horizon are counted and skipped (their partition is gone or about to be).
+`wac.result.read_result` is the contract's guard: size and nesting bounded before the
+full parse, then types, required fields, `v == 1` and the ranges of every number and
+time. On top of it the store refuses what PostgreSQL could not hold or should not keep:
+a Kafka key that is not the result's target, a target too long to index, text with a
+NUL character, a `checked_at` more than a day ahead of this clock. Results older than
+the retention horizon are counted and skipped (their partition is gone or about to be).
 
 A message is never dropped silently: it becomes a row, a dead letter, a counted
-duplicate (same `id` twice in one batch) or a counted expired result.
+duplicate (same `id` twice in one batch) or a counted expired result. Whatever goes
+wrong with one message (even an error nobody foresaw) makes it a dead letter with the
+reason; it never stops the batch.
 """
 
 from __future__ import annotations
@@ -17,21 +19,18 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-import msgspec
 from confluent_kafka import Message
 
-from wac.result import CheckResult, decode
+from wac.result import BadMessage, CheckResult, read_result
 from wac.store.target_status import TargetUpdate
 
 # The `target` index holds at most ~2.7 kB per entry; keep well under it.
 MAX_TARGET_BYTES = 1024
 MAX_CLOCK_AHEAD = timedelta(days=1)
-# No real check is older: an earlier checked_at is a broken clock or a forged message.
-EARLIEST_CHECK = datetime(2000, 1, 1, tzinfo=UTC)
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 # Columns of `checks` the store writes, in row order (`phases` and `error` flattened).
@@ -173,57 +172,46 @@ def decode_batch(
             # A consumed message always has a topic, partition and offset.
             offsets[(message.topic(), message.partition())] = message.offset() + 1  # type: ignore[index,operator]
             value = message.value()
-            reason = None
-            if value is None:
-                reason = "empty message (no value)"
-            elif len(value) > max_bytes:
-                reason = (
-                    f"message of {len(value)} bytes is over the limit of {max_bytes} "
-                    "(WAC_STORE_MAX_MESSAGE_BYTES)"
-                )
-            else:
-                try:
-                    result = decode(value)
-                except msgspec.ValidationError as exc:
-                    reason = f"not a valid v1 result: {exc}"
-                except msgspec.DecodeError as exc:
-                    reason = f"not JSON: {exc}"
-                except ValueError as exc:  # UnicodeDecodeError and kin
-                    reason = f"not UTF-8 JSON: {exc}"
-                else:
-                    reason = _refusal(result, message.key(), value, latest)
-                    if reason is None:
-                        if horizon is not None and result.checked_at < horizon:
-                            batch.expired += 1
-                            continue
-                        if result.id in seen:
-                            batch.duplicates += 1
-                            continue
-                        seen.add(result.id)
-                        results.append(result)
-                        rows.append(check_row(result))
-                        sources.append(message)
+            try:
+                result = read_result(value, max_bytes)
+                reason = _refusal(result, message.key(), value, latest)
+                if reason is None:
+                    if horizon is not None and result.checked_at < horizon:
+                        batch.expired += 1
                         continue
+                    if result.id in seen:
+                        batch.duplicates += 1
+                        continue
+                    seen.add(result.id)
+                    row = check_row(result)
+                    results.append(result)
+                    rows.append(row)
+                    sources.append(message)
+                    continue
+            except BadMessage as exc:
+                reason = str(exc)
+            except Exception as exc:  # a bug, not the message's fault: still not a stop
+                reason = f"cannot be stored: {type(exc).__name__}: {exc}"
             rejected.append(Rejected.of(message, reason))
     return batch
 
 
-def _refusal(result: CheckResult, key: bytes | None, value: bytes, latest: datetime) -> str | None:
+def _refusal(
+    result: CheckResult, key: bytes | None, value: bytes | None, latest: datetime
+) -> str | None:
     """Why a valid v1 result cannot be stored, or None."""
     target = result.target.encode()
     if key != target:
         return f"Kafka key {_show(key)} is not the result's target {result.target[:200]!r}"
     if len(target) > MAX_TARGET_BYTES:
         return f"target of {len(target)} bytes is over the limit of {MAX_TARGET_BYTES}"
-    if b"\\u0000" in value and _has_nul(result):
+    if value and b"\\u0000" in value and _has_nul(result):
         return "text with a NUL character (\\u0000), which PostgreSQL cannot store"
     if result.checked_at > latest:
         return (
             f"checked_at {result.checked_at.isoformat()} is more than "
             f"{MAX_CLOCK_AHEAD.days} day ahead of this store's clock"
         )
-    if result.checked_at < EARLIEST_CHECK:
-        return f"checked_at {result.checked_at.isoformat()} is before 2000"
     return None
 
 

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -197,13 +198,7 @@ class BatchWriter:
                 cur.execute(INSERT_FROM_STAGING)
                 inserted = cur.rowcount
             if rejected:
-                cur.executemany(
-                    INSERT_REJECTED,
-                    [
-                        (r.topic, r.partition, r.offset, r.key, r.value, _text(r.reason))
-                        for r in rejected
-                    ],
-                )
+                insert_rejected(cur, rejected)
             self.targets.write(cur, *updates)
         return inserted
 
@@ -255,6 +250,14 @@ def days_of(results: Sequence[CheckResult]) -> set[date]:
     if low == high:
         return {low}
     return {r.checked_at.astimezone(UTC).date() for r in results}
+
+
+def insert_rejected(cur: psycopg.Cursor[Any], rejected: Sequence[Rejected]) -> None:
+    """Write dead letters; one already there (same topic, partition, offset) stays."""
+    cur.executemany(
+        INSERT_REJECTED,
+        [(r.topic, r.partition, r.offset, r.key, r.value, _text(r.reason)) for r in rejected],
+    )
 
 
 def _text(value: str) -> str:
