@@ -16,6 +16,11 @@ touches the store's hot path: it runs beside it (in `wac web`, or `wac rollup`),
   (and `deep_recheck` now and then) and recomputes the minutes that differ. `checks`
   is insert-only, so a count mismatch is exactly "rows arrived after the roll-up".
 - Backfill: a watermark of NULL (first run) starts from the oldest check, in chunks.
+- Any row `checks` can hold is safe to roll up and to read: times in ms outside the
+  v1 range (NaN, infinities, negatives, over a day) and certificate expiries outside
+  years 1950-9999 count as unknown (`sane_ms`, `sane_expiry`), in the raw rows and in
+  the tiers alike, so no sum overflows and no value breaks a reader. Such rows come only
+  from before the store refused them.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from wac.result import ERROR_KINDS
+from wac.result import EARLIEST_EXPIRY, ERROR_KINDS, LATEST_TIME, MAX_MS
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,24 @@ ROLLUP_LOCK_KEY = 0x7761635F726F6C  # "wac_rol"
 # --------------------------------------------------------------------------- SQL pieces
 
 
+def sane_ms(value: sql.Composable, most: sql.Composable | None = None) -> sql.Composed:
+    """`value` when it is a time in ms of the v1 range (or a sum of at most `most` of
+    them), else NULL. NaN compares above every number, so it is NULL too."""
+    bound = (
+        sql.Literal(MAX_MS)
+        if most is None
+        else sql.SQL("coalesce({}, 0) * {}").format(most, sql.Literal(MAX_MS))
+    )
+    return sql.SQL("CASE WHEN {v} >= 0 AND {v} <= {hi} THEN {v} END").format(v=value, hi=bound)
+
+
+def sane_expiry(value: sql.Composable) -> sql.Composed:
+    """`value` when it is a certificate expiry of the v1 range, else NULL."""
+    return sql.SQL("CASE WHEN {v} >= {lo} AND {v} <= {hi} THEN {v} END").format(
+        v=value, lo=sql.Literal(EARLIEST_EXPIRY), hi=sql.Literal(LATEST_TIME)
+    )
+
+
 def raw_aggregates() -> sql.Composed:
     """`agg AS col, …` over raw rows, in METRIC_COLUMNS order.
 
@@ -124,25 +147,48 @@ def raw_aggregates() -> sql.Composed:
 
 
 def raw_source(where: sql.Composable) -> sql.Composed:
-    """`(SELECT *, width_bucket(...) AS hb FROM checks WHERE …) AS r`."""
-    return sql.SQL(
-        "(SELECT *, width_bucket(response_time_ms, {bounds}::float8[]) AS hb "
-        "FROM checks WHERE {where}) AS r"
-    ).format(bounds=sql.Literal(list(RESPONSE_TIME_BOUNDS_MS)), where=where)
+    """`(SELECT target, checked_at, …, width_bucket(...) AS hb FROM checks WHERE …) AS r`:
+    the columns the aggregates read, out-of-range values as NULL."""
+    rt = sane_ms(sql.Identifier("response_time_ms"))
+    columns: list[sql.Composable] = [
+        sql.SQL("target, checked_at, ok, error_kind"),
+        sql.SQL("{} AS response_time_ms").format(rt),
+    ]
+    for phase in PHASES:
+        name = sql.Identifier(f"{phase}_ms")
+        columns.append(sql.SQL("{} AS {}").format(sane_ms(name), name))
+    columns += [
+        sql.SQL("{} AS tls_expires_at").format(sane_expiry(sql.Identifier("tls_expires_at"))),
+        sql.SQL("width_bucket({}, {}::float8[]) AS hb").format(
+            rt, sql.Literal(list(RESPONSE_TIME_BOUNDS_MS))
+        ),
+    ]
+    return sql.SQL("(SELECT {} FROM checks WHERE {}) AS r").format(
+        sql.SQL(", ").join(columns), where
+    )
 
 
 def tier_sums(prefix: str = "") -> sql.Composed:
-    """`sum(col) AS col, …` re-aggregating rollup rows (or pre-aggregated pieces)."""
+    """`sum(col) AS col, …` re-aggregating rollup rows (or pre-aggregated pieces).
+
+    Times and expiries out of range count as unknown, as in `raw_source`: tiers rolled
+    up before the store refused such values cannot overflow a sum or break a reader.
+    """
+
+    def column(name: str) -> sql.Identifier:
+        return sql.Identifier(*(prefix, name) if prefix else (name,))
+
     parts = []
     for col in METRIC_COLUMNS:
-        func = {"rt_min": "min", "rt_max": "max", "tls_expires_at": "max"}.get(col, "sum")
-        parts.append(
-            sql.SQL("{}({}) AS {}").format(
-                sql.SQL(func),
-                sql.Identifier(*(prefix, col) if prefix else (col,)),
-                sql.Identifier(col),
-            )
-        )
+        value: sql.Composable = column(col)
+        func = "sum"
+        if col in ("rt_min", "rt_max"):
+            func, value = col[3:], sane_ms(value)
+        elif col == "tls_expires_at":
+            func, value = "max", sane_expiry(value)
+        elif col == "rt_sum" or col in PHASE_COLUMNS:
+            value = sane_ms(value, most=column("rt_count"))
+        parts.append(sql.SQL("{}({}) AS {}").format(sql.SQL(func), value, sql.Identifier(col)))
     return sql.SQL(", ").join(parts)
 
 

@@ -100,3 +100,37 @@ def insert_checks(conn: psycopg.Connection, checks: Iterable[Check]) -> int:
 def prefix() -> str:
     """A target-name prefix of its own for one test (the database is shared)."""
     return f"t-{uuid.uuid4().hex[:8]}-"
+
+
+RAW_COLUMNS = (
+    "id", "target", "url", "monitor", "checked_at", "ok", "status_code", "response_time_ms",
+    "resolve_ms", "connect_ms", "tls_ms", "processing_ms", "transfer_ms", "pattern",
+    "pattern_matched", "tls_expires_at", "error_kind", "error_message", "final_url",
+)  # fmt: skip
+
+
+def insert_raw(conn: psycopg.Connection, rows: Iterable[dict[str, object]]) -> int:
+    """Rows as given, column by column (missing ones NULL, `id` a fresh UUID): any value
+    the `checks` table holds, including what the store refuses. `tls_expires_at` may be
+    text PostgreSQL reads as a time ('infinity', '294276-12-31 23:59:59+00', ...)."""
+    rows = list(rows)
+    ensure_partitions(conn, {r["checked_at"].astimezone(UTC).date() for r in rows})  # type: ignore[attr-defined]
+    placeholders = ", ".join(
+        "%s::timestamptz" if c == "tls_expires_at" else "%s" for c in RAW_COLUMNS
+    )
+    query = sql.SQL("INSERT INTO checks ({}) VALUES (" + placeholders + ")").format(
+        sql.SQL(", ").join(map(sql.Identifier, RAW_COLUMNS))
+    )
+    defaults = {"id": None, "url": "http://example.test/", "monitor": "test", "ok": True}
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            query,
+            [
+                tuple(
+                    (r.get(c, defaults.get(c)) if c != "id" else r.get("id") or uuid.uuid4())
+                    for c in RAW_COLUMNS
+                )
+                for r in rows
+            ],
+        )
+    return len(rows)

@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from wac.config import redact_url
 from wac.errors import ServiceUnavailable
 
 # JIT compiling the report's wide aggregates costs ~0.5 s, several times the query itself.
-READER_OPTIONS = "-c jit=off"
+# Times come back in UTC: in a zone east of it, a time late in year 9999 (a certificate
+# that "never expires") would be in year 10000, which Python cannot hold.
+READER_OPTIONS = "-c jit=off -c TimeZone=UTC"
+
+
+def reader_options(url: str) -> str:
+    """READER_OPTIONS after the `options` the URL may set (a search_path, say): a keyword
+    argument would replace them."""
+    try:
+        given = conninfo_to_dict(url).get("options")
+    except psycopg.ProgrammingError:
+        given = None  # a malformed URL: connecting says what is wrong with it
+    return f"{given} {READER_OPTIONS}" if given else READER_OPTIONS
 
 
 def connect(url: str, application_name: str, *, read_only: bool = False) -> psycopg.Connection:
     """A connection, or a one-line ServiceUnavailable naming POSTGRES_ENDPOINT (redacted)."""
     try:
         conn = psycopg.connect(
-            url, connect_timeout=10, application_name=application_name, options=READER_OPTIONS
+            url,
+            connect_timeout=10,
+            application_name=application_name,
+            options=reader_options(url),
         )
     except psycopg.OperationalError as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -25,6 +25,8 @@ from wac.rollup import (
     TIERS,
     raw_aggregates,
     raw_source,
+    sane_expiry,
+    sane_ms,
     tier_sums,
 )
 
@@ -192,8 +194,8 @@ def _iso(value: datetime | None) -> str | None:
 # The newest rolled-up bucket of each target tells where its latest raw check is, so
 # the raw lookup touches one or two daily partitions.
 _LATEST = """
-SELECT t.target, c.checked_at, c.ok, c.status_code, c.response_time_ms, c.error_kind,
-  c.error_message, c.tls_expires_at
+SELECT t.target, c.checked_at, c.ok, c.status_code, {rt}, c.error_kind,
+  c.error_message, {expiry}
 FROM unnest(%(targets)s::text[]) AS t(target)
 CROSS JOIN LATERAL (SELECT coalesce(
   (SELECT max(bucket) FROM rollup_minute r WHERE r.target = t.target AND r.bucket < %(asof)s),
@@ -238,17 +240,26 @@ FROM unnest(%(targets)s::text[]) AS t(target)
 
 _CERT = """
 SELECT t.target, coalesce(
-  (SELECT c.tls_expires_at FROM checks c WHERE c.target = t.target AND c.checked_at >= %(wm)s
-     AND c.checked_at < %(asof)s AND c.tls_expires_at IS NOT NULL
+  (SELECT {c_expiry} FROM checks c WHERE c.target = t.target AND c.checked_at >= %(wm)s
+     AND c.checked_at < %(asof)s AND c.tls_expires_at IS NOT NULL AND {c_expiry} IS NOT NULL
      ORDER BY c.checked_at DESC LIMIT 1),
-  (SELECT tls_expires_at FROM rollup_minute r WHERE r.target = t.target
+  (SELECT {r_expiry} FROM rollup_minute r WHERE r.target = t.target
      AND r.bucket < least(%(wm)s, %(asof)s) AND r.tls_expires_at IS NOT NULL
-     ORDER BY r.bucket DESC LIMIT 1),
-  (SELECT tls_expires_at FROM rollup_hour r WHERE r.target = t.target
+     AND {r_expiry} IS NOT NULL ORDER BY r.bucket DESC LIMIT 1),
+  (SELECT {r_expiry} FROM rollup_hour r WHERE r.target = t.target
      AND r.bucket < least(%(wm)s, %(asof)s) AND r.tls_expires_at IS NOT NULL
-     ORDER BY r.bucket DESC LIMIT 1))
+     AND {r_expiry} IS NOT NULL ORDER BY r.bucket DESC LIMIT 1))
 FROM unnest(%(targets)s::text[]) AS t(target)
 """
+# Values out of the v1 range (rows from before the store refused them) read as unknown.
+_LATEST_SQL = sql.SQL(_LATEST).format(
+    rt=sane_ms(sql.Identifier("c", "response_time_ms")),
+    expiry=sane_expiry(sql.Identifier("c", "tls_expires_at")),
+)
+_CERT_SQL = sql.SQL(_CERT).format(
+    c_expiry=sane_expiry(sql.Identifier("c", "tls_expires_at")),
+    r_expiry=sane_expiry(sql.Identifier("r", "tls_expires_at")),
+)
 
 
 def latest_status(
@@ -261,7 +272,7 @@ def latest_status(
     hz = snap.minute_horizon or datetime.min.replace(tzinfo=UTC)
     params: dict[str, Any] = {"targets": names, "asof": as_of, "wm": wm, "hz": hz}
     out = {t: Status(t) for t in names}
-    for row in conn.execute(_LATEST, params):
+    for row in conn.execute(_LATEST_SQL, params):
         s = out[row[0]]
         s.last_checked_at, s.ok, s.status_code, s.response_time_ms = row[1:5]
         s.error_kind, s.error_message, s.tls_expires_at = row[5:8]
@@ -269,7 +280,7 @@ def latest_status(
         group = [s for s in out.values() if s.ok is ok]
         if group:
             _fill_since(conn, group, ok, wm, hz)
-    for target, expires in conn.execute(_CERT, params):
+    for target, expires in conn.execute(_CERT_SQL, params):
         out[target].tls_expires_at = out[target].tls_expires_at or expires
     return out
 

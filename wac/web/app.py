@@ -33,7 +33,7 @@ from psycopg_pool import ConnectionPool
 
 from wac import rollup
 from wac.metrics import WebMetrics
-from wac.reports.db import READER_OPTIONS, configure_reader, connect
+from wac.reports.db import configure_reader, connect, reader_options
 from wac.web import data
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,11 @@ class RollupThread(threading.Thread):
         while not self.stopping.is_set():
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(self.url, application_name="wac-web-rollup")
+                    conn = psycopg.connect(
+                        self.url,
+                        application_name="wac-web-rollup",
+                        options=reader_options(self.url),
+                    )
                 result = rollup.catch_up(conn, stop=self.stopping)
                 if result.ran:
                     self.metrics.rollup_passes.labels("ran").inc()
@@ -103,9 +107,10 @@ class RollupThread(threading.Thread):
                     self.metrics.rollup_late_minutes.inc(result.late_minutes)
                 else:
                     self.metrics.rollup_passes.labels("skipped").inc()
-            except psycopg.Error as exc:
+            except Exception as exc:  # the thread must outlive any one failed pass
                 self.metrics.rollup_passes.labels("error").inc()
-                log.warning("rollup pass failed (retrying): %s", str(exc).strip().splitlines()[0])
+                text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                log.warning("rollup pass failed (retrying): %s", text)
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -121,7 +126,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         config.postgres_url,
         min_size=1,
         max_size=config.pool_size,
-        kwargs={"application_name": "wac-web", "options": READER_OPTIONS},
+        kwargs={"application_name": "wac-web", "options": reader_options(config.postgres_url)},
         configure=configure_reader,
         open=False,
         name="wac-web",
