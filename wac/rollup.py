@@ -10,11 +10,15 @@ touches the store's hot path: it runs beside it (in `wac web`, or `wac rollup`),
 - Idempotent: every step *recomputes* buckets from the tier below (INSERT … ON
   CONFLICT DO UPDATE with the new totals), so running a range twice changes nothing.
 - Safe with several processes: a pass holds a transaction-level advisory lock; a
-  process that does not get it skips the pass.
-- Late rows (a store that was down catches up with old results): each pass compares,
-  per minute, the raw row count with the rolled-up count over the last `recheck`
-  (and `deep_recheck` now and then) and recomputes the minutes that differ. `checks`
-  is insert-only, so a count mismatch is exactly "rows arrived after the roll-up".
+  process that does not get it skips the pass (`wac rollup --once` waits for it).
+- Late rows (a store that was down catches up with old results): the store marks the
+  minutes of its late rows in `rollup_dirty`, in the transaction that writes them. Each
+  pass takes the marks and recomputes those minutes and the hours and days they are
+  part of (hours straight from raw rows where the minutes were pruned), so the next
+  pass makes every answer exact, however old the rows. As a fallback for rows written
+  by other means, each pass also compares, per minute, the raw row count with the
+  rolled-up count over the last `recheck` (and `deep_recheck` now and then) and
+  recomputes the minutes that differ (`checks` is insert-only).
 - Backfill: a watermark of NULL (first run) starts from the oldest check, in chunks.
 - Any row `checks` can hold is safe to roll up and to read: times in ms outside the
   v1 range (NaN, infinities, negatives, over a day) and certificate expiries outside
@@ -218,16 +222,25 @@ def recompute_minutes(
     start: datetime,
     end: datetime,
     targets: Sequence[str] | None = None,
+    tier: str = "minute",
 ) -> int:
-    """Recompute rollup_minute for [start, end) from raw rows; returns buckets written."""
+    """Recompute rollup_minute (or, for pruned minutes, rollup_hour: `tier="hour"`) for
+    [start, end) from raw rows; returns buckets written."""
     where = sql.SQL("checked_at >= {} AND checked_at < {} AND {}").format(
         sql.Literal(start), sql.Literal(end), _target_filter(targets)
     )
     query = sql.SQL(
-        "INSERT INTO rollup_minute ({cols}) "
-        "SELECT target, date_trunc('minute', checked_at, 'UTC'), {aggs} FROM {src} "
+        "INSERT INTO {table} ({cols}) "
+        "SELECT target, date_trunc({unit}, checked_at, 'UTC'), {aggs} FROM {src} "
         "GROUP BY 1, 2 {upsert}"
-    ).format(cols=_columns(), aggs=raw_aggregates(), src=raw_source(where), upsert=_upsert_tail())
+    ).format(
+        table=sql.Identifier(TIER_TABLES[tier]),
+        unit=sql.Literal(tier),
+        cols=_columns(),
+        aggs=raw_aggregates(),
+        src=raw_source(where),
+        upsert=_upsert_tail(),
+    )
     cur = conn.execute(query)
     conn.execute(
         sql.SQL(
@@ -307,14 +320,59 @@ def stale_minutes(conn: psycopg.Connection, start: datetime, end: datetime) -> l
     return [r[0] for r in rows]
 
 
+def take_marked_minutes(
+    conn: psycopg.Connection, watermark: datetime | None, limit: int
+) -> tuple[list[datetime], bool]:
+    """Take (delete) the marks of late rows; returns the rolled-up minutes to recompute,
+    at most `limit` of them, and whether more are left for another pass.
+
+    Called before any recomputation of the pass: every mark taken was committed with its
+    rows, so the statements after this one see those rows. Marks at or after the
+    watermark need no work of their own: the minutes there are not rolled up yet, and
+    the watermark's advance will read their rows.
+    """
+    if watermark is None:
+        conn.execute("DELETE FROM rollup_dirty")
+        return [], False
+    conn.execute("DELETE FROM rollup_dirty WHERE minute >= %s", (watermark,))
+    taken = conn.execute(
+        "DELETE FROM rollup_dirty WHERE minute IN (SELECT DISTINCT minute FROM rollup_dirty "
+        "ORDER BY minute LIMIT %s) RETURNING minute",
+        (limit,),
+    ).fetchall()
+    left = conn.execute("SELECT EXISTS (SELECT FROM rollup_dirty)").fetchone()
+    return sorted({floor_to(row[0], MINUTE) for row in taken}), bool(left and left[0])
+
+
+def recompute_marked(
+    conn: psycopg.Connection, minutes: Sequence[datetime], horizon: datetime | None
+) -> None:
+    """Recompute these rolled-up minutes and the hours and days they are part of.
+
+    Minutes before `horizon` were pruned (their hours and days remain): there the hours
+    are recomputed straight from raw rows, then their days.
+    """
+    recent = [m for m in minutes if horizon is None or m >= horizon]
+    for a, b in minute_runs(recent):
+        recompute(conn, a, b)
+    hours = sorted({floor_to(m, HOUR) for m in minutes if horizon is not None and m < horizon})
+    for a, b in _runs(hours, HOUR):
+        recompute_minutes(conn, a, b, tier="hour")
+        recompute_tier(conn, "day", a, b)
+
+
 def minute_runs(minutes: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
     """Sorted minutes → [start, end) ranges of consecutive minutes."""
+    return _runs(minutes, MINUTE)
+
+
+def _runs(starts: Sequence[datetime], unit: timedelta) -> list[tuple[datetime, datetime]]:
     runs: list[tuple[datetime, datetime]] = []
-    for m in minutes:
+    for m in starts:
         if runs and runs[-1][1] == m:
-            runs[-1] = (runs[-1][0], m + MINUTE)
+            runs[-1] = (runs[-1][0], m + unit)
         else:
-            runs.append((m, m + MINUTE))
+            runs.append((m, m + unit))
     return runs
 
 
@@ -344,59 +402,90 @@ class PassResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def run_pass(conn: psycopg.Connection, settings: RollupSettings | None = None) -> PassResult:
-    """One pass of the job in one transaction: new closed minutes, late rows, pruning."""
+def run_pass(
+    conn: psycopg.Connection, settings: RollupSettings | None = None, *, wait: float = 0.0
+) -> PassResult:
+    """One pass of the job in one transaction: late rows, new closed minutes, pruning.
+
+    With `wait` > 0, waits that many seconds for another process's pass to end instead
+    of skipping at once; `ran` is False when the lock was not had.
+    """
     cfg = settings or RollupSettings()
     started = time.monotonic()
     conn.autocommit = False
-    with conn.transaction():
-        got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,)).fetchone()
-        if not got or not got[0]:
-            return PassResult(ran=False)
-        state = conn.execute(
-            "SELECT watermark, minute_horizon, deep_recheck_at, now() FROM rollup_state FOR UPDATE"
-        ).fetchone()
-        assert state is not None, "rollup_state has no row: run the migrations"
-        watermark, horizon, deep_at, now = state
-        closed = floor_to(now - cfg.settle, MINUTE)
-        result = PassResult(ran=True)
-        if watermark is None:
-            first = conn.execute("SELECT min(checked_at) FROM checks").fetchone()
-            watermark = floor_to(first[0], MINUTE) if first and first[0] else closed
-            log.info("rollups: first run, backfilling from %s", watermark.isoformat())
-        end = min(closed, watermark + cfg.chunk)
-        if end > watermark:
-            result.minutes_written = recompute(conn, watermark, end)
-        result.caught_up = end >= closed
-
-        # Late rows: minutes already rolled up whose raw count changed since.
-        if result.caught_up:
-            deep = deep_at is None or now - deep_at >= cfg.deep_recheck_every
-            span = cfg.deep_recheck if deep else cfg.recheck
-            lo = max(end - span, horizon) if horizon is not None else end - span
-            late = stale_minutes(conn, lo, watermark) if lo < watermark else []
-            for a, b in minute_runs(late):
-                recompute(conn, a, b)
-            result.late_minutes = len(late)
-            if late:
-                log.info("rollups: %d minute(s) had late rows; recomputed", len(late))
-            if deep:
-                conn.execute("UPDATE rollup_state SET deep_recheck_at = %s", (now,))
-
-        if cfg.minute_retention is not None:
-            new_horizon = floor_to(now - cfg.minute_retention, DAY)
-            if horizon is None or new_horizon > horizon:
-                result.pruned = conn.execute(
-                    "DELETE FROM rollup_minute WHERE bucket < %s", (new_horizon,)
-                ).rowcount
-                conn.execute("UPDATE rollup_state SET minute_horizon = %s", (new_horizon,))
-
-        conn.execute(
-            "UPDATE rollup_state SET watermark = %s, updated_at = now()", (max(end, watermark),)
-        )
-        result.watermark = max(end, watermark)
-        result.lag_seconds = (now - result.watermark).total_seconds()
+    try:
+        with conn.transaction():
+            if not _lock(conn, wait):
+                return PassResult(ran=False)
+            result = _pass(conn, cfg)
+    except psycopg.errors.LockNotAvailable:
+        return PassResult(ran=False)
     result.seconds = time.monotonic() - started
+    return result
+
+
+def _lock(conn: psycopg.Connection, wait: float) -> bool:
+    if wait <= 0:
+        got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,)).fetchone()
+        return bool(got and got[0])
+    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{wait * 1000:.0f}")))
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,))
+    conn.execute("SET LOCAL lock_timeout = 0")
+    return True
+
+
+def _pass(conn: psycopg.Connection, cfg: RollupSettings) -> PassResult:
+    state = conn.execute(
+        "SELECT watermark, minute_horizon, deep_recheck_at, now() FROM rollup_state FOR UPDATE"
+    ).fetchone()
+    assert state is not None, "rollup_state has no row: run the migrations"
+    watermark, horizon, deep_at, now = state
+    closed = floor_to(now - cfg.settle, MINUTE)
+    result = PassResult(ran=True)
+
+    # Minutes the stores marked (late rows): first, so that what they mark is seen.
+    marked, more_marked = take_marked_minutes(conn, watermark, int(cfg.chunk / MINUTE))
+    recompute_marked(conn, marked, horizon)
+    if marked:
+        log.info("rollups: %d minute(s) had late rows; recomputed", len(marked))
+
+    if watermark is None:
+        first = conn.execute("SELECT min(checked_at) FROM checks").fetchone()
+        watermark = floor_to(first[0], MINUTE) if first and first[0] else closed
+        log.info("rollups: first run, backfilling from %s", watermark.isoformat())
+    end = min(closed, watermark + cfg.chunk)
+    if end > watermark:
+        result.minutes_written = recompute(conn, watermark, end)
+    result.caught_up = end >= closed and not more_marked
+
+    # Fallback for rows no store marked: minutes whose raw count changed since.
+    late: list[datetime] = []
+    if end >= closed:
+        deep = deep_at is None or now - deep_at >= cfg.deep_recheck_every
+        span = cfg.deep_recheck if deep else cfg.recheck
+        lo = max(end - span, horizon) if horizon is not None else end - span
+        late = stale_minutes(conn, lo, watermark) if lo < watermark else []
+        for a, b in minute_runs(late):
+            recompute(conn, a, b)
+        if late:
+            log.info("rollups: %d unmarked minute(s) had late rows; recomputed", len(late))
+        if deep:
+            conn.execute("UPDATE rollup_state SET deep_recheck_at = %s", (now,))
+    result.late_minutes = len(marked) + len(late)
+
+    if cfg.minute_retention is not None:
+        new_horizon = floor_to(now - cfg.minute_retention, DAY)
+        if horizon is None or new_horizon > horizon:
+            result.pruned = conn.execute(
+                "DELETE FROM rollup_minute WHERE bucket < %s", (new_horizon,)
+            ).rowcount
+            conn.execute("UPDATE rollup_state SET minute_horizon = %s", (new_horizon,))
+
+    conn.execute(
+        "UPDATE rollup_state SET watermark = %s, updated_at = now()", (max(end, watermark),)
+    )
+    result.watermark = max(end, watermark)
+    result.lag_seconds = (now - result.watermark).total_seconds()
     return result
 
 
@@ -404,10 +493,13 @@ def catch_up(
     conn: psycopg.Connection,
     settings: RollupSettings | None = None,
     stop: threading.Event | None = None,
+    *,
+    wait: float = 0.0,
 ) -> PassResult:
-    """Run passes until the watermark reaches the closed minutes (a backfill loops)."""
+    """Run passes until the watermark reaches the closed minutes and no marked minute is
+    left (a backfill loops). `wait`: as in `run_pass`, for each pass."""
     while True:
-        result = run_pass(conn, settings)
+        result = run_pass(conn, settings, wait=wait)
         if not result.ran or result.caught_up or (stop is not None and stop.is_set()):
             return result
         log.info("rollups: backfilled up to %s", result.watermark)

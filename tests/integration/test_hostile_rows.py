@@ -81,12 +81,14 @@ def reader(env: dict[str, str]) -> Iterator[psycopg.Connection]:
 
 
 def reset(conn: psycopg.Connection) -> None:
-    conn.execute("TRUNCATE checks, rollup_minute, rollup_hour, rollup_day, rollup_targets")
+    conn.execute(
+        "TRUNCATE checks, rollup_minute, rollup_hour, rollup_day, rollup_targets, rollup_dirty"
+    )
     conn.execute("UPDATE rollup_state SET watermark = NULL, minute_horizon = NULL")
 
 
 def roll_up(conn: psycopg.Connection) -> rollup.PassResult:
-    result = rollup.catch_up(conn, ROLLUP)
+    result = rollup.catch_up(conn, ROLLUP, wait=30)
     conn.autocommit = True
     assert result.ran and result.caught_up
     return result

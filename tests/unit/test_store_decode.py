@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
@@ -15,9 +15,11 @@ from wac.result import encode
 from wac.store.decode import (
     CHECK_COLUMNS,
     CHECK_TYPES,
+    LATE_AFTER,
     MAX_TARGET_BYTES,
     check_row,
     decode_batch,
+    late_minutes,
 )
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -227,3 +229,24 @@ def test_an_unforeseen_error_with_one_message_is_a_dead_letter(
     batch = decode_one(good()[1])
     assert not batch.rows
     assert batch.rejected[0].reason == "cannot be stored: OverflowError: date value out of range"
+
+
+def test_late_minutes_are_the_utc_minutes_of_the_rows_before_the_cutoff() -> None:
+    cutoff = NOW - LATE_AFTER
+    on_time = [result(checked_at=NOW - timedelta(seconds=s)) for s in (1, 5, 29)]
+    assert late_minutes(on_time, cutoff) == []
+    assert late_minutes([], cutoff) == []
+    east = timezone(timedelta(hours=2))
+    late = [
+        result(checked_at=(NOW - timedelta(hours=2) + timedelta(seconds=10)).astimezone(east)),
+        result(checked_at=NOW - timedelta(hours=2, seconds=50)),
+        result(checked_at=NOW - timedelta(days=3)),
+    ]
+    assert late_minutes(on_time + late, cutoff) == [
+        NOW - timedelta(days=3),
+        NOW - timedelta(hours=2, minutes=1),
+        NOW - timedelta(hours=2),
+    ]
+    assert all(m.tzinfo == UTC for m in late_minutes(late, cutoff))
+    # With the batch's oldest time known, a batch on time is one comparison.
+    assert late_minutes(late, cutoff, oldest=NOW) == []

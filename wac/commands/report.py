@@ -13,6 +13,7 @@ import click
 
 from wac.commands.common import reports_errors
 from wac.config import load_settings
+from wac.errors import WacError
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,18 @@ def report(
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Catch up once and exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Catch up once and exit (waiting for another process's pass to end first).",
+)
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0, min_open=True, max=86400),
+    default=300.0,
+    show_default=True,
+    help="With --once: seconds to wait for another process's pass before giving up (exit 1).",
+)
 @click.option(
     "--interval", type=float, default=15.0, show_default=True, help="Seconds between passes."
 )
@@ -64,7 +76,7 @@ def report(
     help="Recompute the last DURATION from raw rows first (e.g. 7d).",
 )
 @reports_errors
-def rollup(once: bool, interval: float, rebuild_since: str | None) -> None:
+def rollup(once: bool, lock_wait: float, interval: float, rebuild_since: str | None) -> None:
     """Keep the rollups current (the dashboard's `wac web` also does it)."""
     from wac import rollup as job
     from wac.reports.db import connect
@@ -88,7 +100,12 @@ def rollup(once: bool, interval: float, rebuild_since: str | None) -> None:
     signal.signal(signal.SIGINT, stop)
     with conn:
         while True:
-            result = job.catch_up(conn, stop=stopping)
+            result = job.catch_up(conn, stop=stopping, wait=lock_wait if once else 0.0)
+            if once and not result.ran:
+                raise WacError(
+                    f"another process held the rollup lock for {lock_wait:g} s (--lock-wait): "
+                    "the rollups were not brought up to date; run it again"
+                )
             if result.ran:
                 log.info(
                     "rollups at %s (lag %.0f s, %d minute buckets, %d late) in %.2f s",

@@ -19,7 +19,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -31,6 +31,11 @@ from wac.store.target_status import TargetUpdate
 # The `target` index holds at most ~2.7 kB per entry; keep well under it.
 MAX_TARGET_BYTES = 1024
 MAX_CLOCK_AHEAD = timedelta(days=1)
+# A result stored more than this after its check is *late*: its minute may be rolled up
+# already (the rollup closes a minute 2 min after its end), so the store marks the
+# minute for the rollup to recompute. The margin under 2 min allows for clock skew
+# between the store's host and the database's.
+LATE_AFTER = timedelta(seconds=30)
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 # Columns of `checks` the store writes, in row order (`phases` and `error` flattened).
@@ -126,6 +131,8 @@ class Batch:
     target_updates: list[TargetUpdate] | None = None
     target_payload: bytes | None = None
     days: set[date] | None = None
+    # UTC minutes of the late rows (see LATE_AFTER), for `rollup_dirty`.
+    late_minutes: list[datetime] | None = None
 
 
 _row_head = attrgetter(*CHECK_COLUMNS[:8], *(f"phases.{p}" for p in PHASES), *CHECK_COLUMNS[13:17])
@@ -136,6 +143,33 @@ def check_row(result: CheckResult) -> Row:
     """The `checks` row of a result, in CHECK_COLUMNS order."""
     error = result.error
     return _row_head(result) + (_NO_ERROR if error is None else (error.kind, error.message))
+
+
+def time_span(results: Sequence[CheckResult]) -> tuple[datetime, datetime]:
+    """The oldest and newest `checked_at` of these results (not empty)."""
+    return min(r.checked_at for r in results), max(r.checked_at for r in results)
+
+
+def late_minutes(
+    results: Sequence[CheckResult], cutoff: datetime, oldest: datetime | None = None
+) -> list[datetime]:
+    """The UTC minutes, sorted, of the results checked before `cutoff`.
+
+    With the batch's `oldest` time known, a batch on time costs one comparison.
+    """
+    if not results:
+        return []
+    if oldest is None:
+        oldest = time_span(results)[0]
+    if oldest >= cutoff:
+        return []
+    return sorted(
+        {
+            r.checked_at.astimezone(UTC).replace(second=0, microsecond=0)
+            for r in results
+            if r.checked_at < cutoff
+        }
+    )
 
 
 @contextmanager

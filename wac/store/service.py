@@ -44,7 +44,15 @@ from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
 from wac.result import CheckResult
 from wac.store.copy_data import binary_copy
 from wac.store.db import connect_database, first_line
-from wac.store.decode import CHECK_TYPES, Batch, decode_batch, gc_paused
+from wac.store.decode import (
+    CHECK_TYPES,
+    LATE_AFTER,
+    Batch,
+    decode_batch,
+    gc_paused,
+    late_minutes,
+    time_span,
+)
 from wac.store.migrate import migrate
 from wac.store.offsets import OffsetBook, PartitionKey
 from wac.store.partitions import Partitions
@@ -288,7 +296,9 @@ class StoreService:
         )
         with gc_paused():
             if batch.rows:
-                batch.days = days_of(batch.results)
+                span = time_span(batch.results)
+                batch.days = days_of(batch.results, span)
+                batch.late_minutes = late_minutes(batch.results, now - LATE_AFTER, span[0])
             # Against what was written up to the previous batch: a target the batch in
             # flight writes may be written again, which changes nothing.
             batch.target_updates = self.targets.updates(summarize(batch.results))

@@ -22,7 +22,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -32,7 +32,16 @@ from wac.result import CheckResult
 from wac.store import target_status
 from wac.store.copy_data import binary_copy
 from wac.store.db import connect, first_line, is_missing_partition, is_row_error
-from wac.store.decode import CHECK_COLUMNS, CHECK_TYPES, Batch, Rejected, Row
+from wac.store.decode import (
+    CHECK_COLUMNS,
+    CHECK_TYPES,
+    LATE_AFTER,
+    Batch,
+    Rejected,
+    Row,
+    late_minutes,
+    time_span,
+)
 from wac.store.partitions import Partitions
 from wac.store.target_status import TargetStatus, TargetUpdate, summarize
 
@@ -48,6 +57,8 @@ CREATE_STAGING = (
 INSERT_FROM_STAGING = sql.SQL(
     "INSERT INTO checks ({cols}) SELECT {cols} FROM checks_staging ON CONFLICT DO NOTHING"
 ).format(cols=_COLUMNS)
+# Minutes the rollup job must recompute: rows of them arrived late (see wac/rollup.py).
+MARK_LATE = "INSERT INTO rollup_dirty (minute) SELECT unnest(%s::timestamptz[])"
 INSERT_REJECTED = (
     'INSERT INTO rejected_messages (topic, "partition", "offset", key, value, reason) '
     "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
@@ -112,12 +123,15 @@ class BatchWriter:
         if updates is None:
             updates, targets = self.targets.updates(summarize(results)), None
         rejected = list(batch.rejected)
+        late = batch.late_minutes
+        if late is None:
+            late = late_minutes(results, datetime.now(UTC) - LATE_AFTER)
         if rows:
             self.partitions.ensure(conn, batch.days if batch.days is not None else days_of(results))
         retried_partitions = False
         while True:
             try:
-                return self._commit(conn, Rows(rows, payload), (updates, targets), rejected)
+                return self._commit(conn, Rows(rows, payload, late), (updates, targets), rejected)
             except Exception as exc:
                 if is_missing_partition(exc) and not retried_partitions:
                     # Dropped or never created by someone else: look again, once.
@@ -197,6 +211,9 @@ class BatchWriter:
                     copy.write(rows.payload())
                 cur.execute(INSERT_FROM_STAGING)
                 inserted = cur.rowcount
+            if rows.count and rows.late_minutes:
+                # Same transaction as the rows: the rollup sees both or neither.
+                cur.execute(MARK_LATE, (rows.late_minutes,))
             if rejected:
                 insert_rejected(cur, rejected)
             self.targets.write(cur, *updates)
@@ -228,12 +245,19 @@ class BatchWriter:
 
 
 class Rows:
-    """A batch's rows and their binary COPY stream (encoded when first needed)."""
+    """A batch's rows, their binary COPY stream (encoded when first needed) and the
+    minutes of the late ones."""
 
-    def __init__(self, rows: Sequence[Row], payload: bytes | None = None) -> None:
+    def __init__(
+        self,
+        rows: Sequence[Row],
+        payload: bytes | None = None,
+        late_minutes: Sequence[datetime] = (),
+    ) -> None:
         self.rows = rows
         self.count = len(rows)
         self._payload = payload
+        self.late_minutes = list(late_minutes)
 
     def payload(self) -> bytes:
         if self._payload is None:
@@ -241,12 +265,15 @@ class Rows:
         return self._payload
 
 
-def days_of(results: Sequence[CheckResult]) -> set[date]:
-    """The UTC days of these results (usually one: checked cheaply from the extremes)."""
+def days_of(
+    results: Sequence[CheckResult], span: tuple[datetime, datetime] | None = None
+) -> set[date]:
+    """The UTC days of these results (usually one: checked cheaply from the extremes,
+    `span` when known already)."""
     if not results:
         return set()
-    low = min(r.checked_at for r in results).astimezone(UTC).date()
-    high = max(r.checked_at for r in results).astimezone(UTC).date()
+    oldest, newest = span or time_span(results)
+    low, high = oldest.astimezone(UTC).date(), newest.astimezone(UTC).date()
     if low == high:
         return {low}
     return {r.checked_at.astimezone(UTC).date() for r in results}
