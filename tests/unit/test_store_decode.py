@@ -248,5 +248,17 @@ def test_late_minutes_are_the_utc_minutes_of_the_rows_before_the_cutoff() -> Non
         NOW - timedelta(hours=2),
     ]
     assert all(m.tzinfo == UTC for m in late_minutes(late, cutoff))
-    # With the batch's oldest time known, a batch on time is one comparison.
-    assert late_minutes(late, cutoff, oldest=NOW) == []
+    # With the batch's span known, a batch on time is one comparison...
+    assert late_minutes(late, cutoff, span=(NOW, NOW)) == []
+    # ... and a late batch over a few minutes is marked whole, minute by minute.
+    catching_up = [result(checked_at=NOW - timedelta(hours=1, seconds=s)) for s in (50, 170)]
+    hour_ago = NOW - timedelta(hours=1)
+    whole = [hour_ago - 3 * MIN, hour_ago - 2 * MIN, hour_ago - MIN]
+    assert late_minutes(catching_up, cutoff) == whole
+    assert (
+        late_minutes(catching_up, cutoff, span=(hour_ago - 170 * SEC, hour_ago - 50 * SEC)) == whole
+    )
+    # (Over more than five minutes, as above, only the minutes that hold late rows.)
+
+
+MIN, SEC = timedelta(minutes=1), timedelta(seconds=1)

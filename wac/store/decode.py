@@ -36,6 +36,10 @@ MAX_CLOCK_AHEAD = timedelta(days=1)
 # minute for the rollup to recompute. The margin under 2 min allows for clock skew
 # between the store's host and the database's.
 LATE_AFTER = timedelta(seconds=30)
+# A late batch within this span is marked minute by minute, none left out, without
+# looking at each result: recomputing a minute that got no late row costs little.
+MARK_WHOLE_SPAN = timedelta(minutes=5)
+MINUTE = timedelta(minutes=1)
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 # Columns of `checks` the store writes, in row order (`phases` and `error` flattened).
@@ -151,25 +155,29 @@ def time_span(results: Sequence[CheckResult]) -> tuple[datetime, datetime]:
 
 
 def late_minutes(
-    results: Sequence[CheckResult], cutoff: datetime, oldest: datetime | None = None
+    results: Sequence[CheckResult],
+    cutoff: datetime,
+    span: tuple[datetime, datetime] | None = None,
 ) -> list[datetime]:
-    """The UTC minutes, sorted, of the results checked before `cutoff`.
+    """The UTC minutes, sorted, that hold the results checked before `cutoff`.
 
-    With the batch's `oldest` time known, a batch on time costs one comparison.
+    Known the batch's `span` (oldest, newest), a batch on time costs one comparison, and
+    a late batch over a few minutes (a store catching up reads in order) is marked whole
+    without looking at each result.
     """
     if not results:
         return []
-    if oldest is None:
-        oldest = time_span(results)[0]
+    oldest, newest = span or time_span(results)
     if oldest >= cutoff:
         return []
-    return sorted(
-        {
-            r.checked_at.astimezone(UTC).replace(second=0, microsecond=0)
-            for r in results
-            if r.checked_at < cutoff
-        }
-    )
+    first, last = _minute(oldest), _minute(min(newest, cutoff))
+    if last - first <= MARK_WHOLE_SPAN:
+        return [first + MINUTE * i for i in range((last - first) // MINUTE + 1)]
+    return sorted({_minute(r.checked_at) for r in results if r.checked_at < cutoff})
+
+
+def _minute(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 @contextmanager

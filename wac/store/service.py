@@ -298,7 +298,7 @@ class StoreService:
             if batch.rows:
                 span = time_span(batch.results)
                 batch.days = days_of(batch.results, span)
-                batch.late_minutes = late_minutes(batch.results, now - LATE_AFTER, span[0])
+                batch.late_minutes = late_minutes(batch.results, now - LATE_AFTER, span)
             # Against what was written up to the previous batch: a target the batch in
             # flight writes may be written again, which changes nothing.
             batch.target_updates = self.targets.updates(summarize(batch.results))
