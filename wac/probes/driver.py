@@ -292,6 +292,7 @@ class CheckLoop:
         if targets is None:
             return
         added, removed, changed = self.scheduler.set_targets(targets, self._clock())
+        self._failing.clear()  # a new list: say again what still cannot be checked
         if added or removed or changed:
             log.info(
                 "targets: %d added, %d removed, %d changed, %d in all",
@@ -331,7 +332,7 @@ class CheckLoop:
         message = describe_failure(target, what, exc)
         if target.id not in self._failing:
             self._failing.add(target.id)
-            log.error("check of %s: %s (logged once; every check of it fails)", target.id, message)
+            log.error("check of %s: %s (logged once per target)", target.id, message)
         self._deliver(slot, failed_result(target, self._monitor, message))
 
     def _deliver(self, slot: Slot, result: CheckResult) -> None:
