@@ -196,6 +196,7 @@ URLS = (
         "https://example.com/" + "a" * 9000,
     ],
 )
+TIMEOUTS = (["10s", "250ms", "5m", "1h", "0.5"], ["2h", "0s", "-1s", "0.0001", "1e300", "nan"])
 DURATIONS = (
     ["10s", "250ms", "5m", "1h", "2h", "0.5"],
     ["25h", "0s", "-1s", "0.01s", "1e300", "soon", "9" * 400],
@@ -221,6 +222,13 @@ ZONES = (["UTC", "Europe/Paris"], ["Nowhere/Else", "../../etc/passwd", "x" * 300
 
 
 Maker = Callable[[st.DrawFn], str]
+
+
+def rarely(draw: st.DrawFn, n: int) -> bool:
+    """True about once in n + 1 draws; shrinking makes it False (the simpler document)."""
+    return draw(st.integers(0, n)) == n
+
+
 MODE = {"clean": False}  # set per document: draw only valid values
 
 
@@ -268,14 +276,14 @@ def documents(draw: st.DrawFn, *, with_alerts: bool) -> str:
         elif kind == 2 and anchors:
             return "*" + draw(st.sampled_from(anchors))
         elif kind == 3:
-            return bomb() if draw(st.integers(0, 4)) == 0 else scalar()
+            return bomb() if rarely(draw, 4) else scalar()
         elif kind <= 6:
             items = [node(depth + 1) for _ in range(draw(st.integers(0, 4)))]
             text = "[" + ", ".join(items) + "]"
         else:
             keys = st.sampled_from([*VALUES, "defaults", "targets", "alerts", "x", "1"])
             text = mapping({draw(keys): lambda: node(depth + 1) for _ in range(3)})
-        if draw(st.integers(0, 5)) == 0:
+        if rarely(draw, 5):
             text = f"&{anchor()} {text}"
         return text
 
@@ -284,30 +292,30 @@ def documents(draw: st.DrawFn, *, with_alerts: bool) -> str:
         for key, make in fields.items():
             value = make() if callable(make) else str(make)
             pairs.append(f"{key}: {value}")
-            if not clean and draw(st.integers(0, 60)) == 0:  # the same key twice
+            if not clean and rarely(draw, 60):  # the same key twice
                 pairs.append(f"{key}: {value}")
-        if anchors and not clean and draw(st.integers(0, 10)) == 0:
+        if anchors and not clean and rarely(draw, 10):
             pairs.append(f"<<: *{draw(st.sampled_from(anchors))}")
         return "{" + ", ".join(pairs) + "}"
 
     def value_for(key: str) -> str:
-        if not clean and draw(st.integers(0, 15)) == 0:  # any node at all in any field
+        if not clean and rarely(draw, 15):  # any node at all in any field
             return node(2)
         return VALUES[key](draw)
 
     def target() -> str:
         keys = draw(st.lists(st.sampled_from(TARGET_KEYS), max_size=6, unique=True))
-        if draw(st.integers(0, 10)) > 0:
+        if clean or not rarely(draw, 10):
             keys = ["url", *[k for k in keys if k != "url"]]
-        if draw(st.integers(0, 4)) > 0:
+        if not rarely(draw, 4):
             keys = [*[k for k in keys if k != "name"], "name"]
         fields: dict[str, object] = {k: (lambda k=k: value_for(k)) for k in keys}
-        if "name" in fields and draw(st.integers(0, 3)) > 0:
+        if "name" in fields and not rarely(draw, 3):
             fields["name"] = scalar_text(f"target-{len(anchors)}-{draw(st.integers(0, 10**6))}")
-        if not clean and draw(st.integers(0, 20)) == 0:
+        if not clean and rarely(draw, 20):
             fields[draw(st.sampled_from(["intervall", "URL", "1", "~"]))] = "x"
         text = mapping(fields)
-        if draw(st.integers(0, 6)) == 0:
+        if rarely(draw, 6):
             text = f"&{anchor()} {text}"
         return text
 
@@ -316,11 +324,11 @@ def documents(draw: st.DrawFn, *, with_alerts: bool) -> str:
         keys = draw(st.lists(st.sampled_from(DEFAULT_KEYS), max_size=3, unique=True))
         lines.append("defaults: " + mapping({k: (lambda k=k: value_for(k)) for k in keys}))
     lines.append("targets:")
-    for _ in range(draw(st.integers(0, 4))):
+    for _ in range(draw(st.integers(1 if clean else 0, 4))):
         lines.append("  - " + (target() if clean or draw(st.integers(0, 8)) else node(1)))
     if with_alerts:
         lines.append("alerts: " + alerts_section(draw, node))
-    if not clean and draw(st.integers(0, 15)) == 0:
+    if not clean and rarely(draw, 15):
         lines.append(draw(st.sampled_from(["targets: []", "x: 1", "---", "- a", "alerts: 1"])))
     return "\n".join(lines) + "\n"
 
@@ -343,14 +351,14 @@ def _headers(draw: st.DrawFn) -> str:
 def _statuses(draw: st.DrawFn) -> str:
     valid = st.lists(st.sampled_from([200, 204, 301, 404]), min_size=1, max_size=3).map(str)
     hostile = st.sampled_from(["[0]", "[999]", "[]", "[x]", "true", "99999999999999999999"])
-    return draw(st.one_of(valid, valid, valid, hostile))
+    return draw(valid if MODE["clean"] else st.one_of(valid, valid, valid, hostile))
 
 
 VALUES: dict[str, Maker] = {
     "url": lambda draw: draw(_pick(URLS)),
     "name": lambda draw: draw(_pick(NAMES)),
     "interval": lambda draw: draw(_pick(DURATIONS, quoted=False)),
-    "timeout": lambda draw: draw(_pick(DURATIONS, quoted=False)),
+    "timeout": lambda draw: draw(_pick(TIMEOUTS, quoted=False)),
     "method": lambda draw: draw(_pick(METHODS)),
     "headers": _headers,
     "expect_status": _statuses,
@@ -364,106 +372,113 @@ DEFAULT_KEYS = [k for k in TARGET_KEYS if k not in ("url", "name", "pattern")]
 
 
 def alerts_section(draw: st.DrawFn, node: Callable[[int], str]) -> str:
+    clean = MODE["clean"]
+
     def maybe(text: str) -> str:
-        if MODE["clean"] or draw(st.integers(0, 8)) > 0:
-            return text
-        return node(2)
+        return text if clean or not rarely(draw, 8) else node(2)
+
+    notifier_names = draw(
+        st.lists(
+            st.sampled_from(["ops", "chat", "mail"] if clean else ["ops", "chat", "bad name"]),
+            max_size=3,
+            unique=True,
+        )
+    )
 
     def rules() -> str:
         keys = draw(st.lists(st.sampled_from(list(RULE_VALUES)), max_size=4, unique=True))
-        return "{" + ", ".join(f"{k}: {maybe(RULE_VALUES[k](draw))}" for k in keys) + "}"
+        pairs = [f"{k}: {maybe(RULE_VALUES[k](draw))}" for k in keys if k != "notify"]
+        if draw(st.booleans()):
+            names = draw(st.lists(st.sampled_from(notifier_names or ["ops"]), unique=True))
+            notify = "[" + ", ".join(map(scalar_text, names if clean else [*names, "nope"])) + "]"
+            pairs.append(f"notify: {maybe(notify)}")
+        return "{" + ", ".join(pairs) + "}"
 
-    def notifier() -> str:
+    def notifier(name: str) -> str:
+        if clean:
+            return {
+                "ops": "{type: webhook, url: 'https://hooks.example.com/x',"
+                " secret_env: HOOK_SECRET, headers: {X-Team: web}, timeout: 3s}",
+                "chat": "{type: slack, url_env: SLACK_URL, username: wac}",
+                "mail": "{type: email, host: smtp.example.com, username: alerts, password_env: PW,"
+                " from: a@example.com, to: [b@example.com]}",
+            }[name]
         kind = draw(st.sampled_from(["webhook", "slack", "email", "pager", "[webhook]"]))
         keys = draw(st.lists(st.sampled_from(list(NOTIFIER_VALUES)), max_size=5, unique=True))
         pairs = [f"type: {kind}"] + [f"{k}: {maybe(NOTIFIER_VALUES[k](draw))}" for k in keys]
         return "{" + ", ".join(pairs) + "}"
 
     def window() -> str:
+        scope = "" if clean else "targets: [shop], "
         if draw(st.booleans()):
-            start = draw(st.sampled_from(["2025-06-01T22:00:00Z", "2025-06-01", "soon", "1"]))
-            end = draw(st.sampled_from(["2025-06-01T23:00:00Z", "2024-01-01T00:00:00Z", "x"]))
-            return f"{{targets: [shop], start: {start}, end: {end}}}"
-        days = draw(st.sampled_from(["[sun]", "[sun, wed]", "[funday]", "sun", "[1]"]))
-        start = draw(st.sampled_from(['"02:00"', "02:00", '"25:00"', "120", "x"]))
+            start = draw(_pick((["2025-06-01T22:00:00Z"], ["2025-06-01", "soon", "1"]), False))
+            end = draw(_pick((["2025-06-01T23:00:00Z"], ["2024-01-01T00:00:00Z", "x"]), False))
+            return f"{{{scope}start: {start}, end: {end}}}"
+        days = draw(_pick((["[sun]", "[sun, wed]", "sun"], ["[funday]", "[1]"]), False))
+        start = draw(_pick((['"02:00"', "02:00", "120"], ['"25:00"', "x"]), False))
         duration = draw(_pick(DURATIONS, quoted=False))
         zone = draw(_pick(ZONES))
-        return (
-            f"{{weekly: {{days: {days}, start: {start}, duration: {duration}, timezone: {zone}}}}}"
-        )
+        weekly = f"days: {days}, start: {start}, duration: {duration}, timezone: {zone}"
+        return f"{{{scope}weekly: {{{weekly}}}}}"
 
     parts = []
     if draw(st.booleans()):
         parts.append(f"defaults: {maybe(rules())}")
-    if draw(st.booleans()):
-        names = draw(
-            st.lists(st.sampled_from(["shop", "blog", "nope", "1"]), max_size=2, unique=True)
-        )
+    if not clean and draw(st.booleans()):
+        names = draw(st.lists(st.sampled_from(["shop", "nope", "1"]), max_size=2, unique=True))
         parts.append("targets: {" + ", ".join(f"{n}: {rules()}" for n in names) + "}")
+    if notifier_names:
+        pairs = [f"{scalar_text(n)}: {maybe(notifier(n))}" for n in notifier_names]
+        parts.append("notifiers: {" + ", ".join(pairs) + "}")
     if draw(st.booleans()):
-        names = draw(
-            st.lists(st.sampled_from(["ops", "chat", "mail", "bad name"]), max_size=3, unique=True)
-        )
-        parts.append(
-            "notifiers: {"
-            + ", ".join(f"{scalar_text(n)}: {maybe(notifier())}" for n in names)
-            + "}"
-        )
-    if draw(st.booleans()):
-        parts.append(
-            "maintenance: [" + ", ".join(window() for _ in range(draw(st.integers(0, 2)))) + "]"
-        )
+        windows = [window() for _ in range(draw(st.integers(0, 2)))]
+        parts.append("maintenance: [" + ", ".join(windows) + "]")
     if draw(st.booleans()):
         keys = draw(st.lists(st.sampled_from(list(DELIVERY_VALUES)), max_size=4, unique=True))
-        parts.append(
-            "delivery: {" + ", ".join(f"{k}: {maybe(DELIVERY_VALUES[k](draw))}" for k in keys) + "}"
-        )
+        if clean:
+            keys = [k for k in keys if k != "retry_max"]  # may not be below retry_initial
+        pairs = [f"{k}: {maybe(DELIVERY_VALUES[k](draw))}" for k in keys]
+        parts.append("delivery: {" + ", ".join(pairs) + "}")
     if draw(st.booleans()):
         parts.append(f"start_lookback: {draw(_pick(DURATIONS, quoted=False))}")
     return "{" + ", ".join(parts) + "}"
 
 
+def _plain(valid: list[str], hostile: list[str]) -> Maker:
+    return lambda draw: draw(_pick((valid, hostile), quoted=False))
+
+
 RULE_VALUES: dict[str, Maker] = {
-    "failure_threshold": lambda draw: draw(
-        st.sampled_from(["3", "0", "-1", "1e3", "x", "true", "9" * 30])
-    ),
-    "success_threshold": lambda draw: draw(st.sampled_from(["2", "0", "[2]"])),
-    "quorum": lambda draw: draw(_pick(QUORUMS, quoted=False)),
-    "location_expiry": lambda draw: draw(_pick(DURATIONS, quoted=False)),
-    "reminder_interval": lambda draw: draw(
-        st.sampled_from(["1h", "off", "false", "~", "0s", "1e300"])
-    ),
-    "cert_expiry_days": lambda draw: draw(
-        st.sampled_from(["[14, 7, 1]", "7", "[]", "[x]", "[0]", "~"])
-    ),
-    "notify": lambda draw: draw(
-        st.sampled_from(["[ops]", "ops", "[]", "~", "[1]", "[nope]", "{a: 1}"])
-    ),
+    "failure_threshold": _plain(["3", "1"], ["0", "-1", "1e3", "x", "true", "9" * 30]),
+    "success_threshold": _plain(["2"], ["0", "[2]"]),
+    "quorum": _plain(*QUORUMS),
+    "location_expiry": _plain(*DURATIONS),
+    "reminder_interval": _plain(["1h", "off", "false", "~"], ["0s", "1e300"]),
+    "cert_expiry_days": _plain(["[14, 7, 1]", "7", "[]", "~"], ["[x]", "[0]"]),
+    "notify": _plain(["[]"], ["ops", "~", "[1]", "{a: 1}"]),
 }
 NOTIFIER_VALUES: dict[str, Maker] = {
     "url": lambda draw: draw(_pick(URLS)),
-    "url_env": lambda draw: draw(st.sampled_from(["SLACK_URL", "UNSET", "[x]", "''"])),
-    "secret_env": lambda draw: draw(st.sampled_from(["HOOK_SECRET", "UNSET", "1"])),
+    "url_env": _plain(["SLACK_URL"], ["UNSET", "[x]", "''"]),
+    "secret_env": _plain(["HOOK_SECRET"], ["UNSET", "1"]),
     "secret": lambda draw: "inline-s3cret",
-    "headers": lambda draw: _headers(draw),
-    "timeout": lambda draw: draw(_pick(DURATIONS, quoted=False)),
-    "ca_file": lambda draw: draw(st.sampled_from(["/nonexistent.pem", "[1]", '"\\0"'])),
-    "host": lambda draw: draw(st.sampled_from(["smtp.example.com", "''", "[h]"])),
-    "port": lambda draw: draw(st.sampled_from(["25", "0", "70000", "x", "[25]"])),
-    "security": lambda draw: draw(st.sampled_from(["starttls", "tls", "none", "[tls]", "{a: 1}"])),
-    "username": lambda draw: draw(st.sampled_from(["alerts", "''", "[u]"])),
-    "password_env": lambda draw: draw(st.sampled_from(["PW", "UNSET"])),
-    "from": lambda draw: draw(st.sampled_from(["a@example.com", "[x]"])),
-    "to": lambda draw: draw(
-        st.sampled_from(["a@example.com", "[a@example.com]", "[x]", "[]", "{a: 1}"])
-    ),
-    "icon_emoji": lambda draw: draw(st.sampled_from([":bell:", "[x]"])),
+    "headers": _headers,
+    "timeout": _plain(*DURATIONS),
+    "ca_file": _plain(["/nonexistent.pem"], ["[1]", '"\\0"']),
+    "host": _plain(["smtp.example.com"], ["''", "[h]"]),
+    "port": _plain(["25"], ["0", "70000", "x", "[25]"]),
+    "security": _plain(["starttls", "tls", "none"], ["[tls]", "{a: 1}"]),
+    "username": _plain(["alerts"], ["''", "[u]"]),
+    "password_env": _plain(["PW"], ["UNSET"]),
+    "from": _plain(["a@example.com"], ["[x]"]),
+    "to": _plain(["a@example.com", "[a@example.com]"], ["[x]", "[]", "{a: 1}"]),
+    "icon_emoji": _plain([":bell:"], ["[x]"]),
 }
 DELIVERY_VALUES: dict[str, Maker] = {
-    "retry_initial": lambda draw: draw(_pick(DURATIONS, quoted=False)),
-    "retry_max": lambda draw: draw(_pick(DURATIONS, quoted=False)),
-    "give_up_after": lambda draw: draw(_pick(DURATIONS, quoted=False)),
-    "workers": lambda draw: draw(st.sampled_from(["4", "0", "-1", "x", "10000000000"])),
+    "retry_initial": _plain(*DURATIONS),
+    "retry_max": _plain(*DURATIONS),
+    "give_up_after": _plain(*DURATIONS),
+    "workers": _plain(["4", "1"], ["0", "-1", "x", "10000000000"]),
 }
 
 
