@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from wac import limits
 from wac.errors import ConfigError
 
 CERT_FILES = ("ca.pem", "service.cert", "service.key")
@@ -158,6 +159,11 @@ def parse_timeout(raw: str | None) -> float:
         ) from None
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"CHECK_TIMEOUT={raw!r} must be a positive number of seconds")
+    if not limits.MIN_TIMEOUT_S <= value <= limits.MAX_TIMEOUT_S:
+        raise ConfigError(
+            f"CHECK_TIMEOUT={raw!r} must be between {limits.MIN_TIMEOUT_S} and "
+            f"{limits.MAX_TIMEOUT_S:g} seconds"
+        )
     return value
 
 

@@ -220,6 +220,15 @@ def _reload(loop: CheckLoop, load_targets: Callable[[], list[Target]], why: str)
     except ConfigError as exc:
         log.error("reload (%s) failed, keeping the current targets: %s", why, exc)
         return
+    except Exception as exc:  # a bug in the loader must not stop a running monitor
+        log.error(
+            "reload (%s) failed, keeping the current targets: unexpected %s: %s",
+            why,
+            type(exc).__name__,
+            " ".join(str(exc).split())[:300],
+        )
+        log.debug("reload failure", exc_info=True)
+        return
     log.info("reload (%s): %d target(s)", why, len(targets))
     loop.set_targets(targets)
 

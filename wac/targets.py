@@ -1,26 +1,25 @@
 """Targets: what to check, how often, and what counts as up.
 
 Targets come from the command line (URLs) or from a YAML file (DESIGN.md's
-format). Every mistake is a ConfigError naming the target and the field.
+format). Every mistake is a ConfigError naming the target and the field. Every value
+is bounded (wac.limits), so that a target accepted here can always be checked.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from wac import limits
 from wac.config import redact_userinfo
 from wac.errors import ConfigError
-
-# libyaml's C parser when PyYAML has it: 20,000 targets load in a second, not ten.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from wac.patterns import BodyPattern, PatternError, compile_body_pattern
+from wac.yaml_config import collector_paused, load_yaml_file, shown
 
 DEFAULT_INTERVAL = 10.0
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -39,6 +38,10 @@ _SIZE_BYTES = {
     "mb": 1000**2,
     "gb": 1000**3,
 }
+_URL_NOT_PRINTABLE_ASCII = re.compile(r"[^\x21-\x7e]")
+_SIMPLE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::(\d{1,5}))?(?:[/?#][\x21-\x7e]*)?")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+_HEADER_VALUE_BAD = re.compile(r"[^\t\x20-\x7e]")  # RFC 9110: VCHAR, SP and HTAB
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Target:
     verify_tls: bool = True
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_redirects: int = DEFAULT_MAX_REDIRECTS
-    compiled_pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    compiled_pattern: BodyPattern | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def public_url(self) -> str:
@@ -70,72 +73,143 @@ class Target:
 
 
 def default_target_id(method: str, url: str) -> str:
-    return f"{method} {redact_userinfo(url)}"
+    return f"{method} {_public(url)}"
+
+
+def _public(url: str) -> str:
+    return redact_userinfo(url) if "@" in url else url  # most URLs: no parsing at all
+
+
+def _safe_url(url: str) -> str:
+    """The URL for a message: never its credentials, even when it does not parse."""
+    public = _public(url)
+    if public == url and "@" in url:
+        scheme, _, rest = url.partition("://")
+        public = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return shown(public)
 
 
 def check_url(url: str, where: str) -> str:
     """The URL if it is an absolute http(s) URL with a host; a ConfigError otherwise."""
-    shown = redact_userinfo(url)
+    if len(url) > limits.MAX_URL_CHARS:
+        raise ConfigError(
+            f"{where}: url is {len(url)} characters long; at most {limits.MAX_URL_CHARS}"
+        )
+    if bad := _URL_NOT_PRINTABLE_ASCII.search(url):
+        char = bad.group()
+        if char.isspace():
+            problem = "contains white space; percent-encode it"
+        elif char.isprintable():
+            problem = (
+                f"contains the non-ASCII character {char!r}: write the host name in its "
+                "xn-- form and percent-encode the rest"
+            )
+        else:
+            problem = f"contains the control character {char!r}; remove it"
+        raise ConfigError(f"{where}: url {_safe_url(url)} {problem}")
+    if (simple := _SIMPLE_URL.fullmatch(url)) and int(simple.group(1) or 0) <= 65535:
+        return url  # the common form, checked without urlsplit's cost
     try:
         parts = urlsplit(url)
         _ = parts.port
     except ValueError as exc:
-        raise ConfigError(f"{where}: url {shown!r} is not a valid URL ({exc})") from None
+        raise ConfigError(f"{where}: url {_safe_url(url)} is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise ConfigError(
-            f"{where}: url {shown!r} must start with http:// or https:// (e.g. https://example.com/)"
+            f"{where}: url {_safe_url(url)} must start with http:// or https:// "
+            "(e.g. https://example.com/)"
         )
     if not parts.hostname:
-        raise ConfigError(f"{where}: url {shown!r} has no host name")
-    if any(c.isspace() for c in url):
-        raise ConfigError(f"{where}: url {shown!r} contains white space; percent-encode it")
+        raise ConfigError(f"{where}: url {_safe_url(url)} has no host name")
     return url
 
 
-def parse_duration(raw: object, where: str, field_name: str) -> float:
-    """`250ms`, `10s`, `5m`, `1h` or a bare number of seconds; must be positive."""
+def check_seconds(
+    seconds: float, where: str, field_name: str, lowest: float, highest: float
+) -> float:
+    """`seconds` if within [lowest, highest] (and finite); a ConfigError saying the range."""
+    if not lowest <= seconds <= highest:  # also refuses NaN
+        raise ConfigError(
+            f"{where}: {field_name} must be between {limits.describe_seconds(lowest)} and "
+            f"{limits.describe_seconds(highest)}, got {shown(seconds)}"
+        )
+    return seconds
+
+
+def parse_duration(
+    raw: object, where: str, field_name: str, *, maximum: float = limits.MAX_CONFIG_DURATION_S
+) -> float:
+    """`250ms`, `10s`, `5m`, `1h` or a bare number of seconds; positive, at most `maximum`."""
     if isinstance(raw, bool):
         raise ConfigError(f"{where}: {field_name} must be a duration such as 10s, not {raw!r}")
     if isinstance(raw, int | float):
-        seconds = float(raw)
+        try:
+            seconds = float(raw)
+        except OverflowError:  # an integer of hundreds of digits
+            seconds = float("inf")
     elif isinstance(raw, str) and (m := _DURATION.match(raw)):
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     else:
         raise ConfigError(
-            f"{where}: {field_name} {raw!r} is not a duration: use e.g. 500ms, 10s, 5m, 1h"
+            f"{where}: {field_name} {shown(raw)} is not a duration: use e.g. 500ms, 10s, 5m, 1h"
         )
     if not seconds > 0:
-        raise ConfigError(f"{where}: {field_name} must be positive, got {raw!r}")
+        raise ConfigError(f"{where}: {field_name} must be positive, got {shown(raw)}")
+    if not seconds <= maximum:
+        raise ConfigError(
+            f"{where}: {field_name} {shown(raw)} is too long: at most "
+            f"{limits.describe_seconds(maximum)}"
+        )
     return seconds
 
 
-def parse_size(raw: object, where: str, field_name: str) -> int:
+def parse_size(raw: object, where: str, field_name: str, *, maximum: int) -> int:
     if isinstance(raw, int) and not isinstance(raw, bool):
         size = raw
     elif isinstance(raw, str) and (m := _SIZE.match(raw)):
-        size = int(m.group(1)) * _SIZE_BYTES[m.group(2).lower() if m.group(2) else None]
+        digits = m.group(1)
+        unit = _SIZE_BYTES[m.group(2).lower() if m.group(2) else None]
+        size = int(digits) * unit if len(digits) <= 20 else maximum + 1
     else:
-        raise ConfigError(f"{where}: {field_name} {raw!r} is not a size: use e.g. 65536 or 1MiB")
+        raise ConfigError(
+            f"{where}: {field_name} {shown(raw)} is not a size: use e.g. 65536 or 1MiB"
+        )
     if size <= 0:
-        raise ConfigError(f"{where}: {field_name} must be positive, got {raw!r}")
+        raise ConfigError(f"{where}: {field_name} must be positive, got {shown(raw)}")
+    if size > maximum:
+        raise ConfigError(
+            f"{where}: {field_name} {shown(raw)} is too large: at most {maximum} bytes "
+            f"({maximum // 1024**2} MiB)"
+        )
     return size
 
 
-def compile_pattern(pattern: object, where: str) -> re.Pattern[str]:
+def compile_pattern(pattern: object, where: str) -> BodyPattern:
     if not isinstance(pattern, str) or not pattern:
-        raise ConfigError(f"{where}: pattern must be a non-empty string (a regular expression)")
+        raise ConfigError(
+            f"{where}: pattern must be a non-empty string (an RE2 regular expression)"
+        )
+    if len(pattern) > limits.MAX_PATTERN_CHARS:
+        raise ConfigError(
+            f"{where}: pattern is {len(pattern)} characters long; at most "
+            f"{limits.MAX_PATTERN_CHARS}"
+        )
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(f"{where}: pattern {pattern!r} is not a valid regex: {exc}") from None
+        return compile_body_pattern(pattern)
+    except PatternError as exc:
+        raise ConfigError(
+            f"{where}: pattern {shown(pattern)} is not a valid regex for RE2: {exc}"
+        ) from None
 
 
 def target_from_url(
     url: str, *, interval: float, timeout: float, pattern: str | None = None
 ) -> Target:
     """A target given on the command line."""
-    where = f"URL {redact_userinfo(url)!r}"
+    where = f"URL {_safe_url(url)}"
     check_url(url, where)
+    check_seconds(interval, where, "interval", limits.MIN_INTERVAL_S, limits.MAX_INTERVAL_S)
+    check_seconds(timeout, where, "timeout", limits.MIN_TIMEOUT_S, limits.MAX_TIMEOUT_S)
     compiled = compile_pattern(pattern, where) if pattern is not None else None
     return Target(
         url=url,
@@ -147,34 +221,14 @@ def target_from_url(
     )
 
 
-_TARGET_KEYS = {
-    "url",
-    "name",
-    "interval",
-    "timeout",
-    "method",
-    "headers",
-    "expect_status",
-    "pattern",
-    "verify_tls",
-    "max_body_size",
-    "max_redirects",
-}
-_DEFAULT_KEYS = _TARGET_KEYS - {"url", "name", "pattern"}
 _TOP_KEYS = {"defaults", "targets", "alerts"}
 
 
 def load_targets_file(path: Path, *, default_timeout: float) -> list[Target]:
     """Read and check a targets file; raises ConfigError naming the target and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"targets file {str(path)!r}: cannot read it ({exc.strerror})") from None
-    try:
-        document = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 (a safe loader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"targets file {str(path)!r}: not valid YAML: {exc}") from None
-    return parse_targets_document(document, source=str(path), default_timeout=default_timeout)
+    with collector_paused():
+        document = load_yaml_file(path)
+        return parse_targets_document(document, source=str(path), default_timeout=default_timeout)
 
 
 def parse_targets_document(
@@ -183,10 +237,13 @@ def parse_targets_document(
     if not isinstance(document, Mapping):
         raise ConfigError(f"{source}: expected a mapping with a `targets:` list at the top level")
     reject_unknown_keys(document, _TOP_KEYS, source)
-    defaults = document.get("defaults") or {}
+    defaults = document.get("defaults")
+    if defaults is None:
+        defaults = {}
     if not isinstance(defaults, Mapping):
         raise ConfigError(f"{source}: defaults must be a mapping")
-    reject_unknown_keys(defaults, _DEFAULT_KEYS, f"{source}: defaults")
+    base = dict(_FIELD_DEFAULTS, timeout=default_timeout)
+    base.update(_parse_fields(defaults, _DEFAULT_PARSERS, f"{source}: defaults"))
     entries = document.get("targets")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{source}: `targets:` must be a non-empty list of targets")
@@ -196,14 +253,15 @@ def parse_targets_document(
         where = f"{source}: target #{index}"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{where}: expected a mapping with at least `url:`")
-        if isinstance(entry.get("name"), str):
-            where = f"{source}: target {entry['name']!r}"
-        elif isinstance(entry.get("url"), str):
-            where = f"{source}: target #{index} ({redact_userinfo(entry['url'])})"
-        target = _parse_target({**defaults, **entry}, where, default_timeout)
+        name, url = entry.get("name"), entry.get("url")
+        if isinstance(name, str):
+            where = f"{source}: target {shown(name)}"
+        elif isinstance(url, str):
+            where = f"{source}: target #{index} ({_safe_url(url)})"
+        target = _make_target({**base, **_parse_fields(entry, _TARGET_PARSERS, where)}, where)
         if target.id in seen:
             raise ConfigError(
-                f"{where}: duplicate target id {target.id!r} (also {seen[target.id]}); "
+                f"{where}: duplicate target id {shown(target.id)} (also {seen[target.id]}); "
                 "give each a distinct `name:`"
             )
         seen[target.id] = where
@@ -215,53 +273,84 @@ def reject_unknown_keys(mapping: Mapping[Any, Any], allowed: set[str], where: st
     for key in mapping:
         if key not in allowed:
             raise ConfigError(
-                f"{where}: unknown key {key!r}; allowed keys: {', '.join(sorted(allowed))}"
+                f"{where}: unknown key {shown(key)}; allowed keys: {', '.join(sorted(allowed))}"
             )
 
 
-def _parse_target(entry: Mapping[str, Any], where: str, default_timeout: float) -> Target:
-    reject_unknown_keys(entry, _TARGET_KEYS, where)
-    url = entry.get("url")
-    if not isinstance(url, str):
+def _parse_fields(
+    entry: Mapping[Any, Any], parsers: Mapping[str, Callable[[object, str], Any]], where: str
+) -> dict[str, Any]:
+    fields = {}
+    for key, raw in entry.items():
+        parse = parsers.get(key)
+        if parse is None:
+            reject_unknown_keys(entry, set(parsers), where)
+        else:
+            fields[key] = parse(raw, where)
+    return fields
+
+
+def _make_target(fields: Mapping[str, Any], where: str) -> Target:
+    url = fields.get("url")
+    if url is None:
         raise ConfigError(f"{where}: `url` is required and must be a string")
-    check_url(url, where)
-    method = entry.get("method", "GET")
-    if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
-        raise ConfigError(f"{where}: method {method!r} is not one of {', '.join(HTTP_METHODS)}")
-    method = method.upper()
-    name = entry.get("name")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise ConfigError(f"{where}: name must be a non-empty string")
-    interval = parse_duration(entry.get("interval", DEFAULT_INTERVAL), where, "interval")
-    timeout = parse_duration(entry.get("timeout", default_timeout), where, "timeout")
-    headers = _parse_headers(entry.get("headers", {}), where)
-    expect = entry.get("expect_status")
-    expect_status = _parse_statuses(expect, where) if expect is not None else None
-    pattern = entry.get("pattern")
-    compiled = compile_pattern(pattern, where) if pattern is not None else None
-    verify_tls = entry.get("verify_tls", True)
-    if not isinstance(verify_tls, bool):
-        raise ConfigError(f"{where}: verify_tls must be true or false")
-    max_body = parse_size(
-        entry.get("max_body_size", DEFAULT_MAX_BODY_BYTES), where, "max_body_size"
-    )
-    max_redirects = entry.get("max_redirects", DEFAULT_MAX_REDIRECTS)
-    if not isinstance(max_redirects, int) or isinstance(max_redirects, bool) or max_redirects < 0:
-        raise ConfigError(f"{where}: max_redirects must be a whole number >= 0")
+    method = fields["method"]
+    name = fields.get("name")
+    pattern: BodyPattern | None = fields.get("pattern")
     return Target(
         url=url,
-        id=name.strip() if isinstance(name, str) else default_target_id(method, url),
-        interval=interval,
-        timeout=timeout,
+        id=name if name is not None else default_target_id(method, url),
+        interval=fields["interval"],
+        timeout=fields["timeout"],
         method=method,
-        headers=headers,
-        expect_status=expect_status,
-        pattern=pattern,
-        verify_tls=verify_tls,
-        max_body_bytes=max_body,
-        max_redirects=max_redirects,
-        compiled_pattern=compiled,
+        headers=fields["headers"],
+        expect_status=fields["expect_status"],
+        pattern=pattern.text if pattern is not None else None,
+        verify_tls=fields["verify_tls"],
+        max_body_bytes=fields["max_body_size"],
+        max_redirects=fields["max_redirects"],
+        compiled_pattern=pattern,
     )
+
+
+def _parse_url(raw: object, where: str) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where}: `url` is required and must be a string")
+    return check_url(raw, where)
+
+
+def _parse_name(raw: object, where: str) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"{where}: name must be a non-empty string")
+    name = raw.strip()
+    if len(name) > limits.MAX_NAME_CHARS:
+        raise ConfigError(
+            f"{where}: name is {len(name)} characters long; at most {limits.MAX_NAME_CHARS}"
+        )
+    if not name.isprintable():
+        char = next(c for c in name if not c.isprintable())
+        raise ConfigError(
+            f"{where}: name contains the character {char!r}, which cannot be shown; remove it"
+        )
+    return name
+
+
+def _parse_method(raw: object, where: str) -> str:
+    if not isinstance(raw, str) or raw.upper() not in HTTP_METHODS:
+        raise ConfigError(f"{where}: method {shown(raw)} is not one of {', '.join(HTTP_METHODS)}")
+    return raw.upper()
+
+
+def _parse_interval(raw: object, where: str) -> float:
+    seconds = parse_duration(raw, where, "interval", maximum=limits.MAX_INTERVAL_S)
+    return check_seconds(seconds, where, "interval", limits.MIN_INTERVAL_S, limits.MAX_INTERVAL_S)
+
+
+def _parse_timeout(raw: object, where: str) -> float:
+    seconds = parse_duration(raw, where, "timeout", maximum=limits.MAX_TIMEOUT_S)
+    return check_seconds(seconds, where, "timeout", limits.MIN_TIMEOUT_S, limits.MAX_TIMEOUT_S)
 
 
 def _parse_headers(raw: object, where: str) -> tuple[tuple[str, str], ...]:
@@ -269,27 +358,96 @@ def _parse_headers(raw: object, where: str) -> tuple[tuple[str, str], ...]:
         raise ConfigError(f"{where}: headers must be a mapping of name: value")
     headers = []
     for key, value in raw.items():
-        if not isinstance(key, str) or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", key):
-            raise ConfigError(f"{where}: headers: {key!r} is not a valid header name")
+        if not isinstance(key, str) or not _HEADER_NAME.fullmatch(key):
+            raise ConfigError(
+                f"{where}: headers: {shown(key)} is not a valid header name "
+                "(ASCII letters, digits and !#$%&'*+-.^_`|~)"
+            )
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise ConfigError(f"{where}: headers: {key} must have a string value")
         text = str(value)
-        if "\r" in text or "\n" in text:
-            raise ConfigError(f"{where}: headers: {key} value must be on one line")
+        if len(text) > limits.MAX_HEADER_VALUE_CHARS:
+            raise ConfigError(
+                f"{where}: headers: {key} value is {len(text)} characters long; at most "
+                f"{limits.MAX_HEADER_VALUE_CHARS}"
+            )
+        if bad := _HEADER_VALUE_BAD.search(text):
+            char = bad.group()
+            problem = (
+                "must be on one line"
+                if char in "\r\n"
+                else f"contains the non-ASCII character {char!r}; header values must be ASCII "
+                "(percent-encode or base64 it)"
+                if char.isprintable()
+                else f"contains the control character {char!r}; remove it"
+            )
+            raise ConfigError(f"{where}: headers: {key} value {problem}")
         headers.append((key, text))
     return tuple(headers)
 
 
-def _parse_statuses(raw: object, where: str) -> frozenset[int]:
+def _parse_statuses(raw: object, where: str) -> frozenset[int] | None:
+    if raw is None:
+        return None
     values: Iterable[object] = raw if isinstance(raw, list) else [raw]
     statuses = set()
     for value in values:
         if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
             raise ConfigError(
-                f"{where}: expect_status {value!r} is not an HTTP status (100-599); "
+                f"{where}: expect_status {shown(value)} is not an HTTP status (100-599); "
                 "give a number or a list such as [200, 301]"
             )
         statuses.add(value)
     if not statuses:
         raise ConfigError(f"{where}: expect_status must list at least one status")
     return frozenset(statuses)
+
+
+def _parse_pattern(raw: object, where: str) -> BodyPattern | None:
+    return None if raw is None else compile_pattern(raw, where)
+
+
+def _parse_verify_tls(raw: object, where: str) -> bool:
+    if not isinstance(raw, bool):
+        raise ConfigError(f"{where}: verify_tls must be true or false")
+    return raw
+
+
+def _parse_max_body_size(raw: object, where: str) -> int:
+    return parse_size(raw, where, "max_body_size", maximum=limits.MAX_BODY_BYTES)
+
+
+def _parse_max_redirects(raw: object, where: str) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= limits.MAX_REDIRECTS:
+        raise ConfigError(
+            f"{where}: max_redirects must be a whole number from 0 to {limits.MAX_REDIRECTS}, "
+            f"got {shown(raw)}"
+        )
+    return raw
+
+
+_TARGET_PARSERS: dict[str, Callable[[object, str], Any]] = {
+    "url": _parse_url,
+    "name": _parse_name,
+    "interval": _parse_interval,
+    "timeout": _parse_timeout,
+    "method": _parse_method,
+    "headers": _parse_headers,
+    "expect_status": _parse_statuses,
+    "pattern": _parse_pattern,
+    "verify_tls": _parse_verify_tls,
+    "max_body_size": _parse_max_body_size,
+    "max_redirects": _parse_max_redirects,
+}
+_DEFAULT_PARSERS = {
+    key: parse for key, parse in _TARGET_PARSERS.items() if key not in ("url", "name", "pattern")
+}
+_FIELD_DEFAULTS: dict[str, Any] = {
+    "interval": DEFAULT_INTERVAL,
+    "method": "GET",
+    "headers": (),
+    "expect_status": None,
+    "verify_tls": True,
+    "max_body_size": DEFAULT_MAX_BODY_BYTES,
+    "max_redirects": DEFAULT_MAX_REDIRECTS,
+}

@@ -44,7 +44,8 @@ def last_authorization() -> str | None:
 
 class SiteHandler(BaseHTTPRequestHandler):
     """Routes: /ok, /status/NNN, /slow/MS, /hang, /trickle, /big/BYTES, /loop, /redirect,
-    /headers (echoes the request headers), /peer (records the client's port in `peers`)."""
+    /headers (echoes the request headers), /peer (records the client's port in `peers`),
+    /forty-a (forty `a`s and a `!`)."""
 
     protocol_version = "HTTP/1.1"
     peers: list[int] = []  # noqa: RUF012 (shared on purpose: what /peer saw)
@@ -108,6 +109,8 @@ class SiteHandler(BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": "/loop"})
         elif path == "/redirect":
             self._send(301, b"", {"Location": "/ok"})
+        elif path == "/forty-a":  # what `(a+)+$` backtracks on for hours in Python's re
+            self._send(200, b"a" * 40 + b"!")
         elif path == "/headers":
             self._send(200, str(self.headers).encode())
         elif path == "/peer":

@@ -1,14 +1,14 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from wac.errors import ConfigError
 from wac.targets import load_targets_file, parse_duration, parse_targets_document
+from wac.yaml_config import parse_yaml
 
 
 def parse(text: str):
-    return parse_targets_document(yaml.safe_load(text), source="t.yaml", default_timeout=1.0)
+    return parse_targets_document(parse_yaml(text, "t.yaml"), source="t.yaml", default_timeout=1.0)
 
 
 def test_full_example_from_design() -> None:
@@ -36,7 +36,7 @@ targets:
     assert first.timeout == 2.5
     assert first.headers == (("Accept", "text/html"),)
     assert first.expect_status == frozenset({200, 301})
-    assert first.compiled_pattern is not None and first.compiled_pattern.search("Example Domain")
+    assert first.compiled_pattern is not None and first.compiled_pattern.found(b"Example Domain")
     assert second.id == "GET http://other.example/health"
     assert second.interval == 10.0
     assert second.timeout == 1.0

@@ -34,12 +34,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from wac.alerts.maintenance import MaintenanceWindow, parse_windows
 from wac.alerts.notifiers import Notifier, build
 from wac.errors import ConfigError
 from wac.targets import parse_duration, parse_targets_document, reject_unknown_keys
+from wac.yaml_config import collector_paused, load_yaml_file, shown
 
 Quorum = int | Literal["majority", "all"]
 _RULE_KEYS = {
@@ -107,23 +106,23 @@ class AlertConfig:
 
 
 def load_alert_config(path: Path | None, env: Mapping[str, str]) -> AlertConfig:
-    """The alert configuration of a targets file; defaults (no notifier) without one."""
+    """The alert configuration of a targets file; defaults (no notifier) without one.
+
+    The file is read by the same loader as the monitor's (wac.yaml_config), with the
+    same refusals: not UTF-8, duplicate keys, alias bombs, exotic tags.
+    """
     if path is None:
         return AlertConfig()
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"targets file {str(path)!r}: cannot read it ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"targets file {str(path)!r}: not valid YAML: {exc}") from None
-    return parse_alert_config(document, source=str(path), env=env)
+    with collector_paused():
+        document = load_yaml_file(path)
+        return parse_alert_config(document, source=str(path), env=env)
 
 
 def has_alerts_section(path: Path) -> bool:
     """True when the targets file has an `alerts:` section (so `wac up` runs `wac alert`)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        document = load_yaml_file(path)
+    except ConfigError:
         return False
     return isinstance(document, Mapping) and document.get("alerts") is not None
 
@@ -148,7 +147,7 @@ def parse_alert_config(document: object, *, source: str, env: Mapping[str, str])
     if not isinstance(notifiers_raw, Mapping):
         raise ConfigError(f"{where}.notifiers: must be a mapping of name: {{type: ...}}")
     notifiers = {
-        str(name): build(str(name), spec, env, f"{where}.notifiers.{name}")
+        str(name): build(str(name), spec, env, f"{where}.notifiers.{_label(name)}")
         for name, spec in notifiers_raw.items()
     }
 
@@ -158,11 +157,10 @@ def parse_alert_config(document: object, *, source: str, env: Mapping[str, str])
         raise ConfigError(f"{where}.targets: must be a mapping of target id: rules")
     per_target = {}
     for name, raw in targets_raw.items():
-        tw = f"{where}.targets.{name}"
+        tw = f"{where}.targets.{_label(name)}"
         if known and name not in known:
             raise ConfigError(
-                f"{tw}: no target has the id {name!r} in this file; "
-                f"known ids: {', '.join(sorted(known))}"
+                f"{tw}: no target has the id {shown(name)} in this file; known ids: {_some(known)}"
             )
         per_target[str(name)] = _parse_rules(raw or {}, defaults, tw)
     for rules_where, rules in [(f"{where}.defaults", defaults)] + [
@@ -171,7 +169,8 @@ def parse_alert_config(document: object, *, source: str, env: Mapping[str, str])
         for name in rules.notify or ():
             if name not in notifiers:
                 raise ConfigError(
-                    f"{rules_where}: notify names {name!r}, which is not under alerts.notifiers "
+                    f"{rules_where}: notify names {shown(name)}, which is not under "
+                    "alerts.notifiers "
                     f"(defined: {', '.join(sorted(notifiers)) or 'none'})"
                 )
     maintenance = parse_windows(section.get("maintenance"), f"{where}.maintenance")
@@ -179,7 +178,7 @@ def parse_alert_config(document: object, *, source: str, env: Mapping[str, str])
         for target in window.targets or ():
             if known and target not in known:
                 raise ConfigError(
-                    f"{where}.maintenance {window.name}: no target has the id {target!r}"
+                    f"{where}.maintenance {window.name}: no target has the id {shown(target)}"
                 )
     return AlertConfig(
         defaults=defaults,
@@ -237,7 +236,7 @@ def _parse_rules(raw: object, base: Rules, where: str) -> Rules:
 
 def _positive_int(value: object, where: str, key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{where}: {key} must be a whole number >= 1, got {value!r}")
+        raise ConfigError(f"{where}: {key} must be a whole number >= 1, got {shown(value)}")
     return value
 
 
@@ -247,7 +246,7 @@ def _parse_quorum(value: object, where: str) -> Quorum:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
     raise ConfigError(
-        f"{where}: quorum must be majority, all, or a number of locations >= 1, got {value!r}"
+        f"{where}: quorum must be majority, all, or a number of locations >= 1, got {shown(value)}"
     )
 
 
@@ -259,7 +258,8 @@ def _parse_days(value: object, where: str) -> tuple[int, ...]:
     for day in values:
         if not isinstance(day, int) or isinstance(day, bool) or day < 1:
             raise ConfigError(
-                f"{where}: cert_expiry_days must be whole days >= 1 (e.g. [14, 7, 1]), got {day!r}"
+                f"{where}: cert_expiry_days must be whole days >= 1 (e.g. [14, 7, 1]), "
+                f"got {shown(day)}"
             )
         days.append(day)
     return tuple(sorted(set(days), reverse=True))
@@ -284,3 +284,16 @@ def _parse_delivery(raw: object, where: str) -> Delivery:
     if delivery.retry_max < delivery.retry_initial:
         raise ConfigError(f"{where}: retry_max must be at least retry_initial")
     return delivery
+
+
+def _label(key: object) -> str:
+    """A key of the file as a message names it: as written, unless too long to read."""
+    text = str(key)
+    return text if len(text) <= 60 and text.isprintable() else shown(key)
+
+
+def _some(names: frozenset[str]) -> str:
+    """A few of the names, for a message that must stay one readable line."""
+    first = sorted(names)[:10]
+    more = f", ... ({len(names)} in all)" if len(names) > len(first) else ""
+    return ", ".join(shown(n) for n in first) + more

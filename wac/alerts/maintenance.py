@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wac.errors import ConfigError
 from wac.targets import parse_duration
+from wac.yaml_config import shown
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -116,13 +117,13 @@ def _parse_instant(raw: object, where: str, field: str) -> datetime:
             value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
         except ValueError:
             raise ConfigError(
-                f"{where}: {field} {raw!r} is not a date-time: use e.g. 2025-06-01T22:00:00Z"
+                f"{where}: {field} {shown(raw)} is not a date-time: use e.g. 2025-06-01T22:00:00Z"
             ) from None
     else:
         raise ConfigError(f"{where}: {field} must be a date-time such as 2025-06-01T22:00:00Z")
     if value.tzinfo is None:
         raise ConfigError(
-            f"{where}: {field} {raw!s} has no time zone: add Z (UTC) or an offset like +02:00"
+            f"{where}: {field} {shown(raw)} has no time zone: add Z (UTC) or an offset like +02:00"
         )
     return value.astimezone(UTC)
 
@@ -138,14 +139,16 @@ def _parse_weekly(raw: object, where: str) -> WeeklyWindow:
     for day in days_list:
         key = str(day).strip().lower()[:3] if isinstance(day, str) else ""
         if key not in WEEKDAYS:
-            raise ConfigError(f"{where}: days: {day!r} is not a weekday (mon, tue, ..., sun)")
+            raise ConfigError(f"{where}: days: {shown(day)} is not a weekday (mon, tue, ..., sun)")
         days.add(WEEKDAYS.index(key))
     start_raw = raw.get("start")
     if isinstance(start_raw, int) and not isinstance(start_raw, bool):
         # YAML 1.1 reads an unquoted 02:00 as a sexagesimal number of minutes.
         start_raw = f"{start_raw // 60:02d}:{start_raw % 60:02d}"
     if not isinstance(start_raw, str) or not (m := _CLOCK.match(start_raw.strip())):
-        raise ConfigError(f"{where}: start {start_raw!r} must be a time of day such as '02:00'")
+        raise ConfigError(
+            f"{where}: start {shown(start_raw)} must be a time of day such as '02:00'"
+        )
     if "duration" not in raw:
         raise ConfigError(f"{where}: duration is required (e.g. 2h)")
     duration = parse_duration(raw["duration"], where, "duration")
@@ -156,7 +159,7 @@ def _parse_weekly(raw: object, where: str) -> WeeklyWindow:
         zone = ZoneInfo(str(zone_name))
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"{where}: timezone {zone_name!r} is not a known zone (e.g. UTC, Europe/Paris)"
+            f"{where}: timezone {shown(zone_name)} is not a known zone (e.g. UTC, Europe/Paris)"
         ) from None
     return WeeklyWindow(
         days=frozenset(days),
@@ -170,5 +173,5 @@ def _reject_unknown(mapping: Mapping[Any, Any], allowed: set[str], where: str) -
     for key in mapping:
         if key not in allowed:
             raise ConfigError(
-                f"{where}: unknown key {key!r}; allowed keys: {', '.join(sorted(allowed))}"
+                f"{where}: unknown key {shown(key)}; allowed keys: {', '.join(sorted(allowed))}"
             )

@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from wac import limits
 from wac.config import Settings
 from wac.errors import ConfigError, WacError
 from wac.targets import Target, load_targets_file, target_from_url
@@ -44,14 +45,18 @@ def collect_targets(
     )
     if not targets:
         raise ConfigError("nothing to check: give one or more URLs or --config targets.yaml")
-    ids = [t.id for t in targets]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    seen: set[str] = set()
+    duplicates: set[str] = set()
+    for target in targets:
+        (duplicates if target.id in seen else seen).add(target.id)
     if duplicates:
-        raise ConfigError(f"the same target is given twice: {', '.join(duplicates)}")
+        raise ConfigError(f"the same target is given twice: {', '.join(sorted(duplicates))}")
     return targets
 
 
 def validate_period(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:
-    if value is not None and value <= 0:
-        raise click.BadParameter("must be a positive number of seconds")
+    if value is not None and not limits.MIN_INTERVAL_S <= value <= limits.MAX_INTERVAL_S:
+        raise click.BadParameter(
+            f"must be between {limits.MIN_INTERVAL_S:g} and {limits.MAX_INTERVAL_S:g} seconds"
+        )
     return value

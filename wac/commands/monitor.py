@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from wac import limits
 from wac.commands.common import collect_targets, reports_errors, validate_period
 from wac.commands.output import format_result_table, print_result_line
 from wac.config import Settings, load_environment, load_settings, parse_positive_int
@@ -186,7 +187,7 @@ def _positive(
 
 @click.command()
 @click.argument("url")
-@click.option("--pattern", default=None, help="Regex that must be found in the body.")
+@click.option("--pattern", default=None, help="Regex (RE2 syntax) that must be found in the body.")
 @click.option("--timeout", type=float, default=None, help="Seconds (default CHECK_TIMEOUT).")
 @click.option("--no-verify-tls", is_flag=True, help="Do not verify the server's certificate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the v1 JSON message.")
@@ -201,8 +202,11 @@ def check(
 
     env = load_environment()
     settings: Settings = load_settings(env)
-    if timeout is not None and not timeout > 0:
-        raise ConfigError("--timeout must be a positive number of seconds")
+    if timeout is not None and not limits.MIN_TIMEOUT_S <= timeout <= limits.MAX_TIMEOUT_S:
+        raise ConfigError(
+            f"--timeout must be between {limits.MIN_TIMEOUT_S} and {limits.MAX_TIMEOUT_S:g} "
+            f"seconds, got {timeout:g}"
+        )
     target = target_from_url(
         url, interval=10.0, timeout=timeout or settings.check_timeout, pattern=pattern
     )

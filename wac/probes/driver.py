@@ -35,7 +35,8 @@ from typing import cast
 
 import pycurl
 
-from wac.probes.http import HttpCheck
+from wac.probes.http import HttpCheck, describe_failure, failed_result
+from wac.probes.matcher import PatternMatcher
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.result import CheckResult
 from wac.scheduler import DEFAULT_MAX_IN_FLIGHT, Scheduler, SchedulerStats, Slot
@@ -204,9 +205,18 @@ def run_checks(
         while pending or engine.running:
             while pending and engine.running < max_in_flight:
                 index, target = pending.pop()
-                engine.start(engine.new_check(target, monitor, policy=policy, slot=index))
+                try:
+                    engine.start(engine.new_check(target, monitor, policy=policy, slot=index))
+                except Exception as exc:
+                    message = describe_failure(target, "the check could not start", exc)
+                    results[index] = failed_result(target, monitor, message)
             for check, code, message in engine.poll(MAX_WAIT_S):
-                results[cast(int, check.slot)] = check.finish(code, message)
+                index = cast(int, check.slot)
+                try:
+                    results[index] = check.finish(code, message)
+                except Exception as exc:
+                    reason = describe_failure(check.target, "the check could not finish", exc)
+                    results[index] = failed_result(check.target, monitor, reason)
                 engine.recycle(check)
     finally:
         engine.close()
@@ -235,6 +245,8 @@ class CheckLoop:
         # check repeated right after a restart, no burst of overdue checks.
         self.scheduler = Scheduler(epoch=clock() - wall_clock(), max_in_flight=max_in_flight)
         self._engine = CurlEngine(pool_size=max_in_flight)
+        self._matcher = PatternMatcher(self._engine.wake)
+        self._failing: set[str] = set()  # targets whose checks raised, logged once each
         self._lock = threading.Lock()
         self._pending: list[Target] | None = None
         self._stopping = threading.Event()
@@ -268,8 +280,11 @@ class CheckLoop:
                 wait = MAX_WAIT_S if due is None else min(MAX_WAIT_S, max(0.0, due - clock()))
                 for check, code, message in engine.poll(wait):
                     self._finish(check, code, message)
+                for token, result in self._matcher.take_done():
+                    self._deliver(cast(Slot, token), result)
         finally:
             engine.close()
+            self._matcher.close()
 
     def _apply_targets(self) -> None:
         with self._lock:
@@ -277,6 +292,7 @@ class CheckLoop:
         if targets is None:
             return
         added, removed, changed = self.scheduler.set_targets(targets, self._clock())
+        self._failing.clear()  # a new list: say again what still cannot be checked
         if added or removed or changed:
             log.info(
                 "targets: %d added, %d removed, %d changed, %d in all",
@@ -292,22 +308,37 @@ class CheckLoop:
                 slot.target, self._monitor, policy=self._policy, slot=slot
             )
             self._engine.start(check)
-        except Exception:
-            log.exception("could not start a check of %s", slot.target.id)
-            self.scheduler.finished(slot, self._clock())
+        except Exception as exc:  # a target that cannot be checked costs its result only
+            self._failed(slot, "the check could not start", exc)
 
     def _finish(self, check: HttpCheck, code: int, message: str) -> None:
         slot = check.slot
         assert isinstance(slot, Slot)
         try:
-            result: CheckResult | None = check.finish(code, message)
-        except Exception:
-            log.exception("could not make the result of a check of %s", slot.target.id)
-            result = None
-        self.scheduler.finished(slot, self._clock())
+            result, body = check.finish_transfer(code, message)
+        except Exception as exc:
+            check.close()
+            self._failed(slot, "the check could not finish", exc)
+            return
         self._engine.recycle(check)
-        if result is not None:
-            try:
-                self._sink(result)
-            except Exception:
-                log.exception("could not hand over the result of a check of %s", slot.target.id)
+        if body is None:
+            self._deliver(slot, result)
+        else:
+            self._matcher.submit(slot, result, slot.target, body)
+
+    def _failed(self, slot: Slot, what: str, exc: Exception) -> None:
+        """A result of kind `other` saying why; one log line per target, not per check."""
+        target = slot.target
+        message = describe_failure(target, what, exc)
+        if target.id not in self._failing:
+            self._failing.add(target.id)
+            log.error("check of %s: %s (logged once per target)", target.id, message)
+        self._deliver(slot, failed_result(target, self._monitor, message))
+
+    def _deliver(self, slot: Slot, result: CheckResult) -> None:
+        """The check is over: schedule the target's next one, hand the result on."""
+        self.scheduler.finished(slot, self._clock())
+        try:
+            self._sink(result)
+        except Exception:
+            log.exception("could not hand over the result of a check of %s", slot.target.id)

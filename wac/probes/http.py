@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import pycurl
 
 from wac import __version__
@@ -132,6 +133,15 @@ class HttpCheck:
 
     def finish(self, curl_code: int, curl_message: str) -> CheckResult:
         """The result of the finished transfer; `curl_code` 0 means libcurl succeeded."""
+        result, body = self.finish_transfer(curl_code, curl_message)
+        return result if body is None else with_pattern_verdict(result, self.target, body)
+
+    def finish_transfer(
+        self, curl_code: int, curl_message: str
+    ) -> tuple[CheckResult, bytes | None]:
+        """The result without the pattern's verdict, and the body the pattern must be
+        looked for in (None: nothing to look for). The check loop matches on another
+        thread (`with_pattern_verdict`), so that no body or pattern can hold it."""
         c = self.easy
         t = self.target
         status = int(c.getinfo(pycurl.RESPONSE_CODE)) or None
@@ -139,7 +149,7 @@ class HttpCheck:
             c, https=t.url.startswith("https:"), responded=status is not None
         )
         error: CheckError | None = None
-        pattern_matched: bool | None = None
+        body: bytes | None = None
         if self.blocked_address is not None:
             host = urlsplit(c.getinfo(pycurl.EFFECTIVE_URL) or t.url).hostname
             error = CheckError(
@@ -163,15 +173,12 @@ class HttpCheck:
             error = CheckError("protocol", "no HTTP status in the response")
         else:
             if t.compiled_pattern is not None and t.method != "HEAD":
-                body = b"".join(self._body).decode("utf-8", errors="replace")
-                pattern_matched = t.compiled_pattern.search(body) is not None
+                body = b"".join(self._body)
             if not t.status_expected(status):
                 error = CheckError("status", _status_message(status, t))
-            elif pattern_matched is False:
-                error = CheckError("pattern", f"pattern {t.pattern!r} not found in the body")
         tls_expires_at = _certificate_expiry(c) if t.url.startswith("https:") else None
         effective = c.getinfo(pycurl.EFFECTIVE_URL)
-        return CheckResult(
+        result = CheckResult(
             v=1,
             id=new_check_id(),
             target=t.id,
@@ -183,11 +190,13 @@ class HttpCheck:
             response_time_ms=total_ms if error is None or status is not None else None,
             phases=phases,
             pattern=t.pattern,
-            pattern_matched=pattern_matched,
+            pattern_matched=None,
             tls_expires_at=tls_expires_at,
             error=error,
             final_url=redact_userinfo(effective) if effective and effective != t.url else None,
         )
+        self._body = []
+        return result, body
 
     def release(self) -> pycurl.Curl:
         """The easy handle, for the next check (HttpCheck resets it)."""
@@ -197,6 +206,53 @@ class HttpCheck:
     def close(self) -> None:
         self._body = []
         self.easy.close()
+
+
+def with_pattern_verdict(result: CheckResult, target: Target, body: bytes) -> CheckResult:
+    """`result` with `pattern_matched` set; a `pattern` failure when it is not found and
+    nothing else failed. RE2 takes time linear in the body and releases the GIL."""
+    assert target.compiled_pattern is not None
+    found = target.compiled_pattern.found(body)
+    if found or result.error is not None:
+        return msgspec.structs.replace(result, pattern_matched=found)
+    return msgspec.structs.replace(
+        result,
+        pattern_matched=False,
+        ok=False,
+        error=CheckError("pattern", f"pattern {target.pattern!r} not found in the body"),
+    )
+
+
+def failed_result(
+    target: Target, monitor: str, message: str, checked_at: datetime | None = None
+) -> CheckResult:
+    """The result of a check that could not be made at all: error kind `other`."""
+    return CheckResult(
+        v=1,
+        id=new_check_id(),
+        target=target.id,
+        url=target.public_url,
+        monitor=monitor,
+        checked_at=checked_at or utc_now(),
+        ok=False,
+        status_code=None,
+        response_time_ms=None,
+        phases=Phases(),
+        pattern=target.pattern,
+        pattern_matched=None,
+        tls_expires_at=None,
+        error=CheckError("other", message),
+    )
+
+
+def describe_failure(target: Target, what: str, exc: BaseException) -> str:
+    """One line for a check that raised: what failed and why, never the URL's credentials."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    if target.url in reason:
+        reason = reason.replace(target.url, target.public_url)
+    if len(reason) > 200:
+        reason = reason[:197] + "..."
+    return f"{what}: {type(exc).__name__}: {reason}"
 
 
 def probe_blocking(

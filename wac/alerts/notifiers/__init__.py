@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from wac.alerts.messages import Notification
 from wac.errors import ConfigError
+from wac.yaml_config import shown
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -43,13 +44,13 @@ def factories() -> dict[str, NotifierFactory]:
 
 def build(name: str, spec: object, env: Mapping[str, str], where: str) -> Notifier:
     if not NAME.match(name):
-        raise ConfigError(f"{where}: notifier name {name!r} must be letters, digits, - _ .")
+        raise ConfigError(f"{where}: notifier name {shown(name)} must be letters, digits, - _ .")
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where}: expected a mapping with type: webhook, slack or email")
     kinds = factories()
     kind = spec.get("type")
-    if kind not in kinds:
-        raise ConfigError(f"{where}: type must be one of {', '.join(kinds)}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in kinds:
+        raise ConfigError(f"{where}: type must be one of {', '.join(kinds)}, got {shown(kind)}")
     return kinds[kind](name, {k: v for k, v in spec.items() if k != "type"}, env, where)
 
 
@@ -57,7 +58,8 @@ def reject_unknown(spec: Mapping[str, Any], allowed: set[str], where: str) -> No
     for key in spec:
         if key not in allowed:
             raise ConfigError(
-                f"{where}: unknown key {key!r}; allowed keys: type, {', '.join(sorted(allowed))}"
+                f"{where}: unknown key {shown(key)}; allowed keys: type, "
+                f"{', '.join(sorted(allowed))}"
             )
 
 

@@ -18,6 +18,7 @@ from wac.alerts.messages import Notification, subject
 from wac.alerts.notifiers import DeliveryError, Notifier, from_env, reject_unknown, string
 from wac.errors import ConfigError
 from wac.targets import parse_duration
+from wac.yaml_config import shown
 
 _KEYS = {
     "host",
@@ -130,7 +131,7 @@ def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], wher
         )
     reject_unknown(spec, _KEYS, where)
     security = spec.get("security", "starttls")
-    if security not in _DEFAULT_PORTS:
+    if not isinstance(security, str) or security not in _DEFAULT_PORTS:
         raise ConfigError(f"{where}: security must be starttls (default), tls or none")
     port = spec.get("port", _DEFAULT_PORTS[security])
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
@@ -169,4 +170,4 @@ def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], wher
             ca_file=ca_file,
         )
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"{where}: ca_file {ca_file!r} cannot be used: {exc}") from None
+        raise ConfigError(f"{where}: ca_file {shown(ca_file)} cannot be used: {exc}") from None

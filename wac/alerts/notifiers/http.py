@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from wac.alerts.notifiers import DeliveryError
 from wac.errors import ConfigError
 from wac.targets import parse_duration
+from wac.yaml_config import shown
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -80,4 +81,4 @@ def poster_from_config(url: str, spec: Mapping[str, Any], where: str) -> HttpPos
     try:
         return HttpPoster(url, timeout, ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"{where}: ca_file {ca_file!r} cannot be used: {exc}") from None
+        raise ConfigError(f"{where}: ca_file {shown(ca_file)} cannot be used: {exc}") from None

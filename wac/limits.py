@@ -1,0 +1,30 @@
+"""The bounds of every target setting, in one place.
+
+A value outside them is refused when it is read (the targets file, the command line,
+`CHECK_TIMEOUT`), so that nothing accepted can later make a check throw: libcurl takes
+C longs and ASCII strings, the scheduler's grid arithmetic needs finite intervals, and
+every result must fit in one Kafka message. The README's targets section lists them.
+"""
+
+from __future__ import annotations
+
+MIN_TIMEOUT_S = 0.001  # libcurl counts milliseconds
+MAX_TIMEOUT_S = 3600.0
+MIN_INTERVAL_S = 0.1
+MAX_INTERVAL_S = 86400.0
+MAX_REDIRECTS = 30  # libcurl's own default limit
+MAX_BODY_BYTES = 1024**3  # with a pattern, the body is held in memory until matched
+MAX_URL_CHARS = 8192
+MAX_NAME_CHARS = 1024
+MAX_PATTERN_CHARS = 1024
+MAX_HEADER_VALUE_CHARS = 8192
+MAX_CONFIG_DURATION_S = 366 * 86400.0  # any other duration in the file (alerts)
+
+
+def describe_seconds(seconds: float) -> str:
+    """`1ms`, `100ms`, `1h`, `24h`: a bound as a person writes it in the targets file."""
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    return f"{seconds:g}s"
