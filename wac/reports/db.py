@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from wac.config import redact_url
+from wac.conninfo import scrub
 from wac.errors import ServiceUnavailable
 
 # JIT compiling the report's wide aggregates costs ~0.5 s, several times the query itself.
@@ -18,7 +19,7 @@ def connect(url: str, application_name: str, *, read_only: bool = False) -> psyc
             url, connect_timeout=10, application_name=application_name, options=READER_OPTIONS
         )
     except psycopg.OperationalError as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = scrub((str(exc).strip().splitlines() or [type(exc).__name__])[0], url)
         raise ServiceUnavailable(
             f"cannot connect to PostgreSQL at POSTGRES_ENDPOINT={redact_url(url)}: {reason}. "
             "Check that the server runs and the URL, user and password are right"
