@@ -33,6 +33,10 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
         with_alerts = has_alerts_section(config)
         if with_alerts:
             load_alert_config(config, environment)  # and on a bad alerts section
+    if settings.kafka_endpoint and settings.kafka_use_ssl:
+        from wac.kafka import check_cert_files
+
+        check_cert_files(settings.kafka())  # one line here, not one per service
     child_env = dict(environment)
     if not (settings.kafka_endpoint and settings.postgres_endpoint):
         from wac.services import LocalServices
