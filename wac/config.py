@@ -149,6 +149,14 @@ def parse_positive_int(raw: str | None, name: str, default: int) -> int:
     return value
 
 
+def parse_port(raw: str, name: str) -> int:
+    """A TCP port to listen on, 1 to 65535; `name` is the option or variable it came from."""
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{name}={raw[:20]!r} is not a TCP port: use a number from 1 to 65535")
+    return int(text)
+
+
 def parse_timeout(raw: str | None) -> float:
     if raw is None or raw.strip() == "":
         return 1.0

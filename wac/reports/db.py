@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from wac.config import redact_url
 from wac.conninfo import scrub
@@ -12,11 +13,21 @@ from wac.errors import ServiceUnavailable
 READER_OPTIONS = "-c jit=off"
 
 
+def reader_options(url: str) -> str:
+    """The readers' server options after those of the connection string (which an
+    `options` argument would otherwise replace: a `search_path` set there, for one)."""
+    own = str(conninfo_to_dict(url).get("options") or "").strip()
+    return f"{own} {READER_OPTIONS}" if own else READER_OPTIONS
+
+
 def connect(url: str, application_name: str, *, read_only: bool = False) -> psycopg.Connection:
     """A connection, or a one-line ServiceUnavailable naming POSTGRES_ENDPOINT (redacted)."""
     try:
         conn = psycopg.connect(
-            url, connect_timeout=10, application_name=application_name, options=READER_OPTIONS
+            url,
+            connect_timeout=10,
+            application_name=application_name,
+            options=reader_options(url),
         )
     except psycopg.OperationalError as exc:
         reason = scrub((str(exc).strip().splitlines() or [type(exc).__name__])[0], url)
