@@ -177,6 +177,25 @@ def test_hostile_query_or_path_is_a_4xx(web: Web, path: str, says: str) -> None:
     assert server_tracebacks(web) == []
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n",
+        b"GET /static/a\x00.js HTTP/1.1\r\nHost: x\r\n",
+        b"GET /api/overview HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\x00b\r\n",
+    ],
+)
+def test_bytes_that_are_not_http_are_a_400_and_one_log_line(web: Web, head: bytes) -> None:
+    before = web.log.read_text().count("\n")
+    status, _, _ = raw_request(web, head)
+    assert status == 400
+    time.sleep(0.2)
+    new_lines = web.log.read_text().splitlines()[before:]
+    assert server_tracebacks(web) == []
+    assert len([line for line in new_lines if "Error handling request" in line]) == 1, new_lines
+    assert all(len(line) < 300 for line in new_lines), new_lines
+
+
 def test_every_response_has_the_security_headers_and_api_json_is_no_store(web: Web) -> None:
     answers = {
         "page": request(web, "/"),

@@ -65,7 +65,7 @@ def web(host: str, port: str | None, no_rollup: bool) -> None:
     """Serve the dashboard: status, uptime, response times, incidents, JSON API."""
     from aiohttp import web as aioweb
 
-    from wac.web.app import WebConfig, create_app, prepare_database
+    from wac.web.app import WebConfig, create_app, prepare_database, quiet_protocol_errors
 
     env = load_environment()
     listen_port = web_port(env, port)
@@ -73,6 +73,7 @@ def web(host: str, port: str | None, no_rollup: bool) -> None:
     url = load_settings(env).postgres()
     prepare_database(url)
     app = create_app(WebConfig(url, token=token, run_rollups=not no_rollup))
+    quiet_protocol_errors()
     auth = "token required" if token else "no auth (set WAC_WEB_TOKEN to require one)"
     log.info("dashboard on http://%s:%d/ (%s)", host, listen_port, auth)
     try:

@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from psycopg_pool import ConnectionPool
 
@@ -111,6 +112,30 @@ def input_problem(request: web.BaseRequest, token: str | None) -> str | None:
             "with base64 of user:TOKEN"
         )
     return None
+
+
+class OneLineProtocolErrors(logging.Filter):
+    """aiohttp logs a request it cannot parse (bytes that are not HTTP, a line over
+    8 KiB) at ERROR with a traceback; this makes it one WARNING line, without the bytes.
+
+    Such a request never reaches the application: aiohttp answers it 400 itself.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.args = (record.getMessage(), type(exc).__name__, exc.code)
+            record.msg = "%s: %s (answered %d)"
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_protocol_errors() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, OneLineProtocolErrors) for f in server_log.filters):
+        server_log.addFilter(OneLineProtocolErrors())
 
 
 def _encodable(text: str) -> bool:
