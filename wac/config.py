@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
-from wac import limits
+from wac import conninfo, limits
 from wac.errors import ConfigError
 
 CERT_FILES = ("ca.pem", "service.cert", "service.key")
@@ -82,7 +82,8 @@ class Settings:
         if not self.postgres_endpoint:
             raise ConfigError(
                 "POSTGRES_ENDPOINT is not set: set it to "
-                f"postgresql://USER:PASSWORD@HOST:PORT/DBNAME; {LOCAL_SERVICES_HINT}"
+                f"postgresql://USER:PASSWORD@HOST:PORT/DBNAME (or key=value pairs); "
+                f"{LOCAL_SERVICES_HINT}"
             )
         return self.postgres_endpoint
 
@@ -102,9 +103,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     endpoint = env.get("KAFKA_ENDPOINT") or None
     if endpoint is not None:
         endpoint = parse_kafka_endpoint(endpoint)
-    postgres = env.get("POSTGRES_ENDPOINT") or None
+    postgres = (env.get("POSTGRES_ENDPOINT") or "").strip() or None
     if postgres is not None:
-        check_postgres_url(postgres)
+        conninfo.check(postgres, "POSTGRES_ENDPOINT")
     return Settings(
         kafka_endpoint=endpoint,
         kafka_cert_dir=Path(env.get("KAFKA_CERT_DIR") or "./certs"),
@@ -148,6 +149,14 @@ def parse_positive_int(raw: str | None, name: str, default: int) -> int:
     return value
 
 
+def parse_port(raw: str, name: str) -> int:
+    """A TCP port to listen on, 1 to 65535; `name` is the option or variable it came from."""
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{name}={raw[:20]!r} is not a TCP port: use a number from 1 to 65535")
+    return int(text)
+
+
 def parse_timeout(raw: str | None) -> float:
     if raw is None or raw.strip() == "":
         return 1.0
@@ -188,32 +197,9 @@ def parse_kafka_endpoint(raw: str) -> str:
     return ",".join(servers)
 
 
-def check_postgres_url(raw: str) -> None:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
-        raise ConfigError(
-            f"POSTGRES_ENDPOINT={redact_url(raw)!r} is not a PostgreSQL URL: use "
-            "postgresql://USER:PASSWORD@HOST:PORT/DBNAME"
-        )
-    try:
-        _ = parts.port
-    except ValueError:
-        raise ConfigError(
-            f"POSTGRES_ENDPOINT={redact_url(raw)!r} has a bad port: use a number, e.g. :5432"
-        ) from None
-
-
 def redact_url(url: str) -> str:
-    """The URL with its password replaced, safe for logs and error messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    """A PostgreSQL connection string (URL or key=value) with every password masked."""
+    return conninfo.redact(url)
 
 
 def redact_userinfo(url: str) -> str:

@@ -10,10 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from wac.config import CERT_FILES, LOCAL_SERVICES_HINT, KafkaSettings
 from wac.errors import ConfigError, ServiceUnavailable
@@ -44,23 +49,75 @@ def client_config(kafka: KafkaSettings, **extra: Any) -> dict[str, Any]:
 
 
 def check_cert_files(kafka: KafkaSettings) -> None:
-    """Each of ca.pem, service.cert, service.key exists, is readable and looks like PEM."""
+    """ca.pem, service.cert and service.key exist, parse, and the key is the certificate's.
+
+    Checked here, with `cryptography`, because librdkafka only says "PEM lib" or
+    "Private key check failed" and raises from the client's constructor.
+    """
     hint = (
         "put your Kafka service's ca.pem, service.cert and service.key there "
         f"(or set KAFKA_USE_SSL=false for a plaintext broker); {LOCAL_SERVICES_HINT}"
     )
     if not kafka.cert_dir.is_dir():
         raise ConfigError(f"KAFKA_CERT_DIR={str(kafka.cert_dir)!r} is not a directory: {hint}")
+    contents: dict[str, bytes] = {}
     for name in CERT_FILES:
         path = kafka.cert_dir / name
         if not path.is_file():
             raise ConfigError(f"KAFKA_CERT_DIR={str(kafka.cert_dir)!r} has no {name}: {hint}")
         try:
-            head = path.read_bytes()[:4096]
+            contents[name] = path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-        if b"-----BEGIN " not in head:
+        if b"-----BEGIN " not in contents[name][:4096]:
             raise ConfigError(f"{path} is not a PEM file: {hint}")
+        if contents[name].count(b"-----BEGIN ") != contents[name].count(b"-----END "):
+            raise ConfigError(
+                f"{path} is cut short (a -----BEGIN line without its -----END line; "
+                "KAFKA_CERT_DIR): download it again from your Kafka service"
+            )
+    _certificates(kafka.ca_file, contents["ca.pem"], "the CA certificate of your Kafka service")
+    cert = _certificates(
+        kafka.cert_file, contents["service.cert"], "the access certificate of your Kafka service"
+    )[0]
+    key = _private_key(kafka.key_file, contents["service.key"])
+    if _public_bytes(key.public_key()) != _public_bytes(cert.public_key()):
+        raise ConfigError(
+            f"{kafka.key_file} does not match {kafka.cert_file} (KAFKA_CERT_DIR): the key "
+            "belongs to another certificate; put the service.key issued with this "
+            "service.cert (download both again from your Kafka service)"
+        )
+
+
+def _certificates(path: Path, data: bytes, what: str) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ConfigError(
+            f"{path} is not a PEM certificate that can be read (KAFKA_CERT_DIR): put {what} "
+            "there, as downloaded (-----BEGIN CERTIFICATE-----)"
+        ) from None
+
+
+def _private_key(path: Path, data: bytes) -> PrivateKeyTypes:
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except TypeError:  # cryptography's word for "encrypted, and no password given"
+        raise ConfigError(
+            f"{path} is encrypted (KAFKA_CERT_DIR): wac needs the key unencrypted; "
+            f"decrypt it with `openssl pkey -in ENCRYPTED.key -out {path}`"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ConfigError(
+            f"{path} is not a PEM private key that can be read (KAFKA_CERT_DIR): put the "
+            "access key of your Kafka service there, as downloaded (-----BEGIN PRIVATE KEY-----)"
+        ) from None
+
+
+def _public_bytes(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 class _FailureCollector(logging.Handler):
@@ -101,7 +158,16 @@ def connect_check(kafka: KafkaSettings, timeout: float = CONNECT_TIMEOUT_S) -> N
     capture.propagate = False
     capture.setLevel(logging.WARNING)
     capture.addHandler(collector)
-    admin = AdminClient(client_config(kafka, error_cb=collector.on_error, logger=capture))
+    try:
+        admin = AdminClient(client_config(kafka, error_cb=collector.on_error, logger=capture))
+    except KafkaException as exc:  # what librdkafka refuses that the checks above let by
+        capture.removeHandler(collector)
+        error = exc.args[0] if exc.args else exc
+        refused = error.str() if isinstance(error, KafkaError) else str(error)
+        raise ConfigError(
+            f"Kafka client settings refused: {refused}. Check the files in "
+            f"KAFKA_CERT_DIR={kafka.cert_dir} and KAFKA_ENDPOINT={kafka.endpoint}"
+        ) from None
     deadline = time.monotonic() + timeout
     failure: Exception | None = None
     try:

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.foreign_certs import write_foreign_client_cert
+from tests.support.foreign_certs import (
+    BROKEN_CLIENT_FILES,
+    write_broken_client_files,
+    write_foreign_client_cert,
+)
 from tests.support.processes import wac
 from tests.support.servers import free_port
 
@@ -106,3 +110,26 @@ def test_plaintext_against_ssl_listener(isolated_env: dict[str, str]) -> None:
     env = {**isolated_env, "KAFKA_USE_SSL": "false"}
     result = wac(["store"], env)
     assert_one_line_error(result, "cannot use Kafka", "over plaintext", "KAFKA_USE_SSL=false")
+
+
+SERVICES = {
+    "monitor": ["monitor", "http://127.0.0.1:1/"],
+    "monitor --workers 2": ["monitor", "http://127.0.0.1:1/", "--workers", "2"],
+    "store": ["store"],
+    "alert": ["alert"],
+    "up": ["up", "http://127.0.0.1:1/"],
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_CLIENT_FILES)
+def test_corrupt_or_mismatched_client_files_are_one_line_in_every_service(
+    case: str, isolated_env: dict[str, str], tmp_path: Path
+) -> None:
+    certs = tmp_path / "certs"
+    write_broken_client_files(certs, Path(isolated_env["KAFKA_CERT_DIR"]), case)
+    env = {**isolated_env, "KAFKA_CERT_DIR": str(certs), "WAC_WEB_PORT": str(free_port())}
+    for service, args in SERVICES.items():
+        result = wac(args, env)
+        last = assert_one_line_error(result, BROKEN_CLIENT_FILES[case], str(certs))
+        assert len(result.stderr.strip().splitlines()) == 1, (service, result.stderr)
+        assert "KAFKA_CERT_DIR" in last, (service, last)

@@ -120,6 +120,10 @@ def monitor(
 
     targets = load_targets()  # a bad targets file is reported before anything starts
     kafka = settings.kafka()
+    if kafka.use_ssl:
+        from wac.kafka import check_cert_files
+
+        check_cert_files(kafka)  # before any worker starts, so a bad file is one line
     if worker_count > 1:
         from wac.workers import run_workers
 

@@ -7,6 +7,7 @@ import sys
 import click
 
 from wac.result import CheckResult
+from wac.safe_text import visible
 
 
 def format_result_table(result: CheckResult) -> str:
@@ -44,10 +45,8 @@ def print_result_line(result: CheckResult, verb: str = "checked") -> None:
     took = f"{result.response_time_ms:.1f}ms" if result.response_time_ms is not None else "-"
     state = "UP  " if result.ok else "DOWN"
     reason = f" {result.error.kind}: {result.error.message}" if result.error else ""
-    click.echo(
-        f"{result.checked_at:%H:%M:%S} {verb} {state} {status} {took:>9} {result.target}{reason}",
-        nl=True,
-    )
+    line = f"{result.checked_at:%H:%M:%S} {verb} {state} {status} {took:>9} {result.target}{reason}"
+    click.echo(visible(line), nl=True)
     sys.stdout.flush()
 
 

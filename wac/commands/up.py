@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from wac.commands import web as commands_web
 from wac.commands.common import collect_targets, reports_errors, validate_period
 from wac.config import load_environment, load_settings
 from wac.services.proc import port_free
@@ -26,6 +27,8 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
     environment = load_environment()
     settings = load_settings(environment)
     collect_targets(urls, config, period, settings)  # fail early on bad targets
+    web_port = commands_web.web_port(environment)  # and on bad dashboard settings
+    commands_web.web_token(environment)
     with_alerts = False
     if config is not None:
         from wac.alerts.config import has_alerts_section, load_alert_config
@@ -33,6 +36,10 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
         with_alerts = has_alerts_section(config)
         if with_alerts:
             load_alert_config(config, environment)  # and on a bad alerts section
+    if settings.kafka_endpoint and settings.kafka_use_ssl:
+        from wac.kafka import check_cert_files
+
+        check_cert_files(settings.kafka())  # one line here, not one per service
     child_env = dict(environment)
     if not (settings.kafka_endpoint and settings.postgres_endpoint):
         from wac.services import LocalServices
@@ -50,8 +57,7 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
         "store": [sys.executable, "-m", "wac", "store", "--echo"],
         "monitor": [sys.executable, "-m", "wac", "monitor", *monitor_args],
     }
-    web_port = child_env.get("WAC_WEB_PORT") or "8080"
-    if not web_port.isdigit() or port_free("127.0.0.1", int(web_port)):
+    if port_free("127.0.0.1", web_port):
         commands["web"] = [sys.executable, "-m", "wac", "web"]
         click.echo(f"dashboard: http://127.0.0.1:{web_port}/")
     else:

@@ -3,42 +3,83 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import click
 
 from wac.commands.common import reports_errors
-from wac.config import load_environment, load_settings, parse_positive_int
+from wac.config import load_environment, load_settings, parse_port
 from wac.errors import ConfigError
 
 log = logging.getLogger(__name__)
+DEFAULT_PORT = 8080
+
+
+def web_port(env: Mapping[str, str], option: str | None = None) -> int:
+    """--port, else WAC_WEB_PORT, else 8080; ConfigError unless 1 to 65535."""
+    if option is not None:
+        return parse_port(option, "--port")
+    raw = env.get("WAC_WEB_PORT", "")
+    return parse_port(raw, "WAC_WEB_PORT") if raw.strip() else DEFAULT_PORT
+
+
+def web_token(env: Mapping[str, str]) -> str | None:
+    """WAC_WEB_TOKEN, or None when it is not set at all (no auth).
+
+    Set but empty or blank is refused rather than read as "no auth": that is most often a
+    secret that failed to arrive. So is a token no client can send back exactly: one
+    with surrounding spaces or a character that is not printable.
+    """
+    token = env.get("WAC_WEB_TOKEN")
+    if token is None:
+        return None
+    if not token.strip():
+        raise ConfigError(
+            "WAC_WEB_TOKEN is set but empty: set it to a secret, or unset it to serve "
+            "without authentication"
+        )
+    if token != token.strip() or not token.isprintable() or not _encodable(token):
+        raise ConfigError(
+            "WAC_WEB_TOKEN has leading or trailing spaces or characters that are not "
+            "printable: a client could not send it back; use printable text"
+        )
+    return token
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # bytes of the environment that were not UTF-8 are surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", type=int, default=None, help="Port (default WAC_WEB_PORT or 8080).")
+@click.option("--port", default=None, help="Port, 1 to 65535 (default WAC_WEB_PORT or 8080).")
 @click.option(
     "--no-rollup", is_flag=True, help="Do not run the rollup job here (run `wac rollup`)."
 )
 @reports_errors
-def web(host: str, port: int | None, no_rollup: bool) -> None:
+def web(host: str, port: str | None, no_rollup: bool) -> None:
     """Serve the dashboard: status, uptime, response times, incidents, JSON API."""
     from aiohttp import web as aioweb
 
-    from wac.web.app import WebConfig, create_app, prepare_database
+    from wac.web.app import WebConfig, create_app, prepare_database, quiet_protocol_errors
 
     env = load_environment()
-    settings = load_settings(env)
-    url = settings.postgres()
-    port = port or parse_positive_int(env.get("WAC_WEB_PORT"), "WAC_WEB_PORT", 8080)
-    token = env.get("WAC_WEB_TOKEN") or None
+    listen_port = web_port(env, port)
+    token = web_token(env)
+    url = load_settings(env).postgres()
     prepare_database(url)
     app = create_app(WebConfig(url, token=token, run_rollups=not no_rollup))
+    quiet_protocol_errors()
     auth = "token required" if token else "no auth (set WAC_WEB_TOKEN to require one)"
-    log.info("dashboard on http://%s:%d/ (%s)", host, port, auth)
+    log.info("dashboard on http://%s:%d/ (%s)", host, listen_port, auth)
     try:
-        aioweb.run_app(app, host=host, port=port, print=None, access_log=None)
+        aioweb.run_app(app, host=host, port=listen_port, print=None, access_log=None)
     except OSError as exc:
         raise ConfigError(
-            f"cannot listen on {host}:{port}: {exc.strerror}; set WAC_WEB_PORT (or --port) "
-            "to a free port"
+            f"cannot listen on {host}:{listen_port}: {exc.strerror}; set WAC_WEB_PORT "
+            "(or --port) to a free port"
         ) from None

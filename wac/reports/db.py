@@ -6,6 +6,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from wac.config import redact_url
+from wac.conninfo import scrub
 from wac.errors import ServiceUnavailable
 
 # JIT compiling the report's wide aggregates costs ~0.5 s, several times the query itself.
@@ -24,6 +25,13 @@ def reader_options(url: str) -> str:
     return f"{given} {READER_OPTIONS}" if given else READER_OPTIONS
 
 
+def reader_options(url: str) -> str:
+    """The readers' server options after those of the connection string (which an
+    `options` argument would otherwise replace: a `search_path` set there, for one)."""
+    own = str(conninfo_to_dict(url).get("options") or "").strip()
+    return f"{own} {READER_OPTIONS}" if own else READER_OPTIONS
+
+
 def connect(url: str, application_name: str, *, read_only: bool = False) -> psycopg.Connection:
     """A connection, or a one-line ServiceUnavailable naming POSTGRES_ENDPOINT (redacted)."""
     try:
@@ -34,7 +42,7 @@ def connect(url: str, application_name: str, *, read_only: bool = False) -> psyc
             options=reader_options(url),
         )
     except psycopg.OperationalError as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = scrub((str(exc).strip().splitlines() or [type(exc).__name__])[0], url)
         raise ServiceUnavailable(
             f"cannot connect to PostgreSQL at POSTGRES_ENDPOINT={redact_url(url)}: {reason}. "
             "Check that the server runs and the URL, user and password are right"

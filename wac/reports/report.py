@@ -10,6 +10,7 @@ import psycopg
 
 from wac.reports.aggregate import Aggregate
 from wac.reports.queries import _iso, latest_status, list_targets, snapshot, summaries
+from wac.safe_text import visible
 
 LAG_WARNING = timedelta(minutes=15)
 
@@ -95,13 +96,13 @@ def format_table(report: dict[str, Any]) -> str:
     lines = [columns]
     for t in report["targets"]:
         rt = t["response_time_ms"]
-        kinds = ", ".join(f"{k} {n}" for k, n in t["failures_by_kind"].items()) or "-"
+        kinds = ", ".join(f"{visible(k)} {n}" for k, n in t["failures_by_kind"].items()) or "-"
         uptime = "-" if t["uptime_pct"] is None else f"{t['uptime_pct']:.3f}%"
         cert = "-" if t["cert_days_left"] is None else f"{t['cert_days_left']:.0f}d"
         status = (t["status"] or "-").upper()
         lines.append(
             (
-                t["target"],
+                visible(t["target"]),
                 status,
                 fmt_time(t["since"]),
                 uptime,

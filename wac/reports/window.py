@@ -16,12 +16,26 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 SOURCE_UNITS = {"day": DAY, "hour": HOUR, "minute": MINUTE}
 
 
+# Times a window may start or end at: with room on both sides for the window's arithmetic.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+# The longest window: a century, far beyond any data, and well inside what dates can hold.
+MAX_DURATION = timedelta(days=36500)
+
+
 def parse_duration(text: str, what: str = "--since") -> timedelta:
-    """`90s`, `15m`, `24h`, `365d`, `2w`."""
+    """`90s`, `15m`, `24h`, `365d`, `2w`; at most MAX_DURATION."""
+    shown = text if len(text) <= 40 else text[:40] + "…"
     match = _DURATION.match(text)
     if not match or float(match.group(1)) <= 0:
-        raise ConfigError(f"{what}={text!r} is not a duration: use e.g. 30m, 24h, 7d, 365d")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        raise ConfigError(f"{what}={shown!r} is not a duration: use e.g. 30m, 24h, 7d, 365d")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():  # also inf, from a number with 400 digits
+        raise ConfigError(
+            f"{what}={shown!r} is longer than {MAX_DURATION.days}d (100 years): "
+            "use a shorter window"
+        )
+    return timedelta(seconds=seconds)
 
 
 def parse_time(text: str, what: str) -> datetime:
@@ -35,7 +49,16 @@ def parse_time(text: str, what: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        value = datetime.min.replace(tzinfo=UTC)  # out of range: refused just below
+    if not EARLIEST <= value <= LATEST:
+        raise ConfigError(
+            f"{what}={text!r} is out of range: give a time between "
+            f"{EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}"
+        )
+    return value
 
 
 def resolve_window(

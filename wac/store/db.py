@@ -12,6 +12,7 @@ from __future__ import annotations
 import psycopg
 
 from wac.config import redact_url
+from wac.conninfo import scrub
 from wac.errors import ServiceUnavailable
 
 APPLICATION_NAME = "wac-store"
@@ -44,8 +45,8 @@ def connect_database(url: str) -> psycopg.Connection:
     except psycopg.OperationalError as exc:
         raise ServiceUnavailable(
             f"cannot connect to PostgreSQL at POSTGRES_ENDPOINT={redact_url(url)}: "
-            f"{first_line(exc)}. Check that the server runs and the URL, user and password "
-            "are right"
+            f"{scrub(first_line(exc), url)}. Check that the server runs and the URL, user "
+            "and password are right"
         ) from None
 
 

@@ -21,17 +21,19 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import psycopg
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from psycopg_pool import ConnectionPool
 
 from wac import rollup
+from wac.conninfo import scrub
 from wac.metrics import WebMetrics
 from wac.reports.db import configure_reader, connect, reader_options
 from wac.web import data
@@ -49,6 +51,10 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+PLAIN_ERRORS = {
+    404: "not found: no such page, file or API route",
+    405: "method not allowed: the dashboard is read-only (GET)",
+}
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
 
@@ -62,8 +68,12 @@ class WebConfig:
 
 
 def authorized(header: str | None, token: str) -> bool:
-    """True when the Authorization header carries the token (bearer, or basic password)."""
-    if not header:
+    """True when the Authorization header carries the token (bearer, or basic password).
+
+    Total: any header, however malformed, is False rather than an exception (the guard
+    answers 400 to one that is not ASCII before this is asked).
+    """
+    if not header or not header.isascii():
         return False
     scheme, _, value = header.partition(" ")
     value = value.strip()
@@ -72,11 +82,73 @@ def authorized(header: str | None, token: str) -> bool:
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
             return False
         _, sep, password = decoded.partition(":")
         return bool(sep) and hmac.compare_digest(password.encode(), token.encode())
     return False
+
+
+def input_problem(request: web.BaseRequest, token: str | None) -> str | None:
+    """Why this request's input cannot be served (a 400), or None.
+
+    The one check all input passes before any handler: values no handler can use
+    (nothing the database holds has a NUL; no file name has a control character) are
+    refused here, so hostile input never reaches a handler as an exception.
+    """
+    if any(ord(c) < 0x20 or c == "\x7f" or 0xD800 <= ord(c) < 0xE000 for c in request.path):
+        return "the path holds a control character"
+    for key, value in request.query.items():
+        for text, what in ((key, "name"), (value, "value")):
+            if "\x00" in text or not _encodable(text):
+                return (
+                    f"a query parameter {what} ({key[:30]!a}) holds a NUL or a character "
+                    "that is not UTF-8"
+                )
+    header = request.headers.get("Authorization")
+    if token and header is not None and not (header.isascii() and header.isprintable()):
+        return (
+            "the Authorization header must be printable ASCII: Bearer TOKEN, or Basic "
+            "with base64 of user:TOKEN"
+        )
+    return None
+
+
+class OneLineProtocolErrors(logging.Filter):
+    """aiohttp logs a request it cannot parse (bytes that are not HTTP, a line over
+    8 KiB) at ERROR with a traceback; this makes it one WARNING line, without the bytes.
+
+    Such a request never reaches the application: aiohttp answers it 400 itself.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.args = (record.getMessage(), type(exc).__name__, exc.code)
+            record.msg = "%s: %s (answered %d)"
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_protocol_errors() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, OneLineProtocolErrors) for f in server_log.filters):
+        server_log.addFilter(OneLineProtocolErrors())
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 class RollupThread(threading.Thread):
@@ -134,11 +206,20 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every request: input checks, auth, errors as clear answers, metrics.
+
+        Whatever happens below, the answer is a response: an HTTP error keeps its status
+        with its message (JSON under /api/); any other exception is logged in one line
+        and answered 500 without details.
+        """
         route = request.match_info.route.resource
         name = route.canonical if route is not None else "unmatched"
         started = time.monotonic()
-        status = 500
+        response: web.StreamResponse
         try:
+            problem = input_problem(request, config.token)
+            if problem is not None:
+                raise web.HTTPBadRequest(text=problem)
             token = config.token
             if (
                 token
@@ -146,22 +227,31 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
                 and not authorized(request.headers.get("Authorization"), token)
             ):
                 raise web.HTTPUnauthorized(
-                    text="authentication required\n",
+                    text="authentication required: Bearer TOKEN, or basic auth with TOKEN "
+                    "as the password",
                     headers={"WWW-Authenticate": 'Basic realm="wac", charset="UTF-8"'},
                 )
             response = await handler(request)
-            status = response.status
-            response.headers.update(SECURITY_HEADERS)
-            return response
         except web.HTTPException as exc:
-            status = exc.status
-            exc.headers.update(SECURITY_HEADERS)
-            raise
-        finally:
-            metrics.requests.labels(name, str(status)).inc()
-            metrics.request_seconds.labels(name).observe(time.monotonic() - started)
+            text = exc.text or ""
+            if text.strip() in ("", f"{exc.status}: {exc.reason}"):  # aiohttp's own words
+                text = PLAIN_ERRORS.get(exc.status, exc.reason.lower())
+            response = error_response(request, exc.status, text, exc.headers)
+        except Exception as exc:
+            log.error("%s %s failed: %s", request.method, name, _one_line(exc))
+            response = error_response(request, 500, "internal error: see the server's log")
+        metrics.requests.labels(name, str(response.status)).inc()
+        metrics.request_seconds.labels(name).observe(time.monotonic() - started)
+        return response
+
+    async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+        """On every response prepared for a request, errors included."""
+        response.headers.update(SECURITY_HEADERS)
+        if request.path.startswith("/api/") or response.status >= 400:
+            response.headers["Cache-Control"] = "no-store"
 
     app = web.Application(middlewares=[guard])
+    app.on_response_prepare.append(add_headers)
 
     async def run_query(fn: Callable[..., Any], *args: Any) -> Any:
         def work() -> Any:
@@ -171,10 +261,10 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         try:
             return await asyncio.get_running_loop().run_in_executor(None, work)
         except data.NotFound:
-            raise web.HTTPNotFound(text="no such target\n") from None
+            raise web.HTTPNotFound(text="no such target") from None
         except psycopg.OperationalError as exc:
-            log.warning("database unavailable: %s", str(exc).strip().splitlines()[0])
-            raise web.HTTPServiceUnavailable(text="database unavailable\n") from None
+            log.warning("database unavailable: %s", scrub(_one_line(exc), config.postgres_url))
+            raise web.HTTPServiceUnavailable(text="database unavailable; retry shortly") from None
 
     def page(name: str) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
@@ -210,9 +300,9 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         name = request.query.get("name")
         range_name = request.query.get("range", "24h")
         if not name:
-            raise web.HTTPBadRequest(text="give the target id as ?name=\n")
+            raise web.HTTPBadRequest(text="give the target id as ?name=")
         if range_name not in data.RANGES:
-            raise web.HTTPBadRequest(text=f"range must be one of {', '.join(data.RANGES)}\n")
+            raise web.HTTPBadRequest(text=f"range must be one of {', '.join(data.RANGES)}")
         result = await run_query(data.target_detail, name, range_name)
         result["refresh_s"] = REFRESH_S
         return web.json_response(result)
@@ -225,7 +315,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         try:
             since = parse_duration(request.query.get("since", "24h"), "since")
         except ConfigError as exc:
-            raise web.HTTPBadRequest(text=f"{exc}\n") from None
+            raise web.HTTPBadRequest(text=str(exc)) from None
         targets = request.query.getall("target", []) or None
         result = await run_query(lambda conn: build_report(conn, None, None, targets, since))
         return web.json_response(result)
@@ -267,6 +357,17 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+def error_response(
+    request: web.Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """An error answer: JSON `{"error": message}` under /api/, one line of text elsewhere."""
+    message = " ".join(message.split()) or str(status)
+    extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("www-authenticate", "allow")}
+    if request.path.startswith("/api/"):
+        return web.json_response({"error": message}, status=status, headers=extra)
+    return web.Response(text=message + "\n", status=status, headers=extra)
 
 
 def _static_text(name: str) -> str:

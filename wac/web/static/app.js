@@ -1,6 +1,18 @@
 // wac dashboard: fetches the JSON API and draws the pages (no external asset).
-// Every value from the API goes into the DOM as text (textContent), never as HTML.
+// Every value from the API goes into the DOM as text (textContent), never as HTML, and
+// through visible(): invisible controls (bidirectional overrides such as U+202E,
+// zero-width characters, line separators) are shown as escapes, so a name cannot
+// disguise itself. Same rule as wac/safe_text.py for the command line.
 "use strict";
+
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+function visible(text) {
+  return String(text).replace(INVISIBLE, (c) => {
+    const code = c.codePointAt(0);
+    return code > 0xffff ? `\\U${code.toString(16).padStart(8, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
 
 const SVG = "http://www.w3.org/2000/svg";
 const PHASES = ["resolve", "connect", "tls", "processing", "transfer"];
@@ -13,10 +25,11 @@ function el(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined) continue;
     if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
+    else if (k === "text") node.textContent = visible(v);
+    else if (k === "title") node.setAttribute(k, visible(v));
     else node.setAttribute(k, v);
   }
-  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(visible(c)));
   return node;
 }
 
@@ -107,18 +120,18 @@ async function overview() {
   );
   const body = document.querySelector("#targets tbody");
   body.replaceChildren(...data.targets.map((t) => {
-    const link = el("a", { href: `/target?name=${encodeURIComponent(t.target)}`, class: "target-name", text: t.target });
+    const link = el("a", { href: `/target?name=${encodeURIComponent(t.target)}`, class: "target-name clip", text: t.target, title: t.target });
     const err = t.status === "down" && t.last_error ? `${t.last_error.kind}: ${t.last_error.message}` : "";
     const cert = t.cert_days_left;
     return el("tr", { "data-target": t.target, "data-status": t.status || "none" },
       el("td", {}, badge(t.status)),
-      el("td", {}, link, el("span", { class: "muted url", text: t.url || "" })),
+      el("td", {}, link, el("span", { class: "muted url", text: t.url || "", title: t.url || "" })),
       el("td", { class: "muted nowrap", text: fmtTime(t.since) }),
       ...["24h", "7d", "30d"].map((w) => el("td", { class: `num ${pctClass(t.uptime[w])}`, "data-window": w, text: fmtPct(t.uptime[w]) })),
       el("td", { class: "num", text: fmtMs(t.last_response_time_ms) }),
       el("td", { class: "num", text: fmtMs(t.p95_24h_ms) }),
       el("td", { class: `num ${cert !== null && cert < 14 ? "bad" : ""}`, text: fmtDays(cert) }),
-      el("td", { class: "err", title: err, text: err }),
+      el("td", { class: "err" }, el("span", { class: "clip", title: err, text: err })),
     );
   }));
   document.getElementById("empty").hidden = data.targets.length > 0;
@@ -148,10 +161,10 @@ async function targetPage() {
     refreshTimer = setTimeout(targetPage, 15000);
     return;
   }
-  document.title = `wac · ${data.target}`;
-  document.getElementById("name").textContent = data.target;
+  document.title = `wac · ${visible(data.target)}`;
+  document.getElementById("name").textContent = visible(data.target);
   const url = document.getElementById("url");
-  url.textContent = data.url || "";
+  url.textContent = visible(data.url || "");
   url.setAttribute("href", data.url || "#");
   url.setAttribute("rel", "noreferrer");
   const since = data.since ? `since ${fmtTime(data.since)} UTC` : "";
