@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.kafka_cluster import KafkaCluster, running_cluster
 from tests.support.servers import http_site
 
 
@@ -42,3 +43,11 @@ def isolated_env(services_env: dict[str, str]) -> dict[str, str]:
     env["KAFKA_PARTITIONS"] = "3"
     env["WAC_LOG_LEVEL"] = "INFO"
     return env
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Three Kafka brokers of the tests' own (plaintext, ports above WAC_KAFKA_PORT),
+    started once per session: tests kill and restart them."""
+    with running_cluster(tmp_path_factory.mktemp("kafka-cluster")) as cluster:
+        yield cluster
