@@ -2,7 +2,9 @@
 
 The producer is idempotent (acks=all) and holds results while the broker is away,
 up to `buffer_limit` of them; beyond that new results are dropped and counted.
-Delivery problems are logged once per outage, and once more when it ends.
+An outage (results waiting and none acknowledged: see `wac.kafka_health`) is logged
+once when it starts and once when it ends, with its duration; a broker that fails
+while the others serve is a note about that broker.
 
 `publish` is called from one thread (the check loop) and only queues the message in
 librdkafka; a background thread serves librdkafka's callbacks. Only failed
@@ -14,12 +16,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from wac.config import KafkaSettings
 from wac.kafka import _quiet_logger, client_config
+from wac.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
+from wac.outage import OutageTracker, emit
 from wac.result import CheckResult, encode
 
 log = logging.getLogger(__name__)
@@ -40,8 +45,15 @@ class ResultPublisher:
         self.topic = kafka.topic
         self.stats = PublisherStats()
         self._lock = threading.Lock()
-        self._outage = False
-        self._waiting_before = 0
+        self.outage = OutageTracker(
+            "Kafka",
+            meanwhile="buffering results (up to the WAC_MONITOR_BUFFER bound) and retrying",
+        )
+        # Served by the callback thread only.
+        self._watch = StallWatch(self.outage, stuck="results waiting and none acknowledged")
+        self._notes = BrokerNotes()
+        self._broken = False  # a fatal error: this producer delivers nothing more
+        self._failing = False  # a failed delivery is logged once until one succeeds
         self._dropping = False  # the buffer-full error is logged once per episode
         self._buffer_limit = buffer_limit
         self._producer = Producer(
@@ -58,6 +70,8 @@ class ResultPublisher:
                     # timer, decides what is given up.
                     "message.timeout.ms": 0,
                     "error_cb": self._on_error,
+                    "statistics.interval.ms": STATS_INTERVAL_MS,
+                    "stats_cb": self._on_stats,
                     "logger": _quiet_logger(),
                 },
             )
@@ -120,40 +134,48 @@ class ResultPublisher:
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
             self._producer.poll(0.1)
+            delivered = self.stats.delivered
             waiting = self._update_delivered()
-            # In an outage nothing leaves the queue; when it shrinks, the broker is back.
+            now = time.monotonic()
+            if self.stats.delivered > delivered:
+                self._failing = False
+                emit(log, self._watch.progress(now))
+            if not self._broken:
+                emit(log, self._watch.observe(now, waiting=waiting > 0))
             with self._lock:
-                recovered = self._outage and waiting < self._waiting_before
+                recovered = self._dropping and waiting < self._buffer_limit // 2
                 if recovered:
-                    self._outage = False
-                if self._dropping and waiting < self._buffer_limit // 2:
                     self._dropping = False
-                    log.warning(
-                        "Kafka buffer has room again; %d results were dropped so far",
-                        self.stats.dropped,
-                    )
-                self._waiting_before = waiting
             if recovered:
-                log.warning("Kafka is taking results again; %d waiting", waiting)
+                log.warning(
+                    "Kafka buffer has room again; %d results were dropped so far",
+                    self.stats.dropped,
+                )
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is None:
             return
         with self._lock:
             self.stats.failed += 1
-        self._report_outage(f"a result could not be delivered: {error.str()}")
+        if not self._failing:
+            self._failing = True
+            log.error("a result could not be delivered to Kafka: %s", error.str())
 
     def _on_error(self, error: KafkaError) -> None:
-        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT) or (error.fatal()):
-            self._report_outage(error.str())
+        now = time.monotonic()
+        if error.fatal():
+            self._broken = True
+            emit(log, self._watch.fatal(f"fatal error: {error.str()}", now))
+        elif error.code() == KafkaError._ALL_BROKERS_DOWN:
+            emit(log, self._watch.observe(now, reachable=False))
+        else:
+            self._watch.last_error = error.str()
 
-    def _report_outage(self, reason: str) -> None:
-        with self._lock:
-            first = not self._outage
-            self._outage = True
-        if first:
-            log.error(
-                "Kafka unavailable (%s); buffering results (up to the WAC_MONITOR_BUFFER bound) "
-                "and retrying",
-                reason,
-            )
+    def _on_stats(self, raw: str) -> None:
+        view = read_stats(raw)
+        if view is None:
+            return
+        for line in self._notes.update(view):
+            emit(log, line)
+        if not self._broken:
+            emit(log, self._watch.observe(time.monotonic(), reachable=view.reachable))

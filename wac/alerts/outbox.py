@@ -28,6 +28,7 @@ from wac.alerts.messages import notification_decoder
 from wac.alerts.notifiers import DeliveryError, Notifier
 from wac.config import KafkaSettings
 from wac.kafka import _quiet_logger, client_config
+from wac.outage import OutageTracker, emit
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class Deliverer:
         notifiers: Mapping[str, Notifier],
         events: EventSink | None,
         delivery: Delivery,
+        *,
+        db_outage: OutageTracker | None = None,
     ) -> None:
         self.postgres_url = postgres_url
         self.group = group
@@ -89,6 +92,8 @@ class Deliverer:
         self.delivery = delivery
         self.channels = sorted(self.notifiers) + ([EVENTS_CHANNEL] if events else [])
         self.wake = threading.Event()
+        # Shared by the workers (and with the service that runs them): one line per outage.
+        self.db_outage = db_outage or OutageTracker("PostgreSQL", meanwhile="retrying")
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -132,21 +137,18 @@ class Deliverer:
     # --- one worker -------------------------------------------------------------
     def _worker(self) -> None:
         conn: psycopg.Connection | None = None
-        outage = False
         while not self.stopping.is_set():
+            started = time.monotonic()
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(
                         self.postgres_url, connect_timeout=5, application_name="wac-alert-delivery"
                     )
                 delivered = self._deliver_one(conn)
-                if outage:
-                    log.warning("delivery: PostgreSQL is back")
-                    outage = False
+                emit(log, self.db_outage.up(time.monotonic()))
             except psycopg.Error as exc:
-                if not outage:
-                    log.error("delivery: PostgreSQL error (%s); retrying", _first_line(exc))
-                    outage = True
+                reason = f"delivering notifications: {_first_line(exc)}"
+                emit(log, self.db_outage.down(reason, time.monotonic(), since=started))
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):
                         conn.close()

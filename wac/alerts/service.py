@@ -58,6 +58,8 @@ from wac.alerts.messages import (
 from wac.alerts.outbox import Deliverer, EventSink
 from wac.config import KafkaSettings, redact_url
 from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
+from wac.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
+from wac.outage import OutageTracker, emit
 from wac.result import BadMessage, CheckResult, read_result
 from wac.store.decode import Rejected
 from wac.store.migrate import migrate
@@ -105,6 +107,16 @@ class AlertService:
         # target -> (state JSON, partition) before the running transaction touched it;
         # None for a target the transaction brought into memory.
         self._undo: dict[str, tuple[bytes, int] | None] = {}
+        # One line when an outage starts, one when it ends, whichever thread sees it.
+        self.db_outage = OutageTracker("PostgreSQL", meanwhile="retrying with backoff")
+        self.kafka_outage = OutageTracker(
+            "Kafka", meanwhile="waiting for it; nothing is lost, results are read when it is back"
+        )
+        # Served by the consuming thread (librdkafka's callbacks run in `consume`).
+        self._kafka_watch = StallWatch(
+            self.kafka_outage, stuck="results waiting in the assigned partitions, none fetched"
+        )
+        self._broker_notes = BrokerNotes()
 
     # --- life cycle ---------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -129,6 +141,7 @@ class AlertService:
             self.config.notifiers,
             EventSink(s.kafka, s.events_topic),
             self.config.delivery,
+            db_outage=self.db_outage,
         )
         for notifier in self.config.notifiers.values():
             log.info("notifier %s: %s", notifier.name, notifier.describe())
@@ -141,6 +154,9 @@ class AlertService:
             "isolation.level": "read_committed",
             "session.timeout.ms": 10000,
             "logger": _quiet_logger(),
+            "statistics.interval.ms": STATS_INTERVAL_MS,
+            "stats_cb": self._on_kafka_stats,
+            "error_cb": self._on_kafka_error,
         }
         if s.instance_id:
             extra["group.instance.id"] = s.instance_id
@@ -165,6 +181,7 @@ class AlertService:
                 messages = consumer.consume(BATCH_SIZE, BATCH_WAIT_S)
                 batch = [m for m in messages if not self._is_error(m)]
                 if batch:
+                    emit(log, self._kafka_watch.progress(time.monotonic()))
                     self._until_done(functools.partial(self._process, batch))
                     with contextlib.suppress(KafkaException):
                         consumer.commit(offsets=_next_offsets(batch), asynchronous=True)
@@ -191,6 +208,28 @@ class AlertService:
         if error.code() != KafkaError._PARTITION_EOF:
             log.warning("Kafka: %s", error.str())
         return True
+
+    # --- Kafka health -------------------------------------------------------------------
+    def _on_kafka_error(self, error: KafkaError) -> None:
+        now = time.monotonic()
+        if error.fatal():
+            emit(log, self._kafka_watch.fatal(error.str(), now))
+        elif error.code() == KafkaError._ALL_BROKERS_DOWN:
+            emit(log, self._kafka_watch.observe(now, reachable=False))
+        else:
+            self._kafka_watch.last_error = error.str()
+
+    def _on_kafka_stats(self, raw: str) -> None:
+        view = read_stats(raw)
+        if view is None:
+            return
+        for line in self._broker_notes.update(view):
+            emit(log, line)
+        waiting = not view.ready or (view.lag or 0) > 0
+        emit(
+            log,
+            self._kafka_watch.observe(time.monotonic(), reachable=view.reachable, waiting=waiting),
+        )
 
     # --- partitions ------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -252,24 +291,25 @@ class AlertService:
     def _until_done(self, work: Callable[[], _T]) -> _T:
         """Run `work` in a transaction; on a database outage, undo and retry with backoff."""
         backoff = 0.5
-        outage = False
+        waited = False
         while True:
             self._undo = {}
+            started = time.monotonic()
             try:
                 with self.db.conn.transaction():
                     value = work()
-                if outage:
-                    log.warning("PostgreSQL is back")
+                now = time.monotonic()
+                emit(log, self.db_outage.up(now))
+                if waited:
+                    # The time spent waiting for the database was not Kafka's doing.
+                    self._kafka_watch.restart_clock(now)
                 if self._deliverer is not None:
                     self._deliverer.wake.set()
                 return value
             except psycopg.OperationalError as exc:
                 self._rollback_memory()
-                if not outage:
-                    log.error(
-                        "PostgreSQL unavailable (%s); retrying with backoff", _first_line(exc)
-                    )
-                    outage = True
+                waited = True
+                emit(log, self.db_outage.down(_first_line(exc), time.monotonic(), since=started))
                 if self.stopping.wait(backoff):
                     raise SystemExit(1) from None
                 backoff = min(MAX_BACKOFF_S, backoff * 2)

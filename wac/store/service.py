@@ -22,7 +22,6 @@ offsets are committed synchronously while the partitions are still ours.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import queue
 import signal
@@ -41,6 +40,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from wac.config import KafkaSettings, redact_url
 from wac.errors import ServiceUnavailable
 from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
+from wac.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
+from wac.outage import LogLine, OutageTracker, emit
 from wac.result import CheckResult
 from wac.store.copy_data import binary_copy
 from wac.store.db import connect_database, first_line
@@ -54,7 +55,7 @@ from wac.store.decode import (
     time_span,
 )
 from wac.store.migrate import migrate
-from wac.store.offsets import OffsetBook, PartitionKey
+from wac.store.offsets import OffsetBook
 from wac.store.partitions import Partitions
 from wac.store.settings import StoreSettings
 from wac.store.stats import StoreStats
@@ -70,16 +71,8 @@ MAINTENANCE_INTERVAL_S = 3600.0
 REVOKE_WAIT_S = 30.0
 STALL_BEFORE_PAUSE_S = 1.0
 STOP_WAIT_S = 30.0
-KAFKA_STATS_INTERVAL_MS = 5000
 SESSION_TIMEOUT_MS = 10000
 SWITCH_INTERVAL_S = 0.0005
-# error_cb codes that mean no broker can be reached.
-_KAFKA_DOWN = {
-    KafkaError._ALL_BROKERS_DOWN,
-    KafkaError._RESOLVE,
-    KafkaError._AUTHENTICATION,
-    KafkaError._SSL,
-}
 
 
 @dataclass
@@ -114,7 +107,21 @@ class StoreService:
         self._db_down = threading.Event()  # set while the writer waits for PostgreSQL
         self._wake = threading.Event()  # interrupts the writer's backoff
         self._fatal: BaseException | None = None
-        self._kafka_down_since: float | None = None
+        self.kafka_outage = OutageTracker(
+            "Kafka",
+            meanwhile="waiting for it; stored results stay stored, their offsets are committed "
+            "when it is back",
+        )
+        # Served by the consumer thread (librdkafka's callbacks run in `consume`).
+        self._kafka_watch = StallWatch(
+            self.kafka_outage, stuck="results waiting in the assigned partitions, none fetched"
+        )
+        self._broker_notes = BrokerNotes()
+        self.db_outage = OutageTracker(
+            "PostgreSQL",
+            meanwhile=f"retrying the batch with backoff up to {MAX_BACKOFF_S:g} s; no Kafka "
+            "offset moves until it is stored",
+        )
         self._consumer: Consumer | None = None
         self._pending: list[Message] = []
         self._pending_since = 0.0
@@ -192,20 +199,14 @@ class StoreService:
                 # Eager rebalancing: a revocation takes every partition (see the docstring).
                 "partition.assignment.strategy": "range",
                 "session.timeout.ms": SESSION_TIMEOUT_MS,
-                # Lag for the summary line, brokers' state for the end of an outage.
-                "statistics.interval.ms": self._kafka_stats_interval_ms(),
+                # Lag for the summary line; brokers, group and partitions for outages.
+                "statistics.interval.ms": STATS_INTERVAL_MS,
                 "stats_cb": self._on_kafka_stats,
                 "error_cb": self._on_kafka_error,
                 "on_commit": self._on_commit,
                 "logger": _quiet_logger(),
             },
         )
-
-    def _kafka_stats_interval_ms(self) -> int:
-        summary_ms = int(self.settings.stats_interval_s * 1000)
-        if summary_ms <= 0:
-            return KAFKA_STATS_INTERVAL_MS
-        return max(500, min(KAFKA_STATS_INTERVAL_MS, summary_ms))
 
     def _shutdown(self, consumer: Consumer, writer: threading.Thread) -> None:
         self.stop()
@@ -273,6 +274,7 @@ class StoreService:
             self._take(consumer.consume(max(1, size - len(self._pending)), timeout))
 
     def _take(self, messages: list[Message]) -> None:
+        fetched = False
         for message in messages:
             error = message.error()
             if error is not None:
@@ -282,8 +284,9 @@ class StoreService:
             if not self._pending:
                 self._pending_since = time.monotonic()
             self._pending.append(message)
-        if messages and self._kafka_down_since is not None:
-            self._kafka_back()
+            fetched = True
+        if fetched:
+            self._log_kafka(self._kafka_watch.progress(time.monotonic()))
 
     def _decode(self, messages: list[Message]) -> Batch:
         """Everything the writer needs, done here, while it writes the previous batch."""
@@ -385,8 +388,6 @@ class StoreService:
         if failed:
             self.offsets.failed(failed)
             log.debug("offset commit failed (%s): will retry", error)
-        elif self._kafka_down_since is not None:
-            self._kafka_back()
 
     # ------------------------------------------------------------------ rebalances
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -440,43 +441,29 @@ class StoreService:
             self._fatal = KafkaException(error)
             self.stop()
             return
-        if error.code() in _KAFKA_DOWN:
-            if self._kafka_down_since is None:
-                self._kafka_down_since = time.monotonic()
-                self.stats.outage("kafka")
-                log.error(
-                    "Kafka unavailable at %s (%s): waiting for it; stored results stay "
-                    "stored, their offsets are committed when it is back",
-                    self.kafka.endpoint,
-                    error.str(),
-                )
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._log_kafka(self._kafka_watch.observe(time.monotonic(), reachable=False))
         else:
+            self._kafka_watch.last_error = error.str()
             log.debug("Kafka: %s", error.str())
 
-    def _kafka_back(self) -> None:
-        if self._kafka_down_since is not None:
-            log.warning("Kafka is back after %.1f s", time.monotonic() - self._kafka_down_since)
-            self._kafka_down_since = None
-
     def _on_kafka_stats(self, raw: str) -> None:
-        try:
-            stats = json.loads(raw)
-        except ValueError:
+        view = read_stats(raw)
+        if view is None:
             return
-        if self._kafka_down_since is not None and any(
-            b.get("state") == "UP" and b.get("nodeid", -1) >= 0
-            for b in stats.get("brokers", {}).values()
-        ):
-            self._kafka_back()
-        lag = 0
-        known = False
-        for topic, t in stats.get("topics", {}).items():
-            for number, p in t.get("partitions", {}).items():
-                key: PartitionKey = (topic, int(number))
-                if key in self.offsets.assigned and p.get("consumer_lag", -1) >= 0:
-                    lag += p["consumer_lag"]
-                    known = True
-        self.stats.set_lag(lag if known else None)
+        self.stats.set_lag(view.lag)
+        for line in self._broker_notes.update(view):
+            emit(log, line)
+        # Paused partitions are the writer's doing (PostgreSQL away), not Kafka's.
+        waiting = not self._paused and (not view.ready or (view.lag or 0) > 0)
+        self._log_kafka(
+            self._kafka_watch.observe(time.monotonic(), reachable=view.reachable, waiting=waiting)
+        )
+
+    def _log_kafka(self, line: LogLine | None) -> None:
+        emit(log, line)
+        if self.kafka_outage.outages > self.stats.kafka_outages:
+            self.stats.outage("kafka")
 
     # ------------------------------------------------------------------ writer thread
     def _writer_loop(self) -> None:
@@ -500,11 +487,10 @@ class StoreService:
         batch = job.batch
         self._maybe_maintain()
         backoff = FIRST_BACKOFF_S
-        down_since: float | None = None
         attempts = 0
         while True:
             if job.epoch != self._epoch:
-                if down_since is not None:
+                if self._db_down.is_set():
                     log.warning("batch given up (partitions revoked or stopping); not stored")
                     self._db_down.clear()
                 return
@@ -515,19 +501,16 @@ class StoreService:
                 break
             except psycopg.Error as exc:
                 self.writer.reset()
-                if down_since is None:
-                    down_since = started
-                    self._db_down.set()
+                self._db_down.set()
+                line = self.db_outage.down(
+                    f"cannot write a batch of {batch.messages} results to "
+                    f"{redact_url(self.postgres_url)}: {first_line(exc)}",
+                    time.monotonic(),
+                    since=started,
+                )
+                if line is not None:
                     self.stats.outage("postgres")
-                    log.error(
-                        "cannot write to PostgreSQL at %s (%s); retrying this batch of %d "
-                        "results with backoff up to %g s, no Kafka offset moves until it is "
-                        "stored",
-                        redact_url(self.postgres_url),
-                        first_line(exc),
-                        batch.messages,
-                        MAX_BACKOFF_S,
-                    )
+                    emit(log, line)
                 self._wake.wait(backoff)
                 self._wake.clear()
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
@@ -535,13 +518,8 @@ class StoreService:
                     log.warning("stopping while PostgreSQL is away: batch not stored")
                     return
         seconds = time.monotonic() - started
-        if down_since is not None:
-            self._db_down.clear()
-            log.warning(
-                "PostgreSQL is back after %.1f s (%d attempts); batch stored",
-                time.monotonic() - down_since,
-                attempts,
-            )
+        self._db_down.clear()
+        emit(log, self.db_outage.up(time.monotonic(), f"batch stored at attempt {attempts}"))
         self._record(batch, outcome, seconds)
         self._done.put(job)
         if self.on_stored is not None and batch.results:
