@@ -4,6 +4,11 @@ A notifier turns a `Notification` into a delivery (an HTTP request, a mail) and
 raises `DeliveryError` when it fails. Its error messages and `describe()` never
 contain a secret: no HMAC key, no password, no webhook URL path (Slack's carries a
 token), only the kind and the host.
+
+A failure is retried with backoff until `give_up_after`, unless it is `permanent`: the
+receiver refused the request itself (an HTTP 4xx other than 408 and 429: a bad key, an
+unknown chat, a payload it rejects), which sending the same request again cannot
+change. `retry_after` is the receiver's own "not before" (429 and Retry-After).
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 class DeliveryError(Exception):
     """A delivery that did not succeed; the message is safe to log."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class Notifier(Protocol):
@@ -44,9 +56,9 @@ def factories() -> dict[str, NotifierFactory]:
 def build(name: str, spec: object, env: Mapping[str, str], where: str) -> Notifier:
     if not NAME.match(name):
         raise ConfigError(f"{where}: notifier name {name!r} must be letters, digits, - _ .")
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"{where}: expected a mapping with type: webhook, slack or email")
     kinds = factories()
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}: expected a mapping with type: one of {', '.join(kinds)}")
     kind = spec.get("type")
     if kind not in kinds:
         raise ConfigError(f"{where}: type must be one of {', '.join(kinds)}, got {kind!r}")
