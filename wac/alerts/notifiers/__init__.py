@@ -48,9 +48,33 @@ NotifierFactory = Callable[[str, Mapping[str, Any], Mapping[str, str], str], Not
 
 
 def factories() -> dict[str, NotifierFactory]:
-    from wac.alerts.notifiers import email, slack, webhook
+    from wac.alerts.notifiers import (
+        discord,
+        email,
+        google_chat,
+        ntfy,
+        opsgenie,
+        pagerduty,
+        pushover,
+        slack,
+        teams,
+        telegram,
+        webhook,
+    )
 
-    return {"webhook": webhook.from_config, "slack": slack.from_config, "email": email.from_config}
+    return {
+        "webhook": webhook.from_config,
+        "slack": slack.from_config,
+        "email": email.from_config,
+        "pagerduty": pagerduty.from_config,
+        "opsgenie": opsgenie.from_config,
+        "teams": teams.from_config,
+        "discord": discord.from_config,
+        "telegram": telegram.from_config,
+        "ntfy": ntfy.from_config,
+        "pushover": pushover.from_config,
+        "google_chat": google_chat.from_config,
+    }
 
 
 def build(name: str, spec: object, env: Mapping[str, str], where: str) -> Notifier:
