@@ -620,3 +620,35 @@ def test_any_settings_are_accepted_or_one_config_error(
         assert not any(secret in str(error) for secret in OFFLINE.creds.all())
     else:
         assert not any(secret in sender.describe() for secret in OFFLINE.creds.all())
+
+
+def test_the_readme_example_of_every_notifier_is_valid() -> None:
+    from wac.alerts.config import parse_alert_config
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Notifiers for PagerDuty", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    env = {
+        "WAC_PAGERDUTY_ROUTING_KEY": R,
+        "WAC_OPSGENIE_API_KEY": "k",
+        "WAC_TEAMS_WORKFLOW_URL": "https://prod-1.westus.logic.azure.com/workflows/1?sig=s",
+        "WAC_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/t",
+        "WAC_TELEGRAM_BOT_TOKEN": "123:abc",
+        "WAC_NTFY_TOPIC": "wac-alerts",
+        "WAC_NTFY_TOKEN": "tk_x",
+        "WAC_PUSHOVER_APP_TOKEN": "a" * 30,
+        "WAC_PUSHOVER_USER_KEY": "u" * 30,
+        "WAC_GOOGLE_CHAT_WEBHOOK_URL": "https://chat.googleapis.com/v1/spaces/A/messages?key=k",
+    }
+    config = parse_alert_config(yaml.safe_load(example), source="README.md", env=env)
+    kinds = {name: type(n).__name__ for name, n in config.notifiers.items()}
+    assert kinds == {
+        "pager": "PagerDutyNotifier",
+        "genie": "OpsgenieNotifier",
+        "teams": "TeamsNotifier",
+        "discord": "DiscordNotifier",
+        "telegram": "TelegramNotifier",
+        "phone": "NtfyNotifier",
+        "push": "PushoverNotifier",
+        "gchat": "GoogleChatNotifier",
+    }
