@@ -374,3 +374,26 @@ def test_email_config_defaults() -> None:
             {},
             "t",
         )
+
+
+@pytest.mark.parametrize(
+    ("status", "permanent"),
+    [
+        (400, True),
+        (401, True),
+        (404, True),
+        (408, False),
+        (429, False),
+        (500, False),
+        (503, False),
+    ],
+)
+def test_webhook_4xx_is_given_up_and_the_rest_retried(
+    webhook: WebhookReceiver, status: int, permanent: bool
+) -> None:
+    webhook.status = status
+    notifier = build("ops", {"type": "webhook", "url": f"{webhook.url}/hook"}, {}, "t")
+    with pytest.raises(DeliveryError) as caught:
+        notifier.send(notification())
+    assert caught.value.permanent is permanent
+    assert str(caught.value) == f"HTTP {status} from {webhook.url.removeprefix('http://')}"

@@ -24,7 +24,7 @@ alerts:
 Per-target rules live under `alerts.targets` (keyed by target id) rather than in the
 target entries, so the targets list keeps the format every monitor reads. Secrets are
 never in the file: notifiers name environment variables (`secret_env`, `url_env`,
-`password_env`).
+`password_env`, `routing_key_env`, `api_key_env`, `bot_token_env`, ...).
 """
 
 from __future__ import annotations

@@ -15,5 +15,7 @@ FAILED = Counter(
     "wac_alert_delivery_failures", "Failed delivery attempts (each retried later)", ["channel"]
 )
 GAVE_UP = Counter(
-    "wac_alert_delivery_abandoned", "Deliveries given up after give_up_after", ["channel"]
+    "wac_alert_delivery_abandoned",
+    "Deliveries given up: after give_up_after, or at once when refused for good (a 4xx)",
+    ["channel"],
 )

@@ -4,9 +4,11 @@ Each worker, on its own connection, locks the next due row (`FOR UPDATE SKIP LOC
 delivers it and marks it sent in the same transaction. A crash (even SIGKILL) before
 that commit leaves the row pending and unlocked, and a later worker delivers it again
 with the same id: receivers dedupe on it (`Idempotency-Key`, Message-ID, event `id`).
-A failed attempt is logged, counted and retried with exponential backoff; since a
-worker only holds one row at a time, a slow or failing notifier delays nothing but
-its own later messages for the same target.
+A failed attempt is logged, counted and retried with exponential backoff (not sooner
+than the receiver's Retry-After); since a worker only holds one row at a time, a slow
+or failing notifier delays nothing but its own later messages for the same target. A
+permanent refusal (a 4xx other than 408 and 429: a wrong key, a payload the vendor
+rejects) is given up at once: the same request would only be refused again.
 """
 
 from __future__ import annotations
@@ -170,7 +172,9 @@ class Deliverer:
             try:
                 self._send(row)
             except DeliveryError as exc:
-                self._failed(conn, row, str(exc))
+                self._failed(
+                    conn, row, str(exc), permanent=exc.permanent, retry_after=exc.retry_after
+                )
                 return True
             except Exception as exc:  # a bug in a notifier must not stop the worker
                 log.exception("delivery of outbox row %d via %s crashed", row.id, row.channel)
@@ -195,10 +199,30 @@ class Deliverer:
         notifier = self.notifiers[row.channel]
         notifier.send(notification_decoder.decode(row.payload))
 
-    def _failed(self, conn: psycopg.Connection, row: Claimed, error: str) -> None:
+    def _failed(
+        self,
+        conn: psycopg.Connection,
+        row: Claimed,
+        error: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         attempts = row.attempts + 1
         age = (datetime.now(UTC) - row.created_at).total_seconds()
         metrics.FAILED.labels(row.channel).inc()
+        if permanent:
+            mark_failed(conn, row.id, error, None)
+            metrics.GAVE_UP.labels(row.channel).inc()
+            log.error(
+                "giving up %s of %s via %s: %s (refused for good: a retry would be refused "
+                "again; check the notifier's settings)",
+                row.kind,
+                row.target,
+                row.channel,
+                error,
+            )
+            return
         if age >= self.delivery.give_up_after:
             mark_failed(conn, row.id, error, None)
             metrics.GAVE_UP.labels(row.channel).inc()
@@ -212,7 +236,7 @@ class Deliverer:
                 error,
             )
             return
-        retry_in = self.delivery.backoff(attempts)
+        retry_in = max(self.delivery.backoff(attempts), retry_after or 0.0)
         mark_failed(conn, row.id, error, retry_in)
         log.warning(
             "delivery of %s of %s via %s failed (attempt %d): %s; retrying in %.1f s",

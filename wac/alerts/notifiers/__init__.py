@@ -4,6 +4,11 @@ A notifier turns a `Notification` into a delivery (an HTTP request, a mail) and
 raises `DeliveryError` when it fails. Its error messages and `describe()` never
 contain a secret: no HMAC key, no password, no webhook URL path (Slack's carries a
 token), only the kind and the host.
+
+A failure is retried with backoff until `give_up_after`, unless it is `permanent`: the
+receiver refused the request itself (an HTTP 4xx other than 408 and 429: a bad key, an
+unknown chat, a payload it rejects), which sending the same request again cannot
+change. `retry_after` is the receiver's own "not before" (429 and Retry-After).
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 class DeliveryError(Exception):
     """A delivery that did not succeed; the message is safe to log."""
 
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
 
 class Notifier(Protocol):
     name: str
@@ -37,17 +49,41 @@ NotifierFactory = Callable[[str, Mapping[str, Any], Mapping[str, str], str], Not
 
 
 def factories() -> dict[str, NotifierFactory]:
-    from wac.alerts.notifiers import email, slack, webhook
+    from wac.alerts.notifiers import (
+        discord,
+        email,
+        google_chat,
+        ntfy,
+        opsgenie,
+        pagerduty,
+        pushover,
+        slack,
+        teams,
+        telegram,
+        webhook,
+    )
 
-    return {"webhook": webhook.from_config, "slack": slack.from_config, "email": email.from_config}
+    return {
+        "webhook": webhook.from_config,
+        "slack": slack.from_config,
+        "email": email.from_config,
+        "pagerduty": pagerduty.from_config,
+        "opsgenie": opsgenie.from_config,
+        "teams": teams.from_config,
+        "discord": discord.from_config,
+        "telegram": telegram.from_config,
+        "ntfy": ntfy.from_config,
+        "pushover": pushover.from_config,
+        "google_chat": google_chat.from_config,
+    }
 
 
 def build(name: str, spec: object, env: Mapping[str, str], where: str) -> Notifier:
     if not NAME.match(name):
         raise ConfigError(f"{where}: notifier name {shown(name)} must be letters, digits, - _ .")
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"{where}: expected a mapping with type: webhook, slack or email")
     kinds = factories()
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}: expected a mapping with type: one of {', '.join(kinds)}")
     kind = spec.get("type")
     if not isinstance(kind, str) or kind not in kinds:
         raise ConfigError(f"{where}: type must be one of {', '.join(kinds)}, got {shown(kind)}")
