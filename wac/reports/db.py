@@ -25,13 +25,6 @@ def reader_options(url: str) -> str:
     return f"{given} {READER_OPTIONS}" if given else READER_OPTIONS
 
 
-def reader_options(url: str) -> str:
-    """The readers' server options after those of the connection string (which an
-    `options` argument would otherwise replace: a `search_path` set there, for one)."""
-    own = str(conninfo_to_dict(url).get("options") or "").strip()
-    return f"{own} {READER_OPTIONS}" if own else READER_OPTIONS
-
-
 def connect(url: str, application_name: str, *, read_only: bool = False) -> psycopg.Connection:
     """A connection, or a one-line ServiceUnavailable naming POSTGRES_ENDPOINT (redacted)."""
     try:
