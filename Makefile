@@ -69,5 +69,15 @@ lock:
 requirements: setup
 	$(PY) scripts/requirements_txt.py
 
+## The container image (WAC_IMAGE, default wac:latest) with podman; the base image the
+## Dockerfile names is made here (debootstrap) when it cannot be pulled.
+image:
+	@scripts/container/build-image.sh
+
+## Builds the image and runs it: wac check on a local site, then the seed's monitor and
+## store through the local Kafka into the local PostgreSQL.
+image-test: setup services-up
+	$(VENV)/bin/pytest -q -s tests/container/test_image.py
+
 clean: services-down
 	rm -rf .wac $(VENV)
