@@ -13,6 +13,7 @@ or when the container runs no long-lived wac service; 1 otherwise, with the reas
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -62,17 +63,29 @@ def url_of(service: Service, env: Mapping[str, str]) -> str | None:
 
 
 def processes(proc: Path = Path("/proc")) -> Iterator[tuple[list[str], dict[str, str], Path]]:
-    """(argv, environment, work folder) of each process, lowest pid first."""
+    """(argv, environment, work folder) of each process, lowest pid first.
+
+    A process of another user hides its environment and folder (without CAP_SYS_PTRACE,
+    as in containers): the healthcheck's own stand in, the container's configuration and
+    work folder, which the process started from."""
     pids = sorted(int(p.name) for p in proc.iterdir() if p.name.isdigit())
     for pid in pids:
         base = proc / str(pid)
         try:
             argv = base.joinpath("cmdline").read_bytes().split(b"\0")
-            raw_env = base.joinpath("environ").read_bytes().split(b"\0")
-            cwd = base.joinpath("cwd").resolve()
         except OSError:
             continue
-        env = dict(item.decode(errors="replace").partition("=")[::2] for item in raw_env if item)
+        try:
+            raw_env = base.joinpath("environ").read_bytes().split(b"\0")
+            env = dict(
+                item.decode(errors="replace").partition("=")[::2] for item in raw_env if item
+            )
+        except OSError:
+            env = dict(os.environ)
+        try:
+            cwd = base.joinpath("cwd").resolve(strict=True)
+        except OSError:
+            cwd = Path.cwd()
         yield [a.decode(errors="replace") for a in argv if a], env, cwd
 
 

@@ -27,11 +27,6 @@ mirror_of() {  # $1: "debian" or "debian-security"
   echo "${found:-http://deb.debian.org/$1}"
 }
 
-build_quietly() {  # $1: tag, $2: context; the output goes to a log, shown on failure
-  local log=$CONTAINER_CACHE/build-${1//[\/:]/_}.log
-  podman build --pull=never -t "$1" "$2" > "$log" 2>&1 || { tail -n 30 "$log" >&2; exit 1; }
-}
-
 make_rootfs() {
   local mirror rootfs
   mirror=$(mirror_of debian)
@@ -75,7 +70,7 @@ SOURCES
 
 make_python() {
   local context
-  ensure "$debian_image" make_debian
+  ensure_image "$debian_image" make_debian
   context=$(mktemp -d "$CONTAINER_CACHE/python.XXXXXX")
   cp "$images_dir/python/Containerfile" "$context/"
   mkdir "$context/local-cas"
@@ -85,21 +80,11 @@ make_python() {
   rm -rf "$context"
 }
 
-# ensure IMAGE MAKER: keep it, else pull it, else make it (saying why it was not pulled).
-ensure() {
-  podman image exists "$1" && return 0
-  if [ "${WAC_LOCAL_BASE:-}" != 1 ]; then
-    if podman pull -q "$1" > "$CONTAINER_CACHE/pull.log" 2>&1; then return 0; fi
-    echo "base images: cannot pull $1 ($(tail -n 1 "$CONTAINER_CACHE/pull.log" | cut -c1-160))"
-  fi
-  "$2"
-}
-
 for name in "${@:-python}"; do
   case $name in
-    debian) ensure "$debian_image" make_debian; image=$debian_image ;;
-    python) ensure "$python_image" make_python; image=$python_image ;;
+    debian) ensure_image "$debian_image" make_debian; image=$debian_image ;;
+    python) ensure_image "$python_image" make_python; image=$python_image ;;
     *) echo "usage: base-images.sh [debian|python]..." >&2; exit 2 ;;
   esac
-  echo "base images: $image $(podman image inspect --format '{{.Size}}' "$image" | awk '{printf "%d MB", $1/1000000}')"
+  echo "base images: $image $(image_size "$image")"
 done

@@ -15,5 +15,4 @@ if ! podman build --format docker --pull=never -t "$image" . > "$log" 2>&1; then
   echo "image: the build failed; the whole log is in $log" >&2
   exit 1
 fi
-size=$(podman image inspect --format '{{.Size}}' "$image")
-echo "image: $image built in $(( $(date +%s) - started )) s, $(( size / 1000000 )) MB"
+echo "image: $image built in $(( $(date +%s) - started )) s, $(image_size "$image")"

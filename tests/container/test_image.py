@@ -133,6 +133,8 @@ def test_seed_monitor_and_store_through_local_kafka_and_postgres(
             assert process_uid(monitor) == HOST_USER[0]
             assert process_uid(store) == APP_UID
             for container in (monitor, store):
+                checked = podman("exec", container, "wac-healthcheck").stdout
+                assert "/metrics answered 200" in checked, checked
                 health = podman("healthcheck", "run", container, check=False)
                 assert health.returncode == 0, (health.stdout, health.stderr)
             for container in (monitor, store):
