@@ -101,3 +101,54 @@ def load_script(name: str) -> ModuleType:
     sys.modules[module_name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+class Compose:
+    """podman-compose on a project folder, under a project name of its own."""
+
+    def __init__(self, folder: Path, project: str, files: list[str], env: dict[str, str]):
+        self.folder = folder
+        self.project = project
+        self.files = files
+        self.env = env
+
+    def __call__(self, *args: str, timeout: float = 600) -> str:
+        command = [str(ROOT / ".venv" / "bin" / "podman-compose"), "-p", self.project]
+        for name in self.files:
+            command += ["-f", name]
+        engine = f'source {SCRIPTS / "engine.sh"} && exec "$@"'
+        done = subprocess.run(
+            ["bash", "-c", engine, "compose", *command, *args],
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, **self.env},
+        )
+        if done.returncode != 0:
+            raise AssertionError(
+                f"podman-compose {' '.join(args)} exited {done.returncode}:\n"
+                f"{done.stdout}\n{done.stderr}"
+            )
+        return done.stdout + done.stderr
+
+    def container(self, service: str) -> str:
+        return f"{self.project}_{service}_1"
+
+    def containers(self) -> list[str]:
+        listed = podman(
+            "ps", "-a", f"--filter=label=io.podman.compose.project={self.project}",
+            "--format={{.Names}}",
+        ).stdout  # fmt: skip
+        return sorted(listed.split())
+
+    def healthy(self, service: str) -> bool:
+        """Runs the service's healthcheck now (podman here has no timer for it)."""
+        return podman("healthcheck", "run", self.container(service), check=False).returncode == 0
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {name}\n{podman('logs', '--tail=30', name, check=False).stderr}"
+            for name in self.containers()
+        )
