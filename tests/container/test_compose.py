@@ -188,3 +188,65 @@ def test_managed_services_from_env_file_and_certs(
             raise
         finally:
             compose("down", "-v")
+
+
+SEED_COMPOSE = """\
+# The seed's compose, as its README describes it, with the image name changed to wac's:
+# the project folder (source, .env, certs/) mounted on /usr/src/app, `wac.monitor URL`
+# as the monitor's command and no command for the store. (Host network: this test's
+# stand-ins for the managed services listen on the host's loopback.)
+services:
+  monitor:
+    image: ${WAC_IMAGE:-wac:latest}
+    command: wac.monitor %(url)s --period 1
+    volumes: [".:/usr/src/app"]
+    network_mode: host
+    environment: {WAC_MONITOR_METRICS_PORT: "%(monitor_port)d"}
+  store:
+    image: ${WAC_IMAGE:-wac:latest}
+    volumes: [".:/usr/src/app"]
+    network_mode: host
+    environment: {WAC_STORE_METRICS_PORT: "%(store_port)d"}
+"""
+
+
+def test_seed_compose_with_only_the_image_name_changed(
+    images: None, site: str, services_env: dict[str, str], tmp_path: Path
+) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    with own_schema(services_env) as db_env:
+        settings = {
+            "KAFKA_ENDPOINT": services_env["KAFKA_ENDPOINT"],
+            "KAFKA_TOPIC": f"wac-seed-{run_id}",
+            "KAFKA_GROUP_ID": f"wac-seed-{run_id}",
+            "POSTGRES_ENDPOINT": with_root_cert(db_env["POSTGRES_ENDPOINT"], "certs/ca.pem"),
+        }
+        host_user = (1000, 1000)
+        folder = work_folder(
+            tmp_path / "seed", Path(services_env["KAFKA_CERT_DIR"]), settings, host_user
+        )
+        # the seed's own sources are in the folder too: the image must not import them
+        (folder / "wac").mkdir()
+        (folder / "wac" / "__init__.py").write_text("raise SystemExit('the seed wac imported')\n")
+        (folder / "docker-compose.yml").write_text(
+            SEED_COMPOSE
+            % {"url": f"{site}/ok", "monitor_port": free_port(), "store_port": free_port()}
+        )
+        compose = Compose(folder, f"wac-seed-{run_id}", ["docker-compose.yml"], {})
+        try:
+            compose("up", "-d")
+            wait_for(
+                lambda: query(db_env, "SELECT count(*) FROM checks")[0][0] >= 3, 120, "3 rows", 1
+            )
+            for service in ("monitor", "store"):
+                assert process_uid(compose.container(service)) == host_user[0]
+                checked = podman("exec", compose.container(service), "wac-healthcheck").stdout
+                assert "answered 200" in checked, (service, checked)
+        except BaseException:
+            print(compose.logs())
+            raise
+        finally:
+            compose("down")
+        ((rows, ids),) = query(db_env, "SELECT count(*), count(DISTINCT id) FROM checks")
+        print(f"seed compose: {rows} rows, {ids} distinct ids")
+        assert rows == ids >= 3
