@@ -250,3 +250,21 @@ def test_seed_compose_with_only_the_image_name_changed(
         ((rows, ids),) = query(db_env, "SELECT count(*), count(DISTINCT id) FROM checks")
         print(f"seed compose: {rows} rows, {ids} distinct ids")
         assert rows == ids >= 3
+
+
+def test_managed_override_names_a_missing_endpoint(tmp_path: Path) -> None:
+    folder = clone(tmp_path / "wac")
+    (folder / ".env").write_text("POSTGRES_ENDPOINT=postgresql://wac:secret@db.example/wac\n")
+    compose = Compose(
+        folder, "wac-config", ["docker-compose.yml", "docker-compose.managed.yml"], {}
+    )
+    with pytest.raises(AssertionError) as refused:
+        compose("config")
+    assert "KAFKA_ENDPOINT is missing a value: set KAFKA_ENDPOINT in .env" in str(refused.value)
+    (folder / ".env").write_text("KAFKA_ENDPOINT=kafka.example:9093\nPOSTGRES_ENDPOINT=x\n")
+    config = yaml.safe_load(compose("config"))
+    assert set(config["services"]) == set(WAC_SERVICES)  # no local Kafka or PostgreSQL
+    store = config["services"]["store"]
+    assert store["environment"]["KAFKA_ENDPOINT"] == "kafka.example:9093"
+    assert store["environment"]["KAFKA_USE_SSL"] == "true"
+    assert "depends_on" not in store or not store["depends_on"]
