@@ -7,6 +7,7 @@ The containers use the host's network, where the local services and sites listen
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -36,11 +37,14 @@ def image() -> str:
     return IMAGE
 
 
-def run(image: str, *args: str, volumes: tuple[str, ...] = ()) -> tuple[int, str]:
+def run(
+    image: str, *args: str, volumes: tuple[str, ...] = (), options: tuple[str, ...] = ()
+) -> tuple[int, str]:
     mounts = [f"--volume={v}" for v in volumes]
     done = podman(
-        "run", "--rm", "--no-healthcheck", "--network=host", *mounts, image, *args, check=False
-    )
+        "run", "--rm", "--no-healthcheck", "--network=host", *mounts, *options, image, *args,
+        check=False,
+    )  # fmt: skip
     return done.returncode, done.stdout + done.stderr
 
 
@@ -52,6 +56,13 @@ def test_check_against_a_local_site(image: str, site: str) -> None:
     code, out = run(image, "check", f"{site}/status/503")
     assert code == 1, out
     assert "HTTP status 503" in out
+
+    # started as another user (--user), the entrypoint changes nothing
+    code, out = run(image, "sh", "-c", "id -u; wac check --json " + f"{site}/ok",
+                    options=("--user=4242:4242",))  # fmt: skip
+    assert code == 0, out
+    uid, result = out.split("\n", 1)
+    assert uid == "4242" and json.loads(result)["ok"] is True
 
 
 def test_no_dev_tools_and_seed_entry_points(image: str) -> None:
