@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 URLS   ?=
 CONFIG ?=
 
-.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults soak bench-monitor bench-store bench-report
+.PHONY: setup up test lint typecheck unit services-up services-down lock bench clean faults soak bench-monitor bench-store bench-report requirements image image-test
 
 setup:
 	@scripts/setup.sh
@@ -62,7 +62,23 @@ lock:
 	rm -rf .lock-venv && python3 -m venv .lock-venv
 	.lock-venv/bin/pip install -q --disable-pip-version-check '.[dev]'
 	.lock-venv/bin/pip freeze --exclude wac > requirements.lock
+	.lock-venv/bin/python scripts/requirements_txt.py
 	rm -rf .lock-venv
+
+## requirements.txt: pyproject.toml's runtime dependencies pinned as in requirements.lock.
+requirements: setup
+	$(PY) scripts/requirements_txt.py
+
+## The container image (WAC_IMAGE, default wac:latest) with podman; the base image the
+## Dockerfile names is made here (debootstrap) when it cannot be pulled.
+image:
+	@scripts/container/build-image.sh
+
+## Builds the image and runs it (wac check on a local site; the seed's monitor and store
+## through the local Kafka into the local PostgreSQL), then both compose files with
+## podman-compose (Kafka and PostgreSQL stand-ins made here when they cannot be pulled).
+image-test: setup services-up
+	$(VENV)/bin/pytest -q -s tests/container
 
 clean: services-down
 	rm -rf .wac $(VENV)
