@@ -16,6 +16,8 @@ MAX_REDIRECTS = 30  # libcurl's own default limit
 MAX_BODY_BYTES = 1024**3  # with a pattern, the body is held in memory until matched
 MAX_URL_CHARS = 8192
 MAX_NAME_CHARS = 1024
+# The Kafka key and `checks.target`: the store refuses longer ones (its index entry limit).
+MAX_TARGET_ID_BYTES = 1024
 MAX_PATTERN_CHARS = 1024
 MAX_HEADER_VALUE_CHARS = 8192
 MAX_CONFIG_DURATION_S = 366 * 86400.0  # any other duration in the file (alerts)

@@ -213,7 +213,7 @@ def target_from_url(
     compiled = compile_pattern(pattern, where) if pattern is not None else None
     return Target(
         url=url,
-        id=default_target_id("GET", url),
+        id=check_target_id(default_target_id("GET", url), where),
         interval=interval,
         timeout=timeout,
         pattern=pattern,
@@ -299,7 +299,7 @@ def _make_target(fields: Mapping[str, Any], where: str) -> Target:
     pattern: BodyPattern | None = fields.get("pattern")
     return Target(
         url=url,
-        id=name if name is not None else default_target_id(method, url),
+        id=check_target_id(name if name is not None else default_target_id(method, url), where),
         interval=fields["interval"],
         timeout=fields["timeout"],
         method=method,
@@ -311,6 +311,17 @@ def _make_target(fields: Mapping[str, Any], where: str) -> Target:
         max_redirects=fields["max_redirects"],
         compiled_pattern=pattern,
     )
+
+
+def check_target_id(target_id: str, where: str) -> str:
+    """The id, if the store can keep it (its UTF-8 form is the Kafka key and an index entry)."""
+    size = len(target_id.encode())
+    if size > limits.MAX_TARGET_ID_BYTES:
+        raise ConfigError(
+            f"{where}: the target id is {size} bytes long (UTF-8), over the limit of "
+            f"{limits.MAX_TARGET_ID_BYTES} that the store keeps: give the target a shorter `name:`"
+        )
+    return target_id
 
 
 def _parse_url(raw: object, where: str) -> str:

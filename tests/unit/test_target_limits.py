@@ -103,6 +103,22 @@ def test_names_that_cannot_be_shown_or_stored() -> None:
     )
 
 
+def test_target_ids_the_store_could_not_keep_are_refused_at_load() -> None:
+    """A name of 1,000 four-byte characters, or a long URL as the id: every result would be
+    a dead letter in the store, so the target is refused where it is written."""
+    emoji = "\U0001f600" * 300  # 300 characters, 1,200 bytes
+    with pytest.raises(ConfigError) as info:
+        parse(f"targets:\n  - url: https://a/\n    name: {emoji}\n")
+    assert "target id is 1200 bytes long (UTF-8), over the limit of 1024" in str(info.value)
+    long_url = "https://a/" + "p" * 1100
+    with pytest.raises(ConfigError, match="give the target a shorter `name:`"):
+        parse(f"targets:\n  - url: {long_url}\n")
+    with pytest.raises(ConfigError, match="over the limit of 1024"):
+        target_from_url(long_url, interval=10.0, timeout=1.0)
+    assert parse(f"targets:\n  - url: {long_url}\n    name: short\n")[0].id == "short"
+    assert len(parse("targets:\n  - url: https://a/\n    name: " + "\u00e9" * 512)[0].id) == 512
+
+
 @pytest.mark.parametrize(
     ("pattern", "fragment"),
     [

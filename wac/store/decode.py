@@ -25,11 +25,12 @@ from typing import Any
 
 from confluent_kafka import Message
 
+from wac import limits
 from wac.result import BadMessage, CheckResult, read_result
 from wac.store.target_status import TargetUpdate
 
 # The `target` index holds at most ~2.7 kB per entry; keep well under it.
-MAX_TARGET_BYTES = 1024
+MAX_TARGET_BYTES = limits.MAX_TARGET_ID_BYTES
 MAX_CLOCK_AHEAD = timedelta(days=1)
 # A result stored more than this after its check is *late*: its minute may be rolled up
 # already (the rollup closes a minute 2 min after its end), so the store marks the
