@@ -221,7 +221,7 @@ def target_from_url(
     )
 
 
-_TOP_KEYS = {"defaults", "targets", "alerts"}
+_TOP_KEYS = {"defaults", "targets", "alerts", "status_pages"}
 
 
 def load_targets_file(path: Path, *, default_timeout: float) -> list[Target]:

@@ -1,0 +1,1 @@
+"""Public status pages: their definition, notices, what they show, badges and feeds."""
