@@ -10,6 +10,7 @@ import click
 
 from wac.commands.alert import alert
 from wac.commands.monitor import check, monitor
+from wac.commands.notice import notice
 from wac.commands.report import report, rollup
 from wac.commands.services import services
 from wac.commands.store import migrate, schema, store
@@ -39,6 +40,7 @@ def cli() -> None:
 
 for command in (monitor, check, store, migrate, schema, services, up, alert, report, rollup, web):
     cli.add_command(command)
+cli.add_command(notice)
 
 
 def main() -> None:
