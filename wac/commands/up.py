@@ -29,6 +29,11 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
     collect_targets(urls, config, period, settings)  # fail early on bad targets
     web_port = commands_web.web_port(environment)  # and on bad dashboard settings
     commands_web.web_token(environment)
+    commands_web.web_admin_token(environment)
+    if config is not None:
+        from wac.pages.config import load_status_pages
+
+        load_status_pages(config)  # and on a bad status_pages section
     with_alerts = False
     if config is not None:
         from wac.alerts.config import has_alerts_section, load_alert_config
@@ -59,6 +64,8 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
     }
     if port_free("127.0.0.1", web_port):
         commands["web"] = [sys.executable, "-m", "wac", "web"]
+        if config is not None:
+            commands["web"] += ["--config", str(config)]
         click.echo(f"dashboard: http://127.0.0.1:{web_port}/")
     else:
         click.echo(f"dashboard not started: port {web_port} is in use (set WAC_WEB_PORT)", err=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 import click
 
 from wac.commands.common import reports_errors
 from wac.config import load_environment, load_settings, parse_port
 from wac.errors import ConfigError
+from wac.pages.config import load_status_pages
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8080
@@ -23,27 +25,43 @@ def web_port(env: Mapping[str, str], option: str | None = None) -> int:
     return parse_port(raw, "WAC_WEB_PORT") if raw.strip() else DEFAULT_PORT
 
 
-def web_token(env: Mapping[str, str]) -> str | None:
-    """WAC_WEB_TOKEN, or None when it is not set at all (no auth).
+def web_token(env: Mapping[str, str], name: str = "WAC_WEB_TOKEN") -> str | None:
+    """WAC_WEB_TOKEN (or `name`), or None when it is not set at all (no auth).
 
     Set but empty or blank is refused rather than read as "no auth": that is most often a
     secret that failed to arrive. So is a token no client can send back exactly: one
     with surrounding spaces or a character that is not printable.
     """
-    token = env.get("WAC_WEB_TOKEN")
+    token = env.get(name)
     if token is None:
         return None
     if not token.strip():
         raise ConfigError(
-            "WAC_WEB_TOKEN is set but empty: set it to a secret, or unset it to serve "
-            "without authentication"
+            f"{name} is set but empty: set it to a secret, or unset it "
+            + (
+                "to serve without authentication"
+                if name == "WAC_WEB_TOKEN"
+                else "to turn the writes it allows off"
+            )
         )
     if token != token.strip() or not token.isprintable() or not _encodable(token):
         raise ConfigError(
-            "WAC_WEB_TOKEN has leading or trailing spaces or characters that are not "
+            f"{name} has leading or trailing spaces or characters that are not "
             "printable: a client could not send it back; use printable text"
         )
     return token
+
+
+def web_admin_token(env: Mapping[str, str]) -> str | None:
+    """WAC_WEB_ADMIN_TOKEN: writes notices through the API (bearer only); None: no writes.
+    It must differ from WAC_WEB_TOKEN, or every reader could write."""
+    admin = web_token(env, "WAC_WEB_ADMIN_TOKEN")
+    if admin is not None and admin == env.get("WAC_WEB_TOKEN"):
+        raise ConfigError(
+            "WAC_WEB_ADMIN_TOKEN is the same as WAC_WEB_TOKEN: give the admin token a "
+            "secret of its own, or every reader could write notices"
+        )
+    return admin
 
 
 def _encodable(text: str) -> bool:
@@ -60,9 +78,16 @@ def _encodable(text: str) -> bool:
 @click.option(
     "--no-rollup", is_flag=True, help="Do not run the rollup job here (run `wac rollup`)."
 )
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(path_type=Path),
+    help="Targets file whose `status_pages:` section defines the public status pages.",
+)
 @reports_errors
-def web(host: str, port: str | None, no_rollup: bool) -> None:
-    """Serve the dashboard: status, uptime, response times, incidents, JSON API."""
+def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> None:
+    """Serve the dashboard: status, uptime, response times, incidents, JSON API; and
+    the public status pages and badges of the targets file (--config)."""
     from aiohttp import web as aioweb
 
     from wac.web.app import WebConfig, create_app, prepare_database, quiet_protocol_errors
@@ -70,12 +95,24 @@ def web(host: str, port: str | None, no_rollup: bool) -> None:
     env = load_environment()
     listen_port = web_port(env, port)
     token = web_token(env)
+    admin_token = web_admin_token(env)
+    pages = load_status_pages(config) if config is not None else ()
     url = load_settings(env).postgres()
     prepare_database(url)
-    app = create_app(WebConfig(url, token=token, run_rollups=not no_rollup))
+    app = create_app(
+        WebConfig(
+            url,
+            token=token,
+            run_rollups=not no_rollup,
+            pages=pages,
+            admin_token=admin_token,
+        )
+    )
     quiet_protocol_errors()
     auth = "token required" if token else "no auth (set WAC_WEB_TOKEN to require one)"
     log.info("dashboard on http://%s:%d/ (%s)", host, listen_port, auth)
+    for page in pages:
+        log.info("status page (public) on http://%s:%d/status/%s", host, listen_port, page.slug)
     try:
         aioweb.run_app(app, host=host, port=listen_port, print=None, access_log=None)
     except OSError as exc:

@@ -6,7 +6,9 @@ Read-only: every route is a GET. Pages are static HTML shells whose script
 REPEATABLE READ read-only transaction. The process also runs the rollup job
 (wac/rollup.py) in a background thread unless told not to.
 
-Auth: with WAC_WEB_TOKEN set, every route but /healthz needs either
+Auth: with WAC_WEB_TOKEN set, every route but /healthz and the public status pages
+and badges (wac/web/status_pages.py says which, and has the only writes: notices,
+behind WAC_WEB_ADMIN_TOKEN) needs either
 `Authorization: Bearer TOKEN` or HTTP basic auth with TOKEN as the password (any
 user name: what a browser prompts for). The token is compared in constant time and
 never logged (the access log has no headers).
@@ -35,8 +37,10 @@ from psycopg_pool import ConnectionPool
 from wac import rollup
 from wac.conninfo import scrub
 from wac.metrics import WebMetrics
+from wac.pages.config import StatusPage
 from wac.reports.db import configure_reader, connect, reader_options
 from wac.web import data
+from wac.web.status_pages import StatusPages, access
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,8 @@ class WebConfig:
     run_rollups: bool = True
     rollup_interval_s: float = 15.0
     pool_size: int = 4
+    pages: tuple[StatusPage, ...] = ()  # public status pages (wac/web/status_pages.py)
+    admin_token: str | None = None  # writes notices through the API
 
 
 def authorized(header: str | None, token: str) -> bool:
@@ -224,6 +230,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
             if (
                 token
                 and name != "/healthz"
+                and access(name, request.method) == "token"
                 and not authorized(request.headers.get("Authorization"), token)
             ):
                 raise web.HTTPUnauthorized(
@@ -336,6 +343,14 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
     app.router.add_get("/api/report", api_report)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)
+    StatusPages(
+        pages={p.slug: p for p in config.pages},
+        run_query=run_query,
+        postgres_url=config.postgres_url,
+        token=config.token,
+        admin_token=config.admin_token,
+        authorized=authorized,
+    ).add_routes(app)
 
     rollups: list[RollupThread] = []
 
@@ -362,10 +377,11 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
 def error_response(
     request: web.Request, status: int, message: str, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """An error answer: JSON `{"error": message}` under /api/, one line of text elsewhere."""
+    """An error answer: JSON `{"error": message}` under /api/ (and from JSON routes
+    elsewhere: `/status/SLUG/api`, `*.json` badges), one line of text otherwise."""
     message = " ".join(message.split()) or str(status)
     extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("www-authenticate", "allow")}
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.path.endswith(("/api", ".json")):
         return web.json_response({"error": message}, status=status, headers=extra)
     return web.Response(text=message + "\n", status=status, headers=extra)
 
