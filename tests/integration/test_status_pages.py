@@ -284,10 +284,10 @@ def test_the_page_json_has_the_known_data(site: Site) -> None:
     )
     assert shop["status"] == "up" and api["status"] == "down" and blog["status"] is None
     assert api["since"] == site.at(max(API_DOWN)).isoformat().replace("+00:00", "Z")
-    assert shop["uptime"] == {"24h": 100.0, "7d": pct(858, 864), "30d": pct(858, 864),
+    assert shop["uptime"] == {"24h": 100.0, "30d": pct(858, 864),
                               "90d": pct(858, 864)}  # fmt: skip
     assert api["uptime"]["24h"] == pct(284, 288) and api["uptime"]["90d"] == pct(860, 864)
-    assert blog["uptime"] == {"24h": None, "7d": None, "30d": None, "90d": None}
+    assert blog["uptime"] == {"24h": None, "30d": None, "90d": None}
     assert shop["avg_24h_ms"] == 120.0 and api["avg_24h_ms"] == 80.0
     assert shop["response_time_ms"] == 120.0 and api["response_time_ms"] is None
     # Day bars: 90 days ending today, the checks of each day of the schedule.
@@ -713,3 +713,73 @@ def test_bad_status_pages_or_admin_token_stop_wac_web_and_up_at_start(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("wac: error: ") and says in lines[0], lines
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["add", "--page", "Status", "--title", "x"], "slug 'Status' must be 1 to 64 lowercase"),
+        (["add", "--page", "public", "--title", " "], "title must be a non-empty string"),
+        (
+            ["add", "--page", "public", "--title", "x", "--kind", "maintenance"],
+            "a maintenance notice needs both starts and ends",
+        ),
+        (
+            ["add", "--page", "public", "--title", "x", "--starts", "2026-06-02",
+             "--ends", "2026-06-01"],
+            "ends (2026-06-01T00:00:00Z) must be after starts",
+        ),
+        (["add", "--page", "public", "--title", "x", "--starts", "tomorrow"], "is not a time"),
+        (["add", "--page", "public", "--title", "x\u202ey"], "one line of printable text"),
+        (["add", "--page", "nope", "--title", "x", "--config", "CONFIG"],
+         "has no status page 'nope'"),
+        (["list", "--page", "../x"], "--page: slug '../x' must be"),
+        (["delete", "0"], "0 is not in the range"),
+    ],
+)  # fmt: skip
+def test_bad_notice_commands_are_one_line_and_exit_2(
+    args: list[str], says: str, site: Site
+) -> None:
+    args = [str(site.config) if a == "CONFIG" else a for a in args]
+    result = wac(["notice", *args], site.env)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert says in result.stderr and "Traceback" not in result.stderr
+    if args[0] != "delete":  # there click's own usage error: usage, hint, error line
+        assert len(lines) == 1 and lines[0].startswith("wac: error: "), lines
+
+
+def test_without_tokens_the_dashboard_is_open_and_notices_cannot_be_posted(site: Site) -> None:
+    env = {k: v for k, v in site.env.items() if k not in ("WAC_WEB_TOKEN", "WAC_WEB_ADMIN_TOKEN")}
+    port = free_port()
+    env["WAC_WEB_PORT"] = str(port)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wac", "web", "--no-rollup", "--config", str(site.config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    open_site = Site(
+        f"http://127.0.0.1:{port}", port, env, process, site.log, site.now, site.config
+    )
+    try:
+        wait_for(lambda: _answers(open_site), 30, "wac web to answer")
+        body = json.dumps({"title": "x"}).encode()
+        status, _, answer = request(open_site, "/api/pages/public/notices", WRITE, "POST", body)
+        assert status == 403 and "set WAC_WEB_ADMIN_TOKEN" in json.loads(answer)["error"]
+        # No read token: every badge is served, a target on no page's privately only.
+        private = badge(open_site, f"{SECRET_ID}/status")
+        assert (private["message"], private["cache"]) == ("down", "private, max-age=60")
+        assert badge(open_site, "shop/status")["cache"] == "public, max-age=300"
+    finally:
+        code, _, err = stop(process)
+    assert code == 0 and "Traceback" not in err, err
+
+
+def _answers(site: Site) -> bool:
+    assert site.process.poll() is None, site.process.communicate()
+    try:
+        return request(site, "/healthz")[0] == 200
+    except OSError:
+        return False

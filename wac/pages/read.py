@@ -33,9 +33,9 @@ from wac.reports.queries import (
 from wac.reports.window import plan_window
 from wac.rollup import DAY, HOUR, floor_to
 
+# What the page shows (90 days; 30 on a phone) and the 24 hours of its response time.
 UPTIME_WINDOWS = {
     "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
     "30d": timedelta(days=30),
     "90d": timedelta(days=90),
 }
