@@ -668,6 +668,21 @@ def test_the_page_in_a_real_browser_at_desktop_and_phone_widths(site: Site) -> N
             context.close()
             assert problems == [], problems
             assert outside == [], outside
+        # The badges as a README shows them: loaded as images, drawn at their width.
+        context = browser.new_context(viewport={"width": 700, "height": 300}, device_scale_factor=2)
+        page = context.new_page()
+        paths = ["shop/status", "api/status", "blog/status", "shop/uptime/90d", "api/uptime/24h",
+                 "shop/response/24h", "shop/certificate", "api/certificate"]  # fmt: skip
+        images = "".join(f'<p><img src="{site.base}/badge/{p}.svg" alt="{p}"></p>' for p in paths)
+        page.set_content(f"<body style='font: 14px sans-serif'>{images}</body>")
+        page.wait_for_function("() => [...document.images].every(i => i.complete)")
+        drawn = page.evaluate("() => [...document.images].map(i => [i.alt, i.naturalWidth])")
+        for alt, width in drawn:
+            svg = ET.fromstring(request(site, f"/badge/{alt}.svg")[2])
+            assert width == int(svg.get("width", "0")) > 0, (alt, width)
+        path = SCREENSHOTS / "status-badges.png"
+        page.screenshot(path=str(path), full_page=True)
+        shots.append(path)
         browser.close()
     for path in shots:
         print(f"screenshot: {path}")
