@@ -168,6 +168,15 @@ def test_mistakes_name_the_page_and_the_field(pages: str, says: str) -> None:
     assert says in refused(pages)
 
 
+def test_the_readme_example_is_valid() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Status pages and badges", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (page,) = parse_pages_document(parse_yaml(example, "README.md"), source="README.md")
+    assert page.slug == "status" and page.target_ids == ("shop", "blog", "api")
+    assert page.groups[1].targets[0] == PageTarget("api", "Public API")
+
+
 def test_bounds_on_pages_and_targets() -> None:
     ids = [f"t{i}" for i in range(MAX_PAGE_TARGETS + 1)]
     targets = "targets:\n" + "".join(f"  - {{url: 'https://a/{i}', name: {i}}}\n" for i in ids)
