@@ -798,3 +798,52 @@ def _answers(site: Site) -> bool:
         return request(site, "/healthz")[0] == 200
     except OSError:
         return False
+
+
+def test_rows_the_contract_refuses_cost_their_figure_not_the_page(
+    services_env: dict[str, str],
+) -> None:
+    """Checks PostgreSQL holds but v1 refuses (non-finite or huge times, expiries past year
+    9999 or `infinity`): the page's JSON stays strict JSON, the feed valid, each badge drawn."""
+    from tests.support.checks_data import insert_raw
+    from wac.pages.badges import badge_for, render_svg
+    from wac.pages.config import PageGroup, PageTarget, StatusPage
+    from wac.pages.feed import render_feed
+    from wac.pages.read import badge_facts, page_view
+    from wac.reports.db import connect
+
+    expiries = ["infinity", "-infinity", "294276-12-31 23:59:59+00", "10000-01-01 04:00:00+00",
+                "9999-12-31 23:59:59.999999+00", "0001-01-01 00:00:00+00"]  # fmt: skip
+    times = [float("nan"), float("inf"), -5.0, 1e308, 86_400_001.0, None]
+    now = datetime.now(UTC)
+    rows: list[dict[str, object]] = [
+        {
+            "target": f"odd-{i % 3}",
+            "checked_at": now - timedelta(minutes=5 * i + 1),
+            "ok": i % 4 != 0,
+            "response_time_ms": times[i % len(times)],
+            "tls_expires_at": expiries[i % len(expiries)],
+            "error_kind": None if i % 4 else "other",
+            "error_message": None if i % 4 else "odd\u202e\x00".replace("\x00", ""),
+        }
+        for i in range(600)
+    ]
+    page = StatusPage(
+        "odd", "Odd", "", (PageGroup("All", tuple(PageTarget(f"odd-{i}") for i in range(3))),)
+    )
+    with own_schema(services_env) as env:
+        with psycopg.connect(env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
+            insert_raw(conn, rows)
+            assert rollup.catch_up(conn, wait=120).ran
+        with connect(env["POSTGRES_ENDPOINT"], "test-reader", read_only=True) as reader:
+            view = page_view(reader, page)
+            json.dumps(view, allow_nan=False)  # what a browser's JSON.parse accepts
+            ET.fromstring(render_feed(view))
+            assert [t["status"] for t in view["groups"][0]["targets"]] == ["down", "up", "up"]
+            day = timedelta(days=1)
+            kinds = (("status", None), ("uptime", day), ("response", day), ("certificate", None))
+            for kind, window in kinds:
+                for target in ("odd-0", "odd-1", "odd-2"):
+                    facts = badge_facts(reader, target, window, kind)
+                    wanted = parse_badge_path(f"{target}/{kind}{'/1d' if window else ''}.svg")
+                    ET.fromstring(render_svg(badge_for(wanted, facts)))
