@@ -39,13 +39,13 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from wac.rollup import (
+from wac.db.migrate import migrate
+from wac.rollups.job import (
     FAIL_COLUMNS,
     HIST_COLUMNS,
     METRIC_COLUMNS,
     PHASE_COLUMNS,
 )
-from wac.store.migrate import migrate
 
 DB = "wac_bench_report"
 GOAL_S = 1.0
@@ -215,7 +215,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database")
     args = parser.parse_args()
 
-    from wac.services import LocalServices
+    from wac.localservices import LocalServices
 
     local = LocalServices()
     local.up()

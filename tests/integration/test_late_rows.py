@@ -20,10 +20,10 @@ import pytest
 from tests.support.checks_data import down, insert_checks, up
 from tests.support.processes import start, stop, wac, wait_for
 from tests.support.store import counts, own_schema, produce, query, result
-from wac import rollup
-from wac.reports.db import connect
+from wac.db.connect import connect
 from wac.reports.queries import Snapshot, snapshot, summaries
-from wac.rollup import DAY, HOUR, MINUTE, floor_to
+from wac.rollups import job as rollup
+from wac.rollups.job import DAY, HOUR, MINUTE, floor_to
 from wac.web import data
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from tests.support.store import own_schema, result, with_schema
-from wac.store.migrate import available_migrations, migrate
+from wac.db.migrate import available_migrations, migrate
 from wac.store.partitions import Partitions, day_start, partition_name
 from wac.store.writer import BatchWriter
 

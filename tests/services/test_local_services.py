@@ -1,4 +1,4 @@
-"""wac.services against the real local Kafka and PostgreSQL (shared; never stopped here)."""
+"""wac.localservices against the real local Kafka and PostgreSQL (shared; never stopped here)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from confluent_kafka.cimpl import NewTopic
 from cryptography import x509
 
 from tests.support.foreign_certs import write_foreign_client_cert
-from wac.services import LocalServices, ServiceStatus
-from wac.services.certs import ensure_certs
+from wac.localservices import LocalServices, ServiceStatus
+from wac.localservices.certs import ensure_certs
 
 pytestmark = pytest.mark.integration
 

@@ -29,8 +29,8 @@ from wac.alerts.db import EVENTS_CHANNEL, Claimed, claim_due, mark_failed, mark_
 from wac.alerts.messages import notification_decoder
 from wac.alerts.notifiers import DeliveryError, Notifier
 from wac.config import KafkaSettings
-from wac.kafka import _quiet_logger, client_config
-from wac.outage import OutageTracker, emit
+from wac.runtime.kafka import _quiet_logger, client_config
+from wac.runtime.outage import OutageTracker, emit
 
 log = logging.getLogger(__name__)
 

@@ -57,12 +57,12 @@ from wac.alerts.messages import (
 )
 from wac.alerts.outbox import Deliverer, EventSink
 from wac.config import KafkaSettings, redact_url
-from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
-from wac.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
-from wac.outage import OutageTracker, emit
+from wac.db.migrate import migrate
 from wac.result import BadMessage, CheckResult, read_result
+from wac.runtime.kafka import _quiet_logger, client_config, connect_check, ensure_topic
+from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
+from wac.runtime.outage import OutageTracker, emit
 from wac.store.decode import Rejected
-from wac.store.migrate import migrate
 from wac.store.service import connect_database
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ def report(
     as_json: bool,
 ) -> None:
     """Per target: uptime, checks, failures by kind, p50/p95/p99, status, certificate."""
-    from wac.reports.db import connect
+    from wac.db.connect import connect
     from wac.reports.report import build_report, format_table, rollup_lag_note
     from wac.reports.window import parse_duration, resolve_window
 
@@ -78,10 +78,10 @@ def report(
 @reports_errors
 def rollup(once: bool, lock_wait: float, interval: float, rebuild_since: str | None) -> None:
     """Keep the rollups current (the dashboard's `wac web` also does it)."""
-    from wac import rollup as job
-    from wac.reports.db import connect
+    from wac.db.connect import connect
+    from wac.db.migrate import migrate
     from wac.reports.window import parse_duration
-    from wac.store.migrate import migrate
+    from wac.rollups import job as job
 
     settings = load_settings()
     conn = connect(settings.postgres(), "wac-rollup")

@@ -35,11 +35,11 @@ from typing import cast
 
 import pycurl
 
+from wac.monitor.scheduler import DEFAULT_MAX_IN_FLIGHT, Scheduler, SchedulerStats, Slot
 from wac.probes.http import HttpCheck, describe_failure, failed_result
 from wac.probes.matcher import PatternMatcher
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.result import CheckResult
-from wac.scheduler import DEFAULT_MAX_IN_FLIGHT, Scheduler, SchedulerStats, Slot
 from wac.targets import Target
 
 log = logging.getLogger(__name__)

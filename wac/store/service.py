@@ -38,11 +38,12 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from wac.config import KafkaSettings, redact_url
+from wac.db.migrate import migrate
 from wac.errors import ServiceUnavailable
-from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
-from wac.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
-from wac.outage import LogLine, OutageTracker, emit
 from wac.result import CheckResult
+from wac.runtime.kafka import _quiet_logger, client_config, connect_check, ensure_topic
+from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
+from wac.runtime.outage import LogLine, OutageTracker, emit
 from wac.store.copy_data import binary_copy
 from wac.store.db import connect_database, first_line
 from wac.store.decode import (
@@ -54,7 +55,6 @@ from wac.store.decode import (
     late_minutes,
     time_span,
 )
-from wac.store.migrate import migrate
 from wac.store.offsets import OffsetBook
 from wac.store.partitions import Partitions
 from wac.store.settings import StoreSettings

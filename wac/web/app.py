@@ -32,10 +32,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from psycopg_pool import ConnectionPool
 
-from wac import rollup
 from wac.conninfo import scrub
-from wac.metrics import WebMetrics
-from wac.reports.db import configure_reader, connect, reader_options
+from wac.db.connect import configure_reader, connect, reader_options
+from wac.rollups import job as rollup
+from wac.runtime.metrics import WebMetrics
 from wac.web import data
 
 log = logging.getLogger(__name__)
@@ -376,7 +376,7 @@ def _static_text(name: str) -> str:
 
 def prepare_database(url: str) -> None:
     """Apply migrations (the rollup tables) before serving."""
-    from wac.store.migrate import migrate
+    from wac.db.migrate import migrate
 
     with connect(url, "wac-web") as conn:
         migrate(conn)

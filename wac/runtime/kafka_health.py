@@ -17,7 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from wac.outage import LogLine, OutageTracker
+from wac.runtime.outage import LogLine, OutageTracker
 
 # librdkafka statistics every second: how soon the end of an outage is seen when there
 # is nothing to move (a consumer with no lag).

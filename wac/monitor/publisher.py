@@ -2,7 +2,7 @@
 
 The producer is idempotent (acks=all) and holds results while the broker is away,
 up to `buffer_limit` of them; beyond that new results are dropped and counted.
-An outage (results waiting and none acknowledged: see `wac.kafka_health`) is logged
+An outage (results waiting and none acknowledged: see `wac.runtime.kafka_health`) is logged
 once when it starts and once when it ends, with its duration; a broker that fails
 while the others serve is a note about that broker.
 
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, Message, Producer
 
 from wac.config import KafkaSettings
-from wac.kafka import _quiet_logger, client_config
-from wac.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
-from wac.outage import OutageTracker, emit
 from wac.result import CheckResult, encode
+from wac.runtime.kafka import _quiet_logger, client_config
+from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
+from wac.runtime.outage import OutageTracker, emit
 
 log = logging.getLogger(__name__)
 

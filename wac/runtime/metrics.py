@@ -1,7 +1,7 @@
 """Prometheus metrics of every wac service, named and documented in one place.
 
 `WebMetrics()` is the web service's set; the monitor's and the store's are collected at
-scrape time from their own counters (`wac.monitor_metrics`, `wac.store_metrics`),
+scrape time from their own counters (`wac.monitor.metrics`, `wac.store.metrics`),
 in a registry (the process-wide default unless given), so a process exposes only its
 own metrics and tests can use a fresh `CollectorRegistry`. Names follow Prometheus
 conventions: `wac_<service>_…`, base units (seconds, bytes), `_total` on counters

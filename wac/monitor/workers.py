@@ -1,7 +1,7 @@
 """`wac monitor --workers N`: N monitor processes, each with its shard of the targets.
 
 One Python process runs its check loop on one core; `--workers` uses more. The parent
-starts `wac monitor ... --shard (i + n*j)/(n*N)` children (see wac.sharding), forwards
+starts `wac monitor ... --shard (i + n*j)/(n*N)` children (see wac.monitor.sharding), forwards
 SIGTERM/SIGINT/SIGHUP to them, stops them all when one fails, and merges their stats.
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from wac.monitor_service import merge_stats, write_stats
-from wac.sharding import Shard
+from wac.monitor.service import merge_stats, write_stats
+from wac.monitor.sharding import Shard
 
 log = logging.getLogger(__name__)
 

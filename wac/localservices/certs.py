@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from wac.services.proc import make_dir, write_private
+from wac.localservices.proc import make_dir, write_private
 
 CA_DAYS = 3650
 LEAF_DAYS = 825

@@ -3,7 +3,7 @@
 A monitor makes thousands of checks a second; a prometheus-client Counter and six
 Histogram observations per check would cost a noticeable share of a core. Instead the
 check loop records into plain counters and the fixed-bucket histograms of
-`wac.histogram` (one index computation each), and this collector turns them, the
+`wac.monitor.histogram` (one index computation each), and this collector turns them, the
 scheduler's lateness histogram and the producer's counters into metric families when
 Prometheus scrapes.
 """
@@ -21,11 +21,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from wac.histogram import Histogram, bucket_upper_ms
-from wac.metrics import LATENESS_BUCKETS, PHASE_BUCKETS
-from wac.publisher import ResultPublisher
+from wac.monitor.histogram import Histogram, bucket_upper_ms
+from wac.monitor.publisher import ResultPublisher
+from wac.monitor.scheduler import SchedulerStats
 from wac.result import CheckResult
-from wac.scheduler import SchedulerStats
+from wac.runtime.metrics import LATENESS_BUCKETS, PHASE_BUCKETS
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer", "total")
 

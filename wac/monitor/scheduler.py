@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from wac.histogram import Histogram
+from wac.monitor.histogram import Histogram
 from wac.targets import Target
 
 DEFAULT_MAX_IN_FLIGHT = 1000

@@ -27,16 +27,16 @@ from prometheus_client import CollectorRegistry
 
 from wac.config import KafkaSettings
 from wac.errors import ConfigError, WacError
-from wac.histogram import Histogram
-from wac.kafka import connect_check, ensure_topic
-from wac.metrics import serve
-from wac.monitor_metrics import MonitorCollector
+from wac.monitor.file_watch import FileWatch
+from wac.monitor.histogram import Histogram
+from wac.monitor.metrics import MonitorCollector
+from wac.monitor.publisher import DEFAULT_BUFFER_LIMIT, ResultPublisher
+from wac.monitor.scheduler import DEFAULT_MAX_IN_FLIGHT
 from wac.probes.driver import CheckLoop
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
-from wac.publisher import DEFAULT_BUFFER_LIMIT, ResultPublisher
-from wac.reload import FileWatch
 from wac.result import CheckResult
-from wac.scheduler import DEFAULT_MAX_IN_FLIGHT
+from wac.runtime.kafka import connect_check, ensure_topic
+from wac.runtime.metrics import serve
 from wac.targets import Target
 
 log = logging.getLogger(__name__)

@@ -154,7 +154,7 @@ class _FailureCollector(logging.Handler):
 def connect_check(kafka: KafkaSettings, timeout: float = CONNECT_TIMEOUT_S) -> None:
     """Fetch cluster metadata once; raise ServiceUnavailable with the reason if we cannot."""
     collector = _FailureCollector()
-    capture = logging.getLogger(f"wac.kafka.connect-check.{id(collector)}")
+    capture = logging.getLogger(f"wac.runtime.kafka.connect-check.{id(collector)}")
     capture.propagate = False
     capture.setLevel(logging.WARNING)
     capture.addHandler(collector)
@@ -230,7 +230,7 @@ def _diagnose(reason: str) -> str | None:
 
 def _quiet_logger() -> logging.Logger:
     """librdkafka logs each retry; route them to a logger that only keeps critical ones."""
-    quiet = logging.getLogger("wac.kafka.librdkafka")
+    quiet = logging.getLogger("wac.runtime.kafka.librdkafka")
     quiet.setLevel(logging.CRITICAL)
     return quiet
 

@@ -2,10 +2,10 @@
 
 ``LocalServices().up()`` starts a single-node Kafka (KRaft; SSL listener requiring client
 certificates) and a private PostgreSQL cluster, both on 127.0.0.1, and ``env()`` returns the
-settings the application needs to use them. See :mod:`wac.services.paths` for the file layout.
+settings the application needs to use them. See :mod:`wac.localservices.paths` for the file layout.
 """
 
-from wac.services.errors import ServiceError
-from wac.services.manager import LocalServices, ServiceStatus
+from wac.localservices.errors import ServiceError
+from wac.localservices.manager import LocalServices, ServiceStatus
 
 __all__ = ["LocalServices", "ServiceError", "ServiceStatus"]

@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from wac.services.certs import CertFiles, ensure_certs
-from wac.services.kafka import START_TIMEOUT, KafkaService
-from wac.services.paths import Paths, Settings, default_home
-from wac.services.postgres import PostgresService
-from wac.services.proc import file_lock, make_dir
-from wac.services.system import is_root
+from wac.localservices.certs import CertFiles, ensure_certs
+from wac.localservices.kafka import START_TIMEOUT, KafkaService
+from wac.localservices.paths import Paths, Settings, default_home
+from wac.localservices.postgres import PostgresService
+from wac.localservices.proc import file_lock, make_dir
+from wac.localservices.system import is_root
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from wac.services.errors import ServiceError
-from wac.services.proc import with_log_tail
+from wac.localservices.errors import ServiceError
+from wac.localservices.proc import with_log_tail
 
 
 def is_root() -> bool:

@@ -14,7 +14,7 @@ Layout under the home folder (``$WAC_HOME``, default ``<repo root>/.wac``, git-i
                               by ``postgres`` when run as root), run/ (unix socket)
 
 PostgreSQL's files may live elsewhere when running as root: see
-:func:`wac.services.postgres.PostgresService`, which falls back to ``/var/lib/wac/<hash>/``
+:func:`wac.localservices.postgres.PostgresService`, which falls back to ``/var/lib/wac/<hash>/``
 when the ``postgres`` user cannot traverse to ``<home>/postgres``.
 """
 
@@ -24,6 +24,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# The Maven project that names Kafka's jars and the broker's log4j2 configuration ship
+# inside this package (package data), so an installed wheel has them too.
+PACKAGE_FILES = Path(__file__).resolve().parent
+
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_POSTGRES_PORT = 15432
 DEFAULT_TOPIC = "website-monitoring"
@@ -32,7 +36,7 @@ DEFAULT_PARTITIONS = 6
 
 def repo_root() -> Path:
     """The folder holding the ``wac`` package (the git checkout in development)."""
-    return Path(__file__).resolve().parents[2]
+    return PACKAGE_FILES.parents[1]
 
 
 def default_home() -> Path:
@@ -49,11 +53,11 @@ def _env_int(name: str, default: int, low: int = 1, high: int = 65535) -> int:
     try:
         value = int(raw)
     except ValueError:
-        from wac.services.errors import ServiceError
+        from wac.localservices.errors import ServiceError
 
         raise ServiceError(f"{name}={raw!r} is not an integer.") from None
     if not low <= value <= high:
-        from wac.services.errors import ServiceError
+        from wac.localservices.errors import ServiceError
 
         raise ServiceError(f"{name}={value} is out of range ({low}..{high}).")
     return value
@@ -138,11 +142,11 @@ class Paths:
 
     @property
     def kafka_pom(self) -> Path:
-        return repo_root() / "services" / "kafka" / "pom.xml"
+        return PACKAGE_FILES / "kafka_files" / "pom.xml"
 
     @property
     def kafka_log4j(self) -> Path:
-        return repo_root() / "services" / "kafka" / "log4j2.xml"
+        return PACKAGE_FILES / "kafka_files" / "log4j2.xml"
 
     # postgres
     @property

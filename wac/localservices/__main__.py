@@ -1,4 +1,4 @@
-"""``python -m wac.services up|down|status|env|fetch-jars`` (thin; the real CLI is wac.cli)."""
+"""``python -m wac.localservices up|down|status|env|fetch-jars`` (thin; the real CLI is wac.cli)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import shlex
 import sys
 import time
 
-from wac.services import LocalServices, ServiceError
+from wac.localservices import LocalServices, ServiceError
 
-USAGE = "usage: python -m wac.services {up|down|status|env|fetch-jars}"
+USAGE = "usage: python -m wac.localservices {up|down|status|env|fetch-jars}"
 
 
 def main(argv: list[str] | None = None) -> int:
