@@ -21,3 +21,9 @@ class ServiceUnavailable(WacError):
     """A broker or database that could not be reached or refused us at start-up."""
 
     exit_code = 2
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -40,12 +40,7 @@ import psycopg
 from psycopg import sql
 
 from wac.db.migrate import migrate
-from wac.rollups.job import (
-    FAIL_COLUMNS,
-    HIST_COLUMNS,
-    METRIC_COLUMNS,
-    PHASE_COLUMNS,
-)
+from wac.rollups.tiers import FAIL_COLUMNS, HIST_COLUMNS, METRIC_COLUMNS, PHASE_COLUMNS
 
 DB = "wac_bench_report"
 GOAL_S = 1.0

@@ -20,10 +20,10 @@ import pytest
 from tests.support.checks_data import down, insert_checks, up
 from tests.support.processes import start, stop, wac, wait_for
 from tests.support.store import counts, own_schema, produce, query, result
-from wac.db.connect import connect
+from wac.db.connect import connect_reader
 from wac.reports.queries import Snapshot, snapshot, summaries
 from wac.rollups import job as rollup
-from wac.rollups.job import DAY, HOUR, MINUTE, floor_to
+from wac.rollups.tiers import DAY, HOUR, MINUTE, floor_to
 from wac.web import data
 
 pytestmark = pytest.mark.integration
@@ -103,7 +103,7 @@ def test_late_rows_two_hours_and_three_days_old_are_exact_after_one_pass(
         whole = report(env, "--from", day.isoformat(), "--to", (day + DAY).isoformat())
         assert whole["late"]["failures"] == 3
 
-    with connect(env["POSTGRES_ENDPOINT"], "test-reader", read_only=True) as reader:
+    with connect_reader(env["POSTGRES_ENDPOINT"], "test-reader", read_only=True) as reader:
         page = data.target_detail(reader, "late", "7d")
         days = {d["day"]: d for d in page["days"]}
         assert (page["summary"]["checks"], page["summary"]["failures"]) == (7, 5)

@@ -12,7 +12,7 @@ import pytest
 from tests.support.checks_data import down, insert_checks, prefix, up
 from wac.reports.queries import Snapshot, series, summaries
 from wac.rollups import job as rollup
-from wac.rollups.job import FAIL_COLUMNS, HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to
+from wac.rollups.tiers import FAIL_COLUMNS, HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to
 
 pytestmark = pytest.mark.integration
 MIN = timedelta(minutes=1)

@@ -29,6 +29,7 @@ from wac.alerts.db import EVENTS_CHANNEL, Claimed, claim_due, mark_failed, mark_
 from wac.alerts.messages import notification_decoder
 from wac.alerts.notifiers import DeliveryError, Notifier
 from wac.config import KafkaSettings
+from wac.db.connect import connect
 from wac.runtime.kafka import _quiet_logger, client_config
 from wac.runtime.outage import OutageTracker, emit
 
@@ -111,7 +112,7 @@ class Deliverer:
     def _report_orphans(self) -> None:
         """Pending rows for a notifier no longer configured wait; say so once."""
         try:
-            with psycopg.connect(self.postgres_url, connect_timeout=5) as conn:
+            with connect(self.postgres_url, timeout=5) as conn:
                 rows = conn.execute(
                     "SELECT channel, count(*) FROM alert_outbox WHERE consumer_group = %s"
                     " AND status = 'pending' AND NOT (channel = ANY(%s)) GROUP BY channel",
@@ -143,8 +144,8 @@ class Deliverer:
             started = time.monotonic()
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(
-                        self.postgres_url, connect_timeout=5, application_name="wac-alert-delivery"
+                    conn = connect(
+                        self.postgres_url, timeout=5, application_name="wac-alert-delivery"
                     )
                 delivered = self._deliver_one(conn)
                 emit(log, self.db_outage.up(time.monotonic()))

@@ -57,13 +57,13 @@ from wac.alerts.messages import (
 )
 from wac.alerts.outbox import Deliverer, EventSink
 from wac.config import KafkaSettings, redact_url
+from wac.db.connect import connect, connect_at_start
 from wac.db.migrate import migrate
 from wac.result import BadMessage, CheckResult, read_result
+from wac.runtime.dead_letters import Rejected
 from wac.runtime.kafka import _quiet_logger, client_config, connect_check, ensure_topic
 from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
 from wac.runtime.outage import OutageTracker, emit
-from wac.store.decode import Rejected
-from wac.store.service import connect_database
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,8 @@ class AlertService:
 
     def run(self) -> None:
         s = self.settings
-        conn = connect_database(s.postgres_url)
+        # The store's application name, as before the connections had one home.
+        conn = connect_at_start(s.postgres_url, application_name="wac-store")
         migrate(conn)
         self._db = AlertDB(conn, s.group_id)
         connect_check(s.kafka)
@@ -339,7 +340,7 @@ class AlertService:
             self.db.conn.close()
         with contextlib.suppress(psycopg.OperationalError):
             self._db = AlertDB(
-                psycopg.connect(self.settings.postgres_url, connect_timeout=5),
+                connect(self.settings.postgres_url, timeout=5),
                 self.settings.group_id,
             )
 

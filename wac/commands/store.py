@@ -56,11 +56,11 @@ def store(echo: bool, metrics_port: int | None) -> None:
 @reports_errors
 def migrate() -> None:
     """Apply the database migrations (the store also does it at start)."""
+    from wac.db.connect import connect_at_start
     from wac.db.migrate import migrate as apply
-    from wac.store.db import connect_database
 
     settings = load_settings()
-    with connect_database(settings.postgres()) as conn:
+    with connect_at_start(settings.postgres(), application_name="wac-store") as conn:
         applied = apply(conn)
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 

@@ -1,14 +1,20 @@
 """Versioned schema migrations, applied in order under an advisory lock.
 
-Each file `migrations/NNNN_name.sql` runs once, in its own transaction, and is
-recorded in `wac_schema_migrations`. The lock makes several processes starting
-together safe: the first applies, the others wait and then find nothing to do.
+Each package owns the SQL of its tables in its own `migrations/` folder (package data):
+`wac/store/migrations` (checks, targets, dead letters), `wac/rollups/migrations`
+(rollup tiers and marks), `wac/alerts/migrations` (incidents, alert state, outbox).
+`available_migrations` collects every package's files into one list in the global
+order of their versions (`NNNN_name.sql`; a version belongs to one file only). Each
+file runs once, in its own transaction, and is recorded in `wac_schema_migrations`
+by version and file name. The lock makes several processes starting together safe:
+the first applies, the others wait and then find nothing to do.
 """
 
 from __future__ import annotations
 
 import logging
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import psycopg
 
@@ -18,14 +24,33 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK_KEY = 0x7761635F6D6967  # "wac_mig"
 
 
+def migration_folders() -> list[Traversable]:
+    """The `migrations/` folder of every wac package that has one."""
+    return sorted(
+        (
+            package / "migrations"
+            for package in resources.files("wac").iterdir()
+            if package.is_dir() and (package / "migrations").is_dir()
+        ),
+        key=str,
+    )
+
+
 def available_migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every migration file shipped with the package, in order."""
-    found = []
-    for entry in resources.files("wac.store").joinpath("migrations").iterdir():
-        if entry.name.endswith(".sql"):
+    """(version, name, sql) of every migration file shipped with wac, in version order."""
+    found: dict[int, tuple[int, str, str]] = {}
+    for folder in migration_folders():
+        for entry in folder.iterdir():
+            if not entry.name.endswith(".sql"):
+                continue
             version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+            if version in found:
+                raise RuntimeError(
+                    f"migration version {version} is taken twice: {found[version][1]} and "
+                    f"{entry.name}; give the new file the next free version"
+                )
+            found[version] = (version, entry.name, entry.read_text(encoding="utf-8"))
+    return [found[version] for version in sorted(found)]
 
 
 def migrate(conn: psycopg.Connection) -> list[str]:

@@ -25,9 +25,11 @@ from wac.monitor.histogram import Histogram, bucket_upper_ms
 from wac.monitor.publisher import ResultPublisher
 from wac.monitor.scheduler import SchedulerStats
 from wac.result import CheckResult
-from wac.runtime.metrics import LATENESS_BUCKETS, PHASE_BUCKETS
+from wac.runtime.metrics import PHASE_BUCKETS
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer", "total")
+
+LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
 
 
 class MonitorCollector(Collector):

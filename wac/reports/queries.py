@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 
 from wac.reports.aggregate import Aggregate
 from wac.reports.window import Piece, plan_window
-from wac.rollups.job import (
+from wac.rollups.tiers import (
     MINUTE,
     TIER_TABLES,
     TIERS,

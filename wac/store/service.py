@@ -38,14 +38,14 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from wac.config import KafkaSettings, redact_url
+from wac.db.connect import connect_at_start
 from wac.db.migrate import migrate
-from wac.errors import ServiceUnavailable
+from wac.errors import ServiceUnavailable, first_line
 from wac.result import CheckResult
 from wac.runtime.kafka import _quiet_logger, client_config, connect_check, ensure_topic
 from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
 from wac.runtime.outage import LogLine, OutageTracker, emit
 from wac.store.copy_data import binary_copy
-from wac.store.db import connect_database, first_line
 from wac.store.decode import (
     CHECK_TYPES,
     LATE_AFTER,
@@ -61,7 +61,7 @@ from wac.store.settings import StoreSettings
 from wac.store.stats import StoreStats
 from wac.store.target_status import TargetStatus, summarize
 from wac.store.target_status import encode as encode_targets
-from wac.store.writer import BatchWriter, WriteOutcome, days_of
+from wac.store.writer import APPLICATION_NAME, BatchWriter, WriteOutcome, days_of
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class StoreService:
             raise self._fatal
 
     def _start_database(self) -> None:
-        with connect_database(self.postgres_url) as conn:
+        with connect_at_start(self.postgres_url, application_name=APPLICATION_NAME) as conn:
             migrate(conn)
         try:
             self._maintain(self.writer.connection())

@@ -23,29 +23,32 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from wac.db.connect import connect
+from wac.errors import first_line
 from wac.result import CheckResult
+from wac.runtime.dead_letters import Rejected, insert_rejected
 from wac.store import target_status
 from wac.store.copy_data import binary_copy
-from wac.store.db import connect, first_line, is_missing_partition, is_row_error
 from wac.store.decode import (
     CHECK_COLUMNS,
     CHECK_TYPES,
     LATE_AFTER,
     Batch,
-    Rejected,
     Row,
     late_minutes,
     time_span,
 )
 from wac.store.partitions import Partitions
+from wac.store.row_errors import is_missing_partition, is_row_error
 from wac.store.target_status import TargetStatus, TargetUpdate, summarize
 
 log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "wac-store"  # how the store's connections show in pg_stat_activity
 
 _COLUMNS = sql.SQL(", ").join(map(sql.Identifier, CHECK_COLUMNS))
 COPY_CHECKS = sql.SQL("COPY checks ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMNS)
@@ -57,12 +60,8 @@ CREATE_STAGING = (
 INSERT_FROM_STAGING = sql.SQL(
     "INSERT INTO checks ({cols}) SELECT {cols} FROM checks_staging ON CONFLICT DO NOTHING"
 ).format(cols=_COLUMNS)
-# Minutes the rollup job must recompute: rows of them arrived late (see wac/rollup.py).
+# Minutes the rollup job must recompute: rows of them arrived late (see wac/rollups/job.py).
 MARK_LATE = "INSERT INTO rollup_dirty (minute) SELECT unnest(%s::timestamptz[])"
-INSERT_REJECTED = (
-    'INSERT INTO rejected_messages (topic, "partition", "offset", key, value, reason) '
-    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-)
 
 
 # The batch's writes to `targets`, and their binary COPY stream when encoded already.
@@ -95,7 +94,13 @@ class BatchWriter:
     # ------------------------------------------------------------ connection
     def connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            conn = connect(self.url, timeout=5)
+            conn = connect(
+                self.url,
+                application_name=APPLICATION_NAME,
+                timeout=5,
+                autocommit=True,
+                keepalive=True,
+            )
             # Session-local staging tables, created outside any transaction so that no
             # rollback takes them away.
             conn.execute(CREATE_STAGING)
@@ -277,15 +282,3 @@ def days_of(
     if low == high:
         return {low}
     return {r.checked_at.astimezone(UTC).date() for r in results}
-
-
-def insert_rejected(cur: psycopg.Cursor[Any], rejected: Sequence[Rejected]) -> None:
-    """Write dead letters; one already there (same topic, partition, offset) stays."""
-    cur.executemany(
-        INSERT_REJECTED,
-        [(r.topic, r.partition, r.offset, r.key, r.value, _text(r.reason)) for r in rejected],
-    )
-
-
-def _text(value: str) -> str:
-    return value.replace("\x00", "\\0")

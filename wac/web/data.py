@@ -17,7 +17,7 @@ from wac.reports.queries import (
     snapshot,
     summaries,
 )
-from wac.rollups.job import DAY, floor_to
+from wac.rollups.tiers import DAY, floor_to
 
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 # Chart range → bin width.

@@ -1,4 +1,4 @@
--- Rollups of `checks` for reports and the dashboard (wac/rollup.py keeps them current).
+-- Rollups of `checks` for reports and the dashboard (wac/rollups/job.py keeps them current).
 --
 -- Three tiers with the same columns: rollup_minute (the unit the rollup job recomputes
 -- from raw rows), rollup_hour (sums of minutes) and rollup_day (sums of hours), all on
@@ -9,7 +9,7 @@
 -- Counters are NULL rather than 0 when nothing was counted (NULLs take no space and
 -- sum() skips them). fail_* count the failed checks (ok = false) by error kind.
 -- rt_bNN is a histogram of response_time_ms over the fixed bucket bounds in
--- wac/rollup.py (RESPONSE_TIME_BOUNDS_MS): bucket 0 below the first bound, bucket NN
+-- wac/rollups/tiers.py (RESPONSE_TIME_BOUNDS_MS): bucket 0 below the first bound, bucket NN
 -- from bound NN (1-based) up to the next, bucket 51 at or above the last.
 -- *_ms_sum are phase times summed over the checks that have a response time (null
 -- phases count as 0), so sum / rt_count is the average of each phase.
