@@ -66,6 +66,11 @@ class Target:
         """The URL without credentials: what results and logs show."""
         return redact_userinfo(self.url)
 
+    @cached_property
+    def scheme(self) -> str:
+        """The URL's scheme, lower case: it picks the probe (`wac.probes.registry`)."""
+        return self.url.partition(":")[0].lower()
+
     def status_expected(self, status: int) -> bool:
         if self.expect_status is None:
             return 200 <= status < 400

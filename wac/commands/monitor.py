@@ -202,7 +202,7 @@ def check(
     """Check one URL once and print the result (no Kafka needed); exit 0 when up."""
     from dataclasses import replace
 
-    from wac.probes.driver import run_checks
+    from wac.probes.once import run_checks
 
     env = load_environment()
     settings: Settings = load_settings(env)

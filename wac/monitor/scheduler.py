@@ -1,6 +1,6 @@
 """When each target is checked: a clock-driven schedule, free of I/O and threads.
 
-The driver (wac.probes.driver) asks `take_due(now)` for the checks to start, starts
+The check loop (wac.monitor.loop) asks `take_due(now)` for the checks to start, starts
 them, and reports each end with `finished(slot, now)`. Everything here is plain
 logic on a heap, so it is tested with a fake clock and costs a few microseconds per
 check even with tens of thousands of targets.

@@ -1,8 +1,9 @@
-"""The monitor service: targets → scheduler → libcurl multi → Kafka.
+"""The monitor service: targets → scheduler → probers → Kafka.
 
 Threads:
-- the check loop (wac.probes.driver.CheckLoop): schedules checks, runs them on one
-  curl multi handle, turns each into a result and queues it in the Kafka producer;
+- the check loop (wac.monitor.loop.CheckLoop): schedules checks, runs them with the
+  prober of each target's scheme (HTTP: one curl multi handle), turns each into a
+  result and queues it in the Kafka producer;
 - librdkafka's own threads and the publisher's callback thread;
 - the main thread: signals (SIGTERM/SIGINT stop, SIGHUP reloads), watching the
   targets file, the periodic one-line summary, and the shutdown (stop the loop,
@@ -29,10 +30,10 @@ from wac.config import KafkaSettings
 from wac.errors import ConfigError, WacError
 from wac.monitor.file_watch import FileWatch
 from wac.monitor.histogram import Histogram
+from wac.monitor.loop import CheckLoop
 from wac.monitor.metrics import MonitorCollector
 from wac.monitor.publisher import DEFAULT_BUFFER_LIMIT, ResultPublisher
 from wac.monitor.scheduler import DEFAULT_MAX_IN_FLIGHT
-from wac.probes.driver import CheckLoop
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.result import CheckResult
 from wac.runtime.kafka import connect_check, ensure_topic

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import msgspec
 
-from wac.probes.http import describe_failure, with_pattern_verdict
+from wac.probes.failure import describe_failure
+from wac.probes.http import with_pattern_verdict
 from wac.result import CheckError, CheckResult
 from wac.targets import Target
 
