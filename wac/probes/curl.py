@@ -28,13 +28,29 @@ import time
 
 import pycurl
 
-from wac.probes.contract import Completion, Failure, ProbeContext, Reactor
+from wac.probes.contract import Completion, Failure, ProbeContext, Reactor, ReadyHandler
 from wac.probes.http import HttpCheck
 from wac.probes.matcher import PatternMatcher
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.targets import Target
 
 Finished = tuple[HttpCheck, int, str]  # the check, libcurl's code (0: done), its message
+
+
+def _curl_flags(mask: int) -> int:
+    """libcurl's CSELECT flags for an epoll event mask."""
+    flags = 0
+    if mask & (select.EPOLLIN | select.EPOLLHUP):
+        flags |= pycurl.CSELECT_IN
+    if mask & select.EPOLLOUT:
+        flags |= pycurl.CSELECT_OUT
+    if mask & select.EPOLLERR:
+        flags |= pycurl.CSELECT_ERR
+    return flags
+
+
+# Looked up per event, by the mask's low five bits (EPOLLIN, PRI, OUT, ERR, HUP).
+_CURL_FLAGS = tuple(_curl_flags(mask) for mask in range(32))
 
 
 class CurlEngine:
@@ -50,6 +66,9 @@ class CurlEngine:
         self._pool: list[pycurl.Curl] = []
         self._pool_size = pool_size
         self._closed = False
+        # The reactor's handler for libcurl's sockets, called once per ready socket.
+        socket_action = self._multi.socket_action
+        self._on_ready: ReadyHandler = lambda fd, mask: socket_action(fd, _CURL_FLAGS[mask & 31])
 
     @property
     def running(self) -> int:
@@ -86,17 +105,6 @@ class CurlEngine:
         deadline = self._deadline
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
-    def on_ready(self, fd: int, mask: int) -> None:
-        """The reactor's handler for libcurl's sockets."""
-        flags = 0
-        if mask & (select.EPOLLIN | select.EPOLLHUP):
-            flags |= pycurl.CSELECT_IN
-        if mask & select.EPOLLOUT:
-            flags |= pycurl.CSELECT_OUT
-        if mask & select.EPOLLERR:
-            flags |= pycurl.CSELECT_ERR
-        self._multi.socket_action(fd, flags)
-
     def finished(self) -> list[Finished]:
         """Serve libcurl's timer if it is due; the transfers that ended since last time."""
         if self._deadline is not None and time.monotonic() >= self._deadline:
@@ -122,7 +130,7 @@ class CurlEngine:
         mask = (select.EPOLLIN if what & pycurl.POLL_IN else 0) | (
             select.EPOLLOUT if what & pycurl.POLL_OUT else 0
         )
-        self._reactor.watch(fd, mask, self.on_ready)
+        self._reactor.watch(fd, mask, self._on_ready)
 
     def _on_timer(self, timeout_ms: int) -> None:
         self._deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000.0

@@ -31,10 +31,10 @@ class EpollReactor:
         self._wake_lock = threading.Lock()
 
     def watch(self, fd: int, events: int, handler: ReadyHandler) -> None:
-        self._handlers[fd] = handler
         old = self._masks.get(fd)
         if old == events:
-            return
+            return  # the same owner (an unwatched descriptor has no mask)
+        self._handlers[fd] = handler
         epoll = self._epoll
         try:
             if old is None:
