@@ -59,3 +59,14 @@ def services_env() -> None:
 
     for name, value in LocalServices().env().items():
         click.echo(f"export {name}={shlex.quote(value)}")
+
+
+@services.command("fetch-jars", hidden=True)
+@reports_errors
+def services_fetch_jars() -> None:
+    """Fetch Kafka's jars into the local services' folder (scripts/setup.sh runs it)."""
+    from wac.localservices import LocalServices
+
+    local = LocalServices()
+    local.fetch_jars()
+    click.echo(f"Kafka jars in {local.paths.kafka_libs}")
