@@ -1,13 +1,10 @@
-"""The store's binary COPY encoding is byte for byte what psycopg's `Copy.write_row` sends.
-
-psycopg writes into a file here (its public `FileWriter`): the connection only lends
-its adaptation settings, nothing is sent. Random rows of every type the store writes,
-NULLs included; then the real table takes the encoded stream.
+"""The store's binary COPY stream (psycopg's `Copy.write_row`, written into memory) is
+byte for byte the format as the tests state it (tests/support/pgcopy.py), for random
+rows of every type the store writes, NULLs included; and the checks table takes it.
 """
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -17,11 +14,10 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg import Copy
-from psycopg.copy import FileWriter
 
+from tests.support import pgcopy
 from tests.support.store import own_schema
-from wac.store.copy_data import KINDS, binary_copy
+from wac.store.copy_data import binary_copy
 from wac.store.decode import CHECK_COLUMNS, CHECK_TYPES
 from wac.store.partitions import Partitions
 
@@ -41,18 +37,9 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
 
 @st.composite
 def tables(draw: st.DrawFn) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-    types = tuple(draw(st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=20)))
+    types = tuple(draw(st.lists(st.sampled_from(sorted(pgcopy.KINDS)), min_size=1, max_size=20)))
     row = st.tuples(*(st.none() | VALUES[t] for t in types))
     return types, draw(st.lists(row, max_size=8))
-
-
-def psycopg_stream(conn: psycopg.Connection, types: tuple[str, ...], rows: list[Any]) -> bytes:
-    buffer = io.BytesIO()
-    with Copy(conn.cursor(), binary=True, writer=FileWriter(buffer)) as copy:
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +50,11 @@ def conn(services_env: dict[str, str]) -> Iterator[psycopg.Connection]:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=tables())
-def test_every_row_encodes_as_psycopg_writes_it(
+def test_psycopg_writes_every_row_as_the_format_says(
     conn: psycopg.Connection, table: tuple[tuple[str, ...], list[tuple[Any, ...]]]
 ) -> None:
     types, rows = table
-    assert binary_copy(rows, types) == psycopg_stream(conn, types, rows)
+    assert binary_copy(rows, types, conn) == pgcopy.binary_copy(rows, types)
 
 
 def test_the_checks_table_takes_the_stream(services_env: dict[str, str]) -> None:
@@ -82,6 +69,6 @@ def test_the_checks_table_takes_the_stream(services_env: dict[str, str]) -> None
         Partitions().maintain(db, now)
         columns = ", ".join(CHECK_COLUMNS)
         with db.cursor().copy(f"COPY checks ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(binary_copy([row], CHECK_TYPES))
+            copy.write(binary_copy([row], CHECK_TYPES, db))
         stored = db.execute(f"SELECT {columns} FROM checks").fetchall()
     assert stored == [row]

@@ -5,82 +5,38 @@ so the writer needs Python (and the GIL) only for a few large writes per batch i
 of once per row: with two threads on two cores, handing the GIL back and forth per row
 was what limited the store.
 
-The format (PostgreSQL's documentation of COPY, "Binary Format"): a header (the
-11-byte signature `PGCOPY\\n\\377\\r\\n\\0`, 32-bit flags 0, 32-bit header extension
-length 0); per row a 16-bit field count, then per field a 32-bit length (-1 for NULL)
-and the value in the type's binary send format, all integers big-endian; a trailer of
-one 16-bit -1. The types the store writes:
-
-- `uuid`: its 16 bytes; `text`: its UTF-8 bytes; `bool`: one byte, 1 or 0;
-- `int2`, `float8`: two-byte integer, eight-byte IEEE 754 double;
-- `timestamptz`: microseconds since 2000-01-01 00:00 UTC, as a 64-bit integer.
-
-Byte for byte what psycopg's `Copy.write_row` sends for the same rows (a test holds
-them equal).
+The encoding is psycopg's own row formatter (in C), through its public API: a `Copy`
+made by hand that writes into memory (`psycopg.copy.FileWriter`), which psycopg
+documents for writing COPY data without a COPY operation. The connection only lends
+its type registry: nothing is sent on it, so any open connection does, even one
+another thread is using. So the bytes are exactly what `Copy.write_row` would send; a
+Python statement of the format in the tests holds them equal for random rows.
 """
 
 from __future__ import annotations
 
-import struct
+import io
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-TRAILER = struct.pack(">h", -1)
-NULL = struct.pack(">i", -1)
-
-# Column types, by how often a row of the store has them: one branch each per field.
-TEXT, FLOAT8, TIMESTAMPTZ, UUID, BOOL, INT2 = range(6)
-KINDS = {
-    "text": TEXT,
-    "float8": FLOAT8,
-    "timestamptz": TIMESTAMPTZ,
-    "uuid": UUID,
-    "bool": BOOL,
-    "int2": INT2,
-}
-
-_POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_LENGTH = struct.Struct(">i").pack
-_FLOAT8 = struct.Struct(">id").pack
-_INT8 = struct.Struct(">iq").pack
-_INT2 = struct.Struct(">ih").pack
-_UUID_LENGTH = struct.pack(">i", 16)
-_TRUE = struct.pack(">ib", 1, 1)
-_FALSE = struct.pack(">ib", 1, 0)
+import psycopg
+from psycopg import Copy
+from psycopg.copy import FileWriter
 
 
-def binary_copy(rows: Iterable[Sequence[Any]], types: tuple[str, ...]) -> bytes:
+def binary_copy(
+    rows: Iterable[Sequence[Any]], types: Sequence[str], conn: psycopg.Connection
+) -> bytes:
     """The whole COPY … (FORMAT BINARY) stream of these rows: header, rows, trailer.
 
-    `types` are the PostgreSQL types of the columns, in order; a row of another length
-    raises ValueError, a value of a type the column does not take raises (TypeError,
-    AttributeError, struct.error), as does a time without a time zone.
+    `types` are the PostgreSQL types of the columns, in order. A value psycopg cannot
+    encode raises (ValueError, TypeError, psycopg.DataError); a closed `conn`,
+    psycopg.OperationalError.
     """
-    kinds = [KINDS[name] for name in types]
-    count = struct.pack(">h", len(kinds))
-    out = bytearray(HEADER)
-    for row in rows:
-        out += count
-        for kind, value in zip(kinds, row, strict=True):
-            if value is None:
-                out += NULL
-            elif kind == TEXT:
-                data = value.encode()
-                out += _LENGTH(len(data))
-                out += data
-            elif kind == FLOAT8:
-                out += _FLOAT8(8, value)
-            elif kind == TIMESTAMPTZ:
-                out += _INT8(8, (value - _POSTGRES_EPOCH) // _MICROSECOND)
-            elif kind == UUID:
-                out += _UUID_LENGTH
-                out += value.bytes
-            elif kind == BOOL:
-                out += _TRUE if value else _FALSE
-            else:
-                out += _INT2(2, value)
-    out += TRAILER
-    return bytes(out)
+    buffer = io.BytesIO()
+    with Copy(conn.cursor(), binary=True, writer=FileWriter(buffer)) as copy:
+        copy.set_types(list(types))
+        write_row = copy.write_row
+        for row in rows:
+            write_row(row)
+    return buffer.getvalue()

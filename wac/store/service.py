@@ -305,13 +305,17 @@ class StoreService:
             # Against what was written up to the previous batch: a target the batch in
             # flight writes may be written again, which changes nothing.
             batch.target_updates = self.targets.updates(summarize(batch.results))
+            # The writer's connection lends psycopg its types (nothing is sent on it);
+            # with none open (PostgreSQL away), the writer encodes once it is back.
+            conn = self.writer.open_connection()
             try:
-                if batch.rows:
-                    batch.payload = binary_copy(batch.rows, CHECK_TYPES)
-                if batch.target_updates:
-                    batch.target_payload = encode_targets(batch.target_updates)
-            except (ValueError, TypeError) as exc:
-                # A value psycopg cannot encode: the writer finds the row and rejects it.
+                if batch.rows and conn is not None:
+                    batch.payload = binary_copy(batch.rows, CHECK_TYPES, conn)
+                if batch.target_updates and conn is not None:
+                    batch.target_payload = encode_targets(batch.target_updates, conn)
+            except (ValueError, TypeError, psycopg.Error) as exc:
+                # A value psycopg cannot encode (the writer finds the row and rejects it),
+                # or the connection closed meanwhile.
                 log.debug("encoding a batch: %s", exc)
                 batch.payload = batch.target_payload = None
         return batch

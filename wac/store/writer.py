@@ -108,6 +108,11 @@ class BatchWriter:
             self._conn = conn
         return self._conn
 
+    def open_connection(self) -> psycopg.Connection | None:
+        """The connection if one is open, without connecting (safe from another thread)."""
+        conn = self._conn
+        return conn if conn is not None and not conn.closed else None
+
     def reset(self) -> None:
         """Forget the connection after a failure; the next write reconnects."""
         if self._conn is not None:
@@ -209,11 +214,11 @@ class BatchWriter:
         with conn.cursor() as cur:
             if rows.count and fast:
                 with cur.copy(COPY_CHECKS) as copy:
-                    copy.write(rows.payload())
+                    copy.write(rows.payload(conn))
                 inserted = rows.count
             elif rows.count:
                 with cur.copy(COPY_STAGING) as copy:
-                    copy.write(rows.payload())
+                    copy.write(rows.payload(conn))
                 cur.execute(INSERT_FROM_STAGING)
                 inserted = cur.rowcount
             if rows.count and rows.late_minutes:
@@ -233,7 +238,7 @@ class BatchWriter:
             try:
                 with conn.transaction(force_rollback=True), conn.cursor() as cur:
                     with cur.copy(COPY_STAGING) as copy:
-                        copy.write(binary_copy((rows[i] for i in indexes), CHECK_TYPES))
+                        copy.write(binary_copy((rows[i] for i in indexes), CHECK_TYPES, conn))
                     cur.execute(INSERT_FROM_STAGING)
             except Exception as exc:
                 if not is_row_error(exc):
@@ -264,9 +269,10 @@ class Rows:
         self._payload = payload
         self.late_minutes = list(late_minutes)
 
-    def payload(self) -> bytes:
+    def payload(self, conn: psycopg.Connection) -> bytes:
+        """The stream, encoded now if it was not (`conn` lends psycopg its types)."""
         if self._payload is None:
-            self._payload = binary_copy(self.rows, CHECK_TYPES)
+            self._payload = binary_copy(self.rows, CHECK_TYPES, conn)
         return self._payload
 
 
