@@ -26,7 +26,7 @@ from unittest import mock
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from wac.localservices.kafka import HOST, MAIN_CLASS, STORAGE_TOOL, KafkaService, _cluster_id
+from wac.localservices.kafka import HOST, MAIN_CLASS, STORAGE_TOOL, KafkaService, new_cluster_id
 from wac.localservices.paths import Paths, Settings, default_home
 from wac.localservices.proc import port_free, port_open, tail, write_private
 from wac.localservices.system import java_binary
@@ -46,7 +46,7 @@ class KafkaCluster:
         self.folder = folder
         self.first_port = first_port
         self.heap = heap
-        self.cluster_id = _cluster_id()
+        self.cluster_id = new_cluster_id()
         self._local = KafkaService(Paths(default_home()), Settings.from_env())
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
 

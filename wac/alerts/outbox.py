@@ -30,7 +30,7 @@ from wac.alerts.messages import notification_decoder
 from wac.alerts.notifiers import DeliveryError, Notifier
 from wac.config import KafkaSettings
 from wac.db.connect import connect
-from wac.runtime.kafka import _quiet_logger, client_config
+from wac.runtime.kafka import client_config, librdkafka_logger
 from wac.runtime.outage import OutageTracker, emit
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class EventSink:
                     "linger.ms": 5,
                     # Given up with the attempt, so a late copy cannot follow the retry.
                     "message.timeout.ms": int(timeout * 1000),
-                    "logger": _quiet_logger(),
+                    "logger": librdkafka_logger(),
                 },
             )
         )

@@ -61,7 +61,7 @@ from wac.db.connect import connect, connect_at_start
 from wac.db.migrate import migrate
 from wac.result import BadMessage, CheckResult, read_result
 from wac.runtime.dead_letters import Rejected
-from wac.runtime.kafka import _quiet_logger, client_config, connect_check, ensure_topic
+from wac.runtime.kafka import client_config, connect_check, ensure_topic, librdkafka_logger
 from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
 from wac.runtime.outage import OutageTracker, emit
 
@@ -154,7 +154,7 @@ class AlertService:
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
             "session.timeout.ms": 10000,
-            "logger": _quiet_logger(),
+            "logger": librdkafka_logger(),
             "statistics.interval.ms": STATS_INTERVAL_MS,
             "stats_cb": self._on_kafka_stats,
             "error_cb": self._on_kafka_error,

@@ -52,7 +52,7 @@ _rdkafka_log = logging.getLogger("wac.localservices.rdkafka")
 _rdkafka_log.addHandler(logging.NullHandler())
 
 
-def _cluster_id() -> str:
+def new_cluster_id() -> str:
     """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
@@ -246,7 +246,7 @@ class KafkaService:
         except OSError:
             cluster_id = ""
         if not cluster_id:
-            cluster_id = _cluster_id()
+            cluster_id = new_cluster_id()
             write_private(self.paths.kafka_cluster_id, cluster_id + "\n", 0o644)
         log = self.paths.kafka / "format.log"
         argv = [

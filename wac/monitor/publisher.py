@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from wac.config import KafkaSettings
 from wac.result import CheckResult, encode
-from wac.runtime.kafka import _quiet_logger, client_config
+from wac.runtime.kafka import client_config, librdkafka_logger
 from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
 from wac.runtime.outage import OutageTracker, emit
 
@@ -72,7 +72,7 @@ class ResultPublisher:
                     "error_cb": self._on_error,
                     "statistics.interval.ms": STATS_INTERVAL_MS,
                     "stats_cb": self._on_stats,
-                    "logger": _quiet_logger(),
+                    "logger": librdkafka_logger(),
                 },
             )
         )

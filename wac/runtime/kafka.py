@@ -228,7 +228,7 @@ def _diagnose(reason: str) -> str | None:
     return None
 
 
-def _quiet_logger() -> logging.Logger:
+def librdkafka_logger() -> logging.Logger:
     """librdkafka logs each retry; route them to a logger that only keeps critical ones."""
     quiet = logging.getLogger("wac.runtime.kafka.librdkafka")
     quiet.setLevel(logging.CRITICAL)
@@ -237,7 +237,7 @@ def _quiet_logger() -> logging.Logger:
 
 def ensure_topic(kafka: KafkaSettings, timeout: float = CONNECT_TIMEOUT_S) -> None:
     """Create the results topic with `kafka.partitions` partitions when it does not exist."""
-    admin = AdminClient(client_config(kafka, logger=_quiet_logger()))
+    admin = AdminClient(client_config(kafka, logger=librdkafka_logger()))
     metadata = admin.list_topics(timeout=timeout)
     if kafka.topic in metadata.topics and metadata.topics[kafka.topic].error is None:
         return

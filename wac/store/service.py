@@ -42,7 +42,7 @@ from wac.db.connect import connect_at_start
 from wac.db.migrate import migrate
 from wac.errors import ServiceUnavailable, first_line
 from wac.result import CheckResult
-from wac.runtime.kafka import _quiet_logger, client_config, connect_check, ensure_topic
+from wac.runtime.kafka import client_config, connect_check, ensure_topic, librdkafka_logger
 from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
 from wac.runtime.outage import LogLine, OutageTracker, emit
 from wac.store.copy_data import binary_copy
@@ -204,7 +204,7 @@ class StoreService:
                 "stats_cb": self._on_kafka_stats,
                 "error_cb": self._on_kafka_error,
                 "on_commit": self._on_commit,
-                "logger": _quiet_logger(),
+                "logger": librdkafka_logger(),
             },
         )
 
