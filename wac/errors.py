@@ -24,6 +24,14 @@ class ServiceUnavailable(WacError):
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, or its class name when it has none."""
-    text = str(exc).strip()
+    """The first line of an exception's message, or its class name when it has none.
+
+    Never empty and never more than one line, whatever the message holds: text that is
+    only white space or line breaks gives the class name, as does a message that cannot
+    even be turned into text.
+    """
+    try:
+        text = str(exc).strip()
+    except Exception:  # an exception whose __str__ raises
+        text = ""
     return text.splitlines()[0] if text else type(exc).__name__

@@ -30,6 +30,7 @@ from wac.alerts.messages import notification_decoder
 from wac.alerts.notifiers import DeliveryError, Notifier
 from wac.config import KafkaSettings
 from wac.db.connect import connect
+from wac.errors import first_line
 from wac.runtime.kafka import client_config, librdkafka_logger
 from wac.runtime.outage import OutageTracker, emit
 
@@ -150,7 +151,7 @@ class Deliverer:
                 delivered = self._deliver_one(conn)
                 emit(log, self.db_outage.up(time.monotonic()))
             except psycopg.Error as exc:
-                reason = f"delivering notifications: {_first_line(exc)}"
+                reason = f"delivering notifications: {first_line(exc)}"
                 emit(log, self.db_outage.down(reason, time.monotonic(), since=started))
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):
@@ -248,8 +249,3 @@ class Deliverer:
             error,
             retry_in,
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -59,6 +59,7 @@ from wac.alerts.outbox import Deliverer, EventSink
 from wac.config import KafkaSettings, redact_url
 from wac.db.connect import connect, connect_at_start
 from wac.db.migrate import migrate
+from wac.errors import first_line
 from wac.result import BadMessage, CheckResult, read_result
 from wac.runtime.dead_letters import Rejected
 from wac.runtime.kafka import client_config, connect_check, ensure_topic, librdkafka_logger
@@ -310,7 +311,7 @@ class AlertService:
             except psycopg.OperationalError as exc:
                 self._rollback_memory()
                 waited = True
-                emit(log, self.db_outage.down(_first_line(exc), time.monotonic(), since=started))
+                emit(log, self.db_outage.down(first_line(exc), time.monotonic(), since=started))
                 if self.stopping.wait(backoff):
                     raise SystemExit(1) from None
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
@@ -590,8 +591,3 @@ def _next_offsets(messages: list[Message]) -> list[TopicPartition]:
         key = (message.topic() or "", partition)
         last[key] = max(last.get(key, -1), offset)
     return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

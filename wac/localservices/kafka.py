@@ -356,16 +356,14 @@ class KafkaService:
         from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout
-        needles = self._needles()
         port = self.settings.kafka_ssl_port
         while not port_open(HOST, port, 0.5):
-            if not alive_matching(pid, needles):
-                raise self._fail(f"Kafka (pid {pid}) exited during start-up.")
-            if time.monotonic() >= deadline:
-                raise self._fail(
-                    f"Kafka (pid {pid}) did not open its SSL port {HOST}:{port} "
-                    f"within {timeout:.0f} s."
-                )
+            self._still_starting(
+                pid,
+                deadline,
+                f"Kafka (pid {pid}) did not open its SSL port {HOST}:{port} "
+                f"within {timeout:.0f} s.",
+            )
             time.sleep(0.1)
         admin = AdminClient(self.client_config(certs))
         last: str = "no answer"
@@ -376,14 +374,20 @@ class KafkaService:
                     return admin
             except KafkaException as exc:
                 last = str(exc.args[0] if exc.args else exc)
-            if not alive_matching(pid, needles):
-                raise self._fail(f"Kafka (pid {pid}) exited during start-up.")
-            if time.monotonic() >= deadline:
-                raise self._fail(
-                    f"Kafka's SSL listener {self.ssl_endpoint} did not answer a metadata request "
-                    f"with the client certificate within {timeout:.0f} s (last error: {last})."
-                )
+            self._still_starting(
+                pid,
+                deadline,
+                f"Kafka's SSL listener {self.ssl_endpoint} did not answer a metadata request "
+                f"with the client certificate within {timeout:.0f} s (last error: {last}).",
+            )
             time.sleep(0.2)
+
+    def _still_starting(self, pid: int, deadline: float, too_late: str) -> None:
+        """Raise when the broker exited, or when `deadline` passed (saying `too_late`)."""
+        if not alive_matching(pid, self._needles()):
+            raise self._fail(f"Kafka (pid {pid}) exited during start-up.")
+        if time.monotonic() >= deadline:
+            raise self._fail(too_late)
 
     def ensure_topic(
         self, certs: CertFiles, topic: str, partitions: int, admin: AdminClient | None = None

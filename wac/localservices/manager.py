@@ -24,6 +24,12 @@ class ServiceStatus:
     endpoint: str
     log_path: Path
 
+    @classmethod
+    def of(cls, name: str, pid: int | None, endpoint: str, log_path: Path) -> ServiceStatus:
+        return cls(
+            name=name, running=pid is not None, pid=pid, endpoint=endpoint, log_path=log_path
+        )
+
 
 class LocalServices:
     """Local Apache Kafka (SSL with client certificates) and PostgreSQL for dev, tests and CI.
@@ -111,22 +117,12 @@ class LocalServices:
             self.postgres.stop()
 
     def status(self) -> list[ServiceStatus]:
-        kafka_pid = self.kafka.pid()
-        pg_pid = self.postgres.pid()
         return [
-            ServiceStatus(
-                name="kafka",
-                running=kafka_pid is not None,
-                pid=kafka_pid,
-                endpoint=self.kafka.ssl_endpoint,
-                log_path=self.kafka.log_path,
+            ServiceStatus.of(
+                "kafka", self.kafka.pid(), self.kafka.ssl_endpoint, self.kafka.log_path
             ),
-            ServiceStatus(
-                name="postgres",
-                running=pg_pid is not None,
-                pid=pg_pid,
-                endpoint=self.postgres.endpoint,
-                log_path=self.postgres.log_path,
+            ServiceStatus.of(
+                "postgres", self.postgres.pid(), self.postgres.endpoint, self.postgres.log_path
             ),
         ]
 

@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from wac.errors import first_line
 from wac.localservices.errors import ServiceError
 from wac.localservices.paths import Paths, Settings
 from wac.localservices.proc import (
@@ -438,7 +439,7 @@ class PostgresService:
             with psycopg.connect(self.url(), connect_timeout=10) as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error as exc:
-            return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return first_line(exc)
         return None
 
     def _ensure_app_user(self, lay: Layout, fresh: bool = False) -> None:

@@ -50,22 +50,22 @@ def java_binary(log: Path) -> str:
         candidate = Path(java_home) / "bin" / "java"
         if os.access(candidate, os.X_OK):
             return str(candidate)
-    found = shutil.which("java")
-    if found:
-        return found
-    apt_install(["openjdk-17-jre-headless"], log, "Java (17 or newer, needed by Kafka)")
-    found = shutil.which("java")
-    if not found:
-        raise ServiceError("Java was installed but `java` is still not on PATH.")
-    return found
+    return installed_command(
+        "java", "openjdk-17-jre-headless", "Java", "17 or newer, needed by Kafka", log
+    )
 
 
 def maven_binary(log: Path) -> str:
-    found = shutil.which("mvn")
+    return installed_command("mvn", "maven", "Maven", "mvn, needed once to fetch Kafka's jars", log)
+
+
+def installed_command(command: str, package: str, name: str, why: str, log: Path) -> str:
+    """`command` on PATH, installing Debian's `package` first when it is not there."""
+    found = shutil.which(command)
     if found:
         return found
-    apt_install(["maven"], log, "Maven (mvn, needed once to fetch Kafka's jars)")
-    found = shutil.which("mvn")
+    apt_install([package], log, f"{name} ({why})")
+    found = shutil.which(command)
     if not found:
-        raise ServiceError("Maven was installed but `mvn` is still not on PATH.")
+        raise ServiceError(f"{name} was installed but `{command}` is still not on PATH.")
     return found

@@ -11,7 +11,6 @@ else to join the loop. Each `ProbeFn` keeps to its target's timeout itself.
 from __future__ import annotations
 
 import asyncio
-import queue
 import threading
 from concurrent.futures import Future
 
@@ -23,6 +22,7 @@ from wac.probes.contract import (
     Prober,
     ProberFactory,
 )
+from wac.probes.handoff import Handoff
 from wac.result import CheckResult
 from wac.targets import Target
 
@@ -33,7 +33,7 @@ class AsyncProber:
     def __init__(self, context: ProbeContext, probe: ProbeFn) -> None:
         self._context = context
         self._probe = probe
-        self._done: queue.SimpleQueue[Completion] = queue.SimpleQueue()
+        self._done: Handoff[Completion] = Handoff(context.reactor.wake)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -46,12 +46,7 @@ class AsyncProber:
         return None  # nothing to do in the loop's thread but collect what ended
 
     def collect(self) -> list[Completion]:
-        done: list[Completion] = []
-        while True:
-            try:
-                done.append(self._done.get_nowait())
-            except queue.Empty:
-                return done
+        return self._done.take()
 
     def close(self) -> None:
         """Cancel the checks in flight and end the helper thread."""
@@ -82,7 +77,6 @@ class AsyncProber:
             else Failure("the check could not finish", _as_exception(error))
         )
         self._done.put((token, outcome))
-        self._context.reactor.wake()
 
 
 def async_prober(probe: ProbeFn) -> ProberFactory:

@@ -33,6 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from wac.conninfo import scrub
 from wac.db.connect import connect, connect_reader, reader_pool
+from wac.errors import first_line
 from wac.rollups import job as rollup
 from wac.web import data
 from wac.web.metrics import WebMetrics
@@ -178,8 +179,7 @@ class RollupThread(threading.Thread):
                     self.metrics.rollup_passes.labels("skipped").inc()
             except Exception as exc:  # the thread must outlive any one failed pass
                 self.metrics.rollup_passes.labels("error").inc()
-                text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                log.warning("rollup pass failed (retrying): %s", text)
+                log.warning("rollup pass failed (retrying): %s", first_line(exc))
                 if conn is not None:
                     conn.close()
                 conn = None
