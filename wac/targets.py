@@ -1,7 +1,7 @@
 """Targets: what to check, how often, and what counts as up.
 
-Targets come from the command line (URLs) or from a YAML file (DESIGN.md's
-format). Every mistake is a ConfigError naming the target and the field. Every value
+Targets come from the command line (URLs) or from a YAML file (the format of the
+README's targets section). Every mistake is a ConfigError naming the target and the field. Every value
 is bounded (wac.limits), so that a target accepted here can always be checked.
 """
 

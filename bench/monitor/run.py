@@ -1,4 +1,4 @@
-"""The monitor's quality bars (DESIGN.md), measured in one run on this machine.
+"""The monitor's quality bars (docs/quality-bars.md), measured in one run on this machine.
 
     .venv/bin/python -m bench.monitor.run [--workers N] [--json]   (or: make bench-monitor)
 
