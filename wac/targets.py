@@ -1,8 +1,9 @@
 """Targets: what to check, how often, and what counts as up.
 
 Targets come from the command line (URLs) or from a YAML file (the format of the
-README's targets section). Every mistake is a ConfigError naming the target and the field. Every value
-is bounded (wac.limits), so that a target accepted here can always be checked.
+README's targets section). Every mistake is a ConfigError naming the target and the
+field. Every value is bounded (wac.limits), so that a target accepted here can always
+be checked.
 """
 
 from __future__ import annotations
