@@ -435,8 +435,10 @@ class PostgresService:
         """None when ``wac`` can log in to ``wac`` with its password, else the error text."""
         import psycopg
 
+        from wac.db.connect import connect
+
         try:
-            with psycopg.connect(self.url(), connect_timeout=10) as conn:
+            with connect(self.url(), timeout=10) as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error as exc:
             return first_line(exc)
