@@ -127,7 +127,8 @@ def test_late_rows_older_than_the_minute_rollups_are_exact(env: dict[str, str]) 
     """Minutes are pruned after 35 days (hours and days stay): a late row there makes the
     pass recompute its hour from raw rows, then its day."""
     now = datetime.now(UTC)
-    minute = floor_to(now - timedelta(days=40), MINUTE)
+    # The start of an hour: the row five minutes later is in the same hour and day.
+    minute = floor_to(now - timedelta(days=40), HOUR)
     settings = rollup.RollupSettings(chunk=timedelta(days=41))
     with psycopg.connect(env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
         insert_checks(conn, [up("old", minute + timedelta(seconds=s)) for s in (1, 2, 3)])
