@@ -1,1 +1,1 @@
-"""Benchmarks: harnesses that print the quality-bar figures of DESIGN.md."""
+"""Benchmarks: harnesses that print the figures of docs/quality-bars.md."""

@@ -43,4 +43,4 @@ if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -
   touch "$stamp"
 fi
 
-"$VENV/bin/python" -m wac.services fetch-jars
+"$VENV/bin/python" -m wac.localservices fetch-jars

@@ -13,7 +13,7 @@ from tests.support.kafka_cluster import KafkaCluster, running_cluster
 from tests.support.servers import free_port, http_site
 
 if TYPE_CHECKING:
-    from wac.services import LocalServices
+    from wac.localservices import LocalServices
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +27,8 @@ def services_env() -> dict[str, str]:
     """The local services, started once (idempotent); their env as `wac services env` prints."""
     import psycopg
 
-    from wac.services import LocalServices
-    from wac.store.migrate import migrate
+    from wac.db.migrate import migrate
+    from wac.localservices import LocalServices
 
     local = LocalServices()
     local.up()
@@ -66,8 +66,8 @@ def private_postgres(
     """A PostgreSQL of the test's own (stopping it disturbs no other test); shared Kafka."""
     import psycopg
 
-    from wac.services import LocalServices
-    from wac.store.migrate import migrate
+    from wac.db.migrate import migrate
+    from wac.localservices import LocalServices
 
     monkeypatch.setenv("WAC_POSTGRES_PORT", str(free_port()))
     services = LocalServices(home=tmp_path / "home")

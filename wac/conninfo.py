@@ -22,7 +22,7 @@ import psycopg
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
-from wac.errors import ConfigError
+from wac.errors import ConfigError, first_line
 
 MASK = "***"
 URL_PREFIXES = ("postgresql://", "postgres://")
@@ -245,7 +245,7 @@ def check(raw: str, setting: str = "POSTGRES_ENDPOINT") -> dict[str, str]:
 def _libpq_reason(exc: BaseException, raw: str) -> str:
     """libpq's complaint without the fragments of `raw` it quotes (they may be secret),
     except option names outside any secret, which tell the user what to fix."""
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    text = first_line(exc)
     shown = redact(raw)
     names = {
         word

@@ -21,3 +21,17 @@ class ServiceUnavailable(WacError):
     """A broker or database that could not be reached or refused us at start-up."""
 
     exit_code = 2
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none.
+
+    Never empty and never more than one line, whatever the message holds: text that is
+    only white space or line breaks gives the class name, as does a message that cannot
+    even be turned into text.
+    """
+    try:
+        text = str(exc).strip()
+    except Exception:  # an exception whose __str__ raises
+        text = ""
+    return text.splitlines()[0] if text else type(exc).__name__

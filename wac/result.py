@@ -44,16 +44,20 @@ EARLIEST_EXPIRY = datetime(1950, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime.max.replace(tzinfo=UTC)
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+def iso_utc(value: datetime) -> str:
+    """A time as results write it: ISO 8601 in UTC, with `Z` (`2026-12-03T12:00:00Z`)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _time_meta(earliest: datetime, what: str) -> msgspec.Meta:
-    bounds = f"from {_iso(earliest)} to {_iso(LATEST_TIME)} once converted to UTC"
+    bounds = f"from {iso_utc(earliest)} to {iso_utc(LATEST_TIME)} once converted to UTC"
     return msgspec.Meta(
         tz=True,
         description=f"RFC 3339 time with a zone: {what}, {bounds}.",
-        extra_json_schema={"formatMinimum": _iso(earliest), "formatMaximum": _iso(LATEST_TIME)},
+        extra_json_schema={
+            "formatMinimum": iso_utc(earliest),
+            "formatMaximum": iso_utc(LATEST_TIME),
+        },
     )
 
 
@@ -237,10 +241,10 @@ def _time_refusal(result: CheckResult) -> str | None:
         checks.append(("tls_expires_at", result.tls_expires_at, EARLIEST_EXPIRY))
     for name, value, earliest in checks:
         if value < earliest:
-            return f"{name} {value.isoformat()} is before {_iso(earliest)} - at `$.{name}`"
+            return f"{name} {value.isoformat()} is before {iso_utc(earliest)} - at `$.{name}`"
         if value > LATEST_TIME:
             return (
-                f"{name} {value.isoformat()} is after {_iso(LATEST_TIME)} once converted "
+                f"{name} {value.isoformat()} is after {iso_utc(LATEST_TIME)} once converted "
                 f"to UTC - at `$.{name}`"
             )
     return None

@@ -1,8 +1,9 @@
 """Targets: what to check, how often, and what counts as up.
 
-Targets come from the command line (URLs) or from a YAML file (DESIGN.md's
-format). Every mistake is a ConfigError naming the target and the field. Every value
-is bounded (wac.limits), so that a target accepted here can always be checked.
+Targets come from the command line (URLs) or from a YAML file (the format of the
+README's targets section). Every mistake is a ConfigError naming the target and the
+field. Every value is bounded (wac.limits), so that a target accepted here can always
+be checked.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ class Target:
     def public_url(self) -> str:
         """The URL without credentials: what results and logs show."""
         return redact_userinfo(self.url)
+
+    @cached_property
+    def scheme(self) -> str:
+        """The URL's scheme, lower case: it picks the probe (`wac.probes.registry`)."""
+        return self.url.partition(":")[0].lower()
 
     def status_expected(self, status: int) -> bool:
         if self.expect_status is None:

@@ -1,4 +1,4 @@
-"""The monitor's quality bars (DESIGN.md), measured in one run on this machine.
+"""The monitor's quality bars (docs/quality-bars.md), measured in one run on this machine.
 
     .venv/bin/python -m bench.monitor.run [--workers N] [--json]   (or: make bench-monitor)
 
@@ -38,7 +38,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from wac.histogram import Histogram
+from wac.monitor.histogram import Histogram
 
 NGINX_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 NGINX_CONF = """\
@@ -178,7 +178,7 @@ class Topic:
         from confluent_kafka import Consumer
 
         from wac.config import load_settings
-        from wac.kafka import client_config
+        from wac.runtime.kafka import client_config
 
         self.kafka = load_settings(env).kafka()
         self.consumer = Consumer(
@@ -329,7 +329,7 @@ def main() -> None:
     window = 5.0 if options.quick else 10.0
 
     ensure_tools()
-    from wac.services import LocalServices
+    from wac.localservices import LocalServices
 
     local = LocalServices()
     local.up()

@@ -39,13 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from wac.rollup import (
-    FAIL_COLUMNS,
-    HIST_COLUMNS,
-    METRIC_COLUMNS,
-    PHASE_COLUMNS,
-)
-from wac.store.migrate import migrate
+from wac.db.migrate import migrate
+from wac.rollups.tiers import FAIL_COLUMNS, HIST_COLUMNS, METRIC_COLUMNS, PHASE_COLUMNS
 
 DB = "wac_bench_report"
 GOAL_S = 1.0
@@ -215,7 +210,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database")
     args = parser.parse_args()
 
-    from wac.services import LocalServices
+    from wac.localservices import LocalServices
 
     local = LocalServices()
     local.up()

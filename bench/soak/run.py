@@ -25,7 +25,7 @@ import psycopg
 
 from tests.faults.scenario import produced_count_from_log
 from tests.support.servers import http_site
-from wac.services import LocalServices
+from wac.localservices import LocalServices
 
 
 @dataclass

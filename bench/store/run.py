@@ -47,10 +47,10 @@ from psycopg.adapt import Transformer
 
 from tests.support.store import with_schema
 from wac.config import load_settings
-from wac.kafka import client_config
+from wac.db.migrate import migrate
 from wac.result import CheckError, CheckResult, Phases, decode, encode
+from wac.runtime.kafka import client_config
 from wac.store.decode import CHECK_COLUMNS, CHECK_TYPES, check_row
-from wac.store.migrate import migrate
 
 PARTITIONS = 6
 TARGETS = 20_000
@@ -109,7 +109,7 @@ def create_topic(env: dict[str, str]) -> None:
 
 
 def monitor_producer(env: dict[str, str]) -> Producer:
-    """The monitor's producer settings (wac.publisher)."""
+    """The monitor's producer settings (wac.monitor.publisher)."""
     return Producer(
         client_config(
             load_settings(env).kafka(),
@@ -411,7 +411,7 @@ def main() -> None:
     args = parser.parse_args()
     random.seed(4)
 
-    from wac.services import LocalServices
+    from wac.localservices import LocalServices
 
     local = LocalServices()
     local.up()

@@ -2,14 +2,14 @@
 # The Kafka and PostgreSQL images docker-compose.yml names, pulled, or made here when this
 # machine cannot pull them (no registry): stand-ins with the official images' names and
 # the interface compose uses (environment variables, paths, bin/ tools, users).
-#   docker.io/apache/kafka:<services/kafka/pom.xml's kafka.version>  Debian's Java 17 and
+#   docker.io/apache/kafka:<wac/localservices/kafka_files/pom.xml's kafka.version>  Debian's Java 17 and
 #       the Kafka jars from Maven Central (images/kafka)
 #   docker.io/library/postgres:15  Debian's postgresql-15 (images/postgres)
 # Both on the debian:bookworm-slim of base-images.sh. Cached as the base images are.
 set -euo pipefail
 source "$(dirname "$0")/engine.sh"
 images_dir=$repo_root/scripts/container/images
-pom=$repo_root/services/kafka/pom.xml
+pom=$repo_root/wac/localservices/kafka_files/pom.xml
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom")
 log4j_version=$(sed -n 's:.*<log4j.version>\(.*\)</log4j.version>.*:\1:p' "$pom")
 kafka_image=docker.io/apache/kafka:$kafka_version

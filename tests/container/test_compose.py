@@ -56,7 +56,7 @@ def http_get(url: str) -> tuple[int, bytes]:
 
 def test_compose_kafka_is_the_local_services_version() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    pom = (ROOT / "services" / "kafka" / "pom.xml").read_text()
+    pom = (ROOT / "wac" / "localservices" / "kafka_files" / "pom.xml").read_text()
     version = pom.split("<kafka.version>")[1].split("</kafka.version>")[0]
     assert compose["services"]["kafka"]["image"] == f"apache/kafka:{version}"
     builders = [name for name, s in compose["services"].items() if "build" in s]

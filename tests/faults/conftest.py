@@ -14,8 +14,8 @@ from unittest import mock
 import psycopg
 import pytest
 
-from wac.services import LocalServices
-from wac.store.migrate import migrate
+from wac.db.migrate import migrate
+from wac.localservices import LocalServices
 
 KAFKA_PORT = 28092  # plaintext; SSL +1, controller +2 (below the ephemeral range)
 POSTGRES_PORT = 28432

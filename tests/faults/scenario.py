@@ -11,8 +11,8 @@ import psycopg
 from confluent_kafka import Producer
 
 from wac.config import load_settings
-from wac.kafka import client_config, ensure_topic
 from wac.result import CheckResult, Phases, encode
+from wac.runtime.kafka import client_config, ensure_topic
 
 
 def synthetic_result(target: str) -> CheckResult:

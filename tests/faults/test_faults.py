@@ -25,7 +25,7 @@ from tests.faults.scenario import (
 from tests.support.kafka_read import read_topic
 from tests.support.processes import start, stop, wait_for
 from tests.support.servers import http_site
-from wac.services import LocalServices
+from wac.localservices import LocalServices
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

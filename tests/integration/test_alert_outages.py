@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.processes import wait_for
 from tests.support.store import produce, results
-from wac.services import LocalServices
+from wac.localservices import LocalServices
 
 pytestmark = pytest.mark.integration
 

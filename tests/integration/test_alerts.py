@@ -45,8 +45,8 @@ from wac.alerts.messages import Notification, encoder, key_id
 from wac.alerts.notifiers import DeliveryError
 from wac.alerts.outbox import Deliverer
 from wac.config import load_settings
-from wac.kafka import client_config
 from wac.result import CheckResult, decode
+from wac.runtime.kafka import client_config
 
 pytestmark = pytest.mark.integration
 

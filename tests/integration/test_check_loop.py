@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 
 from tests.support.processes import wait_for
-from wac.probes.driver import CheckLoop
+from wac.monitor.loop import CheckLoop
 from wac.result import CheckResult
 from wac.targets import target_from_url
 

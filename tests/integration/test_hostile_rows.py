@@ -28,11 +28,11 @@ from tests.support.checks_data import insert_raw
 from tests.support.processes import stop, wac, wait_for
 from tests.support.servers import free_port
 from tests.support.store import own_schema
-from wac import rollup
-from wac.reports.db import connect
+from wac.db.connect import connect_reader
 from wac.reports.report import build_report, format_table
 from wac.result import ERROR_KINDS
-from wac.rollup import MINUTE, floor_to
+from wac.rollups import job as rollup
+from wac.rollups.tiers import MINUTE, floor_to
 from wac.web import data
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ def writer(env: dict[str, str]) -> Iterator[psycopg.Connection]:
 @pytest.fixture(scope="module")
 def reader(env: dict[str, str]) -> Iterator[psycopg.Connection]:
     """Configured as `wac report` and the dashboard's pool configure theirs."""
-    with connect(env["POSTGRES_ENDPOINT"], "test-reader", read_only=True) as conn:
+    with connect_reader(env["POSTGRES_ENDPOINT"], "test-reader", read_only=True) as conn:
         yield conn
 
 

@@ -21,8 +21,8 @@ from tests.support.servers import (
     silent_server,
     tls_site,
 )
-from wac.probes.driver import run_checks
 from wac.probes.http import probe_blocking
+from wac.probes.once import run_checks
 from wac.probes.policy import ProbePolicy
 from wac.result import CheckResult, decode, encode
 from wac.targets import Target, target_from_url

@@ -20,10 +20,10 @@ import pytest
 from tests.support.checks_data import down, insert_checks, up
 from tests.support.processes import start, stop, wac, wait_for
 from tests.support.store import counts, own_schema, produce, query, result
-from wac import rollup
-from wac.reports.db import connect
+from wac.db.connect import connect_reader
 from wac.reports.queries import Snapshot, snapshot, summaries
-from wac.rollup import DAY, HOUR, MINUTE, floor_to
+from wac.rollups import job as rollup
+from wac.rollups.tiers import DAY, HOUR, MINUTE, floor_to
 from wac.web import data
 
 pytestmark = pytest.mark.integration
@@ -103,7 +103,7 @@ def test_late_rows_two_hours_and_three_days_old_are_exact_after_one_pass(
         whole = report(env, "--from", day.isoformat(), "--to", (day + DAY).isoformat())
         assert whole["late"]["failures"] == 3
 
-    with connect(env["POSTGRES_ENDPOINT"], "test-reader", read_only=True) as reader:
+    with connect_reader(env["POSTGRES_ENDPOINT"], "test-reader", read_only=True) as reader:
         page = data.target_detail(reader, "late", "7d")
         days = {d["day"]: d for d in page["days"]}
         assert (page["summary"]["checks"], page["summary"]["failures"]) == (7, 5)
@@ -127,7 +127,8 @@ def test_late_rows_older_than_the_minute_rollups_are_exact(env: dict[str, str]) 
     """Minutes are pruned after 35 days (hours and days stay): a late row there makes the
     pass recompute its hour from raw rows, then its day."""
     now = datetime.now(UTC)
-    minute = floor_to(now - timedelta(days=40), MINUTE)
+    # The start of an hour: the row five minutes later is in the same hour and day.
+    minute = floor_to(now - timedelta(days=40), HOUR)
     settings = rollup.RollupSettings(chunk=timedelta(days=41))
     with psycopg.connect(env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
         insert_checks(conn, [up("old", minute + timedelta(seconds=s)) for s in (1, 2, 3)])

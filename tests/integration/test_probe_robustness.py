@@ -16,8 +16,9 @@ from typing import Any, cast
 
 import pytest
 
+from wac.monitor.loop import CheckLoop
 from wac.patterns import compile_body_pattern
-from wac.probes.driver import CheckLoop, run_checks
+from wac.probes.once import run_checks
 from wac.result import CheckResult, decode, encode
 from wac.targets import Target, target_from_url
 

@@ -10,7 +10,7 @@ from tests.support.kafka_read import read_topic
 from tests.support.processes import wait_for
 from tests.support.servers import free_port
 from wac.config import load_settings
-from wac.publisher import ResultPublisher
+from wac.monitor.publisher import ResultPublisher
 from wac.result import CheckResult, Phases, decode, new_check_id, utc_now
 
 
@@ -39,7 +39,7 @@ def test_broker_away_buffers_up_to_the_bound_counts_drops_and_logs_once(
     kafka = load_settings(
         {"KAFKA_ENDPOINT": f"127.0.0.1:{free_port()}", "KAFKA_USE_SSL": "false"}
     ).kafka()
-    caplog.set_level(logging.WARNING, logger="wac.publisher")
+    caplog.set_level(logging.WARNING, logger="wac.monitor.publisher")
     publisher = ResultPublisher(kafka, buffer_limit=5)
     try:
         accepted = [publisher.publish(result(f"t{i}")) for i in range(20)]
@@ -66,7 +66,7 @@ def test_broker_away_buffers_up_to_the_bound_counts_drops_and_logs_once(
 def test_everything_published_is_delivered_and_flushed_on_close(
     isolated_env: dict[str, str],
 ) -> None:
-    from wac.kafka import ensure_topic
+    from wac.runtime.kafka import ensure_topic
 
     kafka = load_settings(isolated_env).kafka()
     ensure_topic(kafka)

@@ -11,8 +11,8 @@ import pytest
 
 from tests.support.checks_data import down, insert_checks, prefix, up
 from tests.support.processes import wac
-from wac import rollup
-from wac.rollup import floor_to
+from wac.rollups import job as rollup
+from wac.rollups.tiers import floor_to
 
 pytestmark = pytest.mark.integration
 

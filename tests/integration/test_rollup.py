@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from tests.support.checks_data import down, insert_checks, prefix, up
-from wac import rollup
 from wac.reports.queries import Snapshot, series, summaries
-from wac.rollup import FAIL_COLUMNS, HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to
+from wac.rollups import job as rollup
+from wac.rollups.tiers import FAIL_COLUMNS, HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to
 
 pytestmark = pytest.mark.integration
 MIN = timedelta(minutes=1)

@@ -34,8 +34,8 @@ from tests.support.checks_data import Check, down, insert_checks, up
 from tests.support.processes import stop, wac, wait_for
 from tests.support.servers import free_port
 from tests.support.store import own_schema
-from wac import rollup
 from wac.pages.badges import parse_badge_path
+from wac.rollups import job as rollup
 
 pytestmark = pytest.mark.integration
 TOKEN = "status-read-token"
@@ -806,11 +806,11 @@ def test_rows_the_contract_refuses_cost_their_figure_not_the_page(
     """Checks PostgreSQL holds but v1 refuses (non-finite or huge times, expiries past year
     9999 or `infinity`): the page's JSON stays strict JSON, the feed valid, each badge drawn."""
     from tests.support.checks_data import insert_raw
+    from wac.db.connect import connect_reader
     from wac.pages.badges import badge_for, render_svg
     from wac.pages.config import PageGroup, PageTarget, StatusPage
     from wac.pages.feed import render_feed
     from wac.pages.read import badge_facts, page_view
-    from wac.reports.db import connect
 
     expiries = ["infinity", "-infinity", "294276-12-31 23:59:59+00", "10000-01-01 04:00:00+00",
                 "9999-12-31 23:59:59.999999+00", "0001-01-01 00:00:00+00"]  # fmt: skip
@@ -835,7 +835,7 @@ def test_rows_the_contract_refuses_cost_their_figure_not_the_page(
         with psycopg.connect(env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
             insert_raw(conn, rows)
             assert rollup.catch_up(conn, wait=120).ran
-        with connect(env["POSTGRES_ENDPOINT"], "test-reader", read_only=True) as reader:
+        with connect_reader(env["POSTGRES_ENDPOINT"], "test-reader", read_only=True) as reader:
             view = page_view(reader, page)
             json.dumps(view, allow_nan=False)  # what a browser's JSON.parse accepts
             ET.fromstring(render_feed(view))

@@ -14,7 +14,7 @@ import pytest
 from tests.support.processes import start, stop, wait_for
 from tests.support.store import committed, counts, group_members, own_schema, produce, results
 from wac.config import load_settings
-from wac.services import LocalServices
+from wac.localservices import LocalServices
 from wac.store.service import StoreService
 from wac.store.settings import StoreSettings
 

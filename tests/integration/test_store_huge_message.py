@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from tests.support.processes import start, stop, wait_for
 from tests.support.store import counts, own_schema, produce, query, results
 from wac.config import load_settings
-from wac.kafka import client_config
+from wac.runtime.kafka import client_config
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,8 @@ import pytest
 from psycopg import sql
 
 from tests.support.store import own_schema, result, with_schema
-from wac.store.migrate import available_migrations, migrate
+from tests.unit.test_migrations import RELEASED
+from wac.db.migrate import available_migrations, migrate
 from wac.store.partitions import Partitions, day_start, partition_name
 from wac.store.writer import BatchWriter
 
@@ -66,6 +67,32 @@ def test_migrations_from_several_processes_at_once_apply_once(fresh_schema: str)
         assert sorted(versions) == [v for v, _, _ in available_migrations()]
     with psycopg.connect(fresh_schema) as conn:
         assert migrate(conn) == []
+
+
+def test_a_database_migrated_before_each_package_owned_its_sql_is_up_to_date(
+    fresh_schema: str,
+) -> None:
+    """As the store migrated every table from its own folder: the same versions and file
+    names recorded, so nothing runs again."""
+    sql_of = {name: text for _, name, text in available_migrations()}
+    with psycopg.connect(fresh_schema, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE wac_schema_migrations ("
+            " version integer PRIMARY KEY,"
+            " name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for version, name in RELEASED:
+            with conn.transaction():
+                conn.execute(sql_of[name].encode())
+                conn.execute(
+                    "INSERT INTO wac_schema_migrations (version, name) VALUES (%s, %s)",
+                    (version, name),
+                )
+    with psycopg.connect(fresh_schema) as conn:
+        assert migrate(conn) == []
+        recorded = conn.execute("SELECT version, name FROM wac_schema_migrations ORDER BY 1")
+        assert recorded.fetchall() == RELEASED
 
 
 def partitions(conn: psycopg.Connection) -> set[date]:

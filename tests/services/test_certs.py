@@ -10,8 +10,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from wac.services.certs import ensure_certs
-from wac.services.postgres import scram_verifier
+from wac.localservices.certs import ensure_certs
+from wac.localservices.postgres import scram_verifier
 
 
 def _cert(path: Path) -> x509.Certificate:

@@ -1,4 +1,4 @@
-"""wac.services against the real local Kafka and PostgreSQL (shared; never stopped here)."""
+"""wac.localservices against the real local Kafka and PostgreSQL (shared; never stopped here)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,8 +22,8 @@ from confluent_kafka.cimpl import NewTopic
 from cryptography import x509
 
 from tests.support.foreign_certs import write_foreign_client_cert
-from wac.services import LocalServices, ServiceStatus
-from wac.services.certs import ensure_certs
+from wac.localservices import LocalServices, ServiceStatus
+from wac.localservices.certs import ensure_certs
 
 pytestmark = pytest.mark.integration
 
@@ -111,6 +113,20 @@ def test_env_has_the_right_keys(services: LocalServices, env: dict[str, str]) ->
     assert stat.S_IMODE((cert_dir / "service.key").stat().st_mode) == 0o600
     assert stat.S_IMODE(services.paths.postgres_password.stat().st_mode) == 0o600
     assert stat.S_IMODE((services.paths.pki / "ca.key").stat().st_mode) == 0o600
+
+
+def test_one_command_for_the_local_services_both_ways(services: LocalServices) -> None:
+    """`python -m wac.localservices` is `wac services`: the same `env` lines, word for word."""
+    wac = Path(sys.executable).with_name("wac")
+    by_wac = subprocess.run([wac, "services", "env"], capture_output=True, text=True, check=True)
+    by_module = subprocess.run(
+        [sys.executable, "-m", "wac.localservices", "env"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert by_module.stdout == by_wac.stdout
+    assert by_wac.stdout.splitlines()[0].startswith("export ")
 
 
 def test_topic_exists_with_partitions(services: LocalServices, env: dict[str, str]) -> None:

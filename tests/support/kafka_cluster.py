@@ -1,12 +1,12 @@
 """A three-node Apache Kafka cluster (KRaft) for the tests that need brokers to die.
 
-Built from the pieces of the local single-node service (`wac.services.kafka`): the same
+Built from the pieces of the local single-node service (`wac.localservices.kafka`): the same
 jars, the same JVM command line (its heap from `WAC_KAFKA_HEAP`, here made small), the
 same base broker settings, with the cluster's differences on top: three nodes, each
 broker and controller (a controller quorum of three), plaintext listeners only, topics
 replicated three times with a minimum of two in sync, so one node down keeps serving.
 
-Each node has its own folder laid out like the local service's home (`wac.services.paths`),
+Each node has its own folder laid out like the local service's home (`wac.localservices.paths`),
 its Kafka folder holding a link to the cached jars.
 """
 
@@ -26,10 +26,10 @@ from unittest import mock
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from wac.services.kafka import HOST, MAIN_CLASS, STORAGE_TOOL, KafkaService, _cluster_id
-from wac.services.paths import Paths, Settings, default_home
-from wac.services.proc import port_free, port_open, tail, write_private
-from wac.services.system import java_binary
+from wac.localservices.kafka import HOST, MAIN_CLASS, STORAGE_TOOL, KafkaService, new_cluster_id
+from wac.localservices.paths import Paths, Settings, default_home
+from wac.localservices.proc import port_free, port_open, tail, write_private
+from wac.localservices.system import java_binary
 
 NODES = (1, 2, 3)
 NODE_HEAP = "256m"
@@ -46,7 +46,7 @@ class KafkaCluster:
         self.folder = folder
         self.first_port = first_port
         self.heap = heap
-        self.cluster_id = _cluster_id()
+        self.cluster_id = new_cluster_id()
         self._local = KafkaService(Paths(default_home()), Settings.from_env())
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
 

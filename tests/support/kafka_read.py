@@ -7,7 +7,7 @@ import uuid
 from confluent_kafka import Consumer, TopicPartition
 
 from wac.config import load_settings
-from wac.kafka import client_config
+from wac.runtime.kafka import client_config
 
 
 def read_topic(env: dict[str, str], timeout: float = 20) -> list[tuple[bytes | None, bytes]]:

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from wac.services.certs import CA_KEY_USAGE
+from wac.localservices.certs import CA_KEY_USAGE
 
 _last_authorization: list[str | None] = [None]
 

@@ -15,9 +15,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from wac.config import load_settings
-from wac.kafka import client_config, ensure_topic
+from wac.db.migrate import migrate
 from wac.result import CheckError, CheckResult, Phases, encode
-from wac.store.migrate import migrate
+from wac.runtime.kafka import client_config, ensure_topic
 
 
 def with_schema(url: str, schema: str) -> str:

@@ -20,6 +20,7 @@ from confluent_kafka import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.pgcopy import binary_copy
 from tests.support.store import result
 from wac.result import (
     EARLIEST_CHECK,
@@ -31,7 +32,6 @@ from wac.result import (
     encode,
     read_result,
 )
-from wac.store.copy_data import binary_copy
 from wac.store.decode import CHECK_COLUMNS, CHECK_TYPES, decode_batch
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -152,7 +152,7 @@ def check_one(key: bytes | None, value: bytes | None, name: str) -> str:
         assert (rejected.key, rejected.value) == (key, value)  # kept raw
         return "dead letter"
     (row,) = batch.rows
-    binary_copy(batch.rows, CHECK_TYPES)  # psycopg can send it
+    binary_copy(batch.rows, CHECK_TYPES)  # the binary COPY format can hold it
     assert_in_range(dict(zip(CHECK_COLUMNS, row, strict=True)))
     assert_guard_agrees(value)
     return "row"

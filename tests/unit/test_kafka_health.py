@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wac.kafka_health import BrokerNotes, ClientView, StallWatch, read_stats
-from wac.outage import LogLine, OutageTracker
+from wac.runtime.kafka_health import BrokerNotes, ClientView, StallWatch, read_stats
+from wac.runtime.outage import LogLine, OutageTracker
 
 
 def broker(node: int, state: str, source: str = "learned") -> dict[str, Any]:

@@ -1,5 +1,5 @@
-from wac.histogram import Histogram
-from wac.monitor_metrics import prometheus_buckets
+from wac.monitor.histogram import Histogram
+from wac.monitor.metrics import prometheus_buckets
 
 
 def test_buckets_are_cumulative_and_exact_on_millisecond_edges() -> None:

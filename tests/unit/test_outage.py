@@ -9,7 +9,7 @@ import threading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wac.outage import LogLine, OutageTracker, emit
+from wac.runtime.outage import LogLine, OutageTracker, emit
 
 
 def test_one_line_when_it_starts_one_when_it_ends_with_the_duration() -> None:

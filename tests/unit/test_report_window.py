@@ -12,7 +12,8 @@ import pytest
 from wac.errors import ConfigError
 from wac.reports.aggregate import percentile
 from wac.reports.window import Piece, parse_duration, parse_time, plan_window, resolve_window
-from wac.rollup import HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to, minute_runs
+from wac.rollups.job import minute_runs
+from wac.rollups.tiers import HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to
 
 T = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}

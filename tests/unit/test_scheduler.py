@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from wac.histogram import Histogram, bucket_of, bucket_upper_ms
-from wac.scheduler import Scheduler, Slot, stable_fraction
+from wac.monitor.histogram import Histogram, bucket_of, bucket_upper_ms
+from wac.monitor.scheduler import Scheduler, Slot, stable_fraction
 from wac.targets import target_from_url
 
 

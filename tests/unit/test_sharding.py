@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from wac.errors import ConfigError
-from wac.reload import FileWatch
-from wac.sharding import Shard, parse_shard
+from wac.monitor.file_watch import FileWatch
+from wac.monitor.sharding import Shard, parse_shard
 from wac.targets import target_from_url
 
 TARGETS = [target_from_url(f"https://site-{i}.test/", interval=10, timeout=1) for i in range(3000)]

@@ -14,8 +14,7 @@ from typing import Any
 import psycopg
 
 from wac.alerts import state as st
-from wac.store.decode import Rejected
-from wac.store.writer import insert_rejected
+from wac.runtime.dead_letters import Rejected, insert_rejected
 
 EVENTS_CHANNEL = "@events"
 

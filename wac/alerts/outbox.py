@@ -29,8 +29,10 @@ from wac.alerts.db import EVENTS_CHANNEL, Claimed, claim_due, mark_failed, mark_
 from wac.alerts.messages import notification_decoder
 from wac.alerts.notifiers import DeliveryError, Notifier
 from wac.config import KafkaSettings
-from wac.kafka import _quiet_logger, client_config
-from wac.outage import OutageTracker, emit
+from wac.db.connect import connect
+from wac.errors import first_line
+from wac.runtime.kafka import client_config, librdkafka_logger
+from wac.runtime.outage import OutageTracker, emit
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class EventSink:
                     "linger.ms": 5,
                     # Given up with the attempt, so a late copy cannot follow the retry.
                     "message.timeout.ms": int(timeout * 1000),
-                    "logger": _quiet_logger(),
+                    "logger": librdkafka_logger(),
                 },
             )
         )
@@ -111,7 +113,7 @@ class Deliverer:
     def _report_orphans(self) -> None:
         """Pending rows for a notifier no longer configured wait; say so once."""
         try:
-            with psycopg.connect(self.postgres_url, connect_timeout=5) as conn:
+            with connect(self.postgres_url, timeout=5) as conn:
                 rows = conn.execute(
                     "SELECT channel, count(*) FROM alert_outbox WHERE consumer_group = %s"
                     " AND status = 'pending' AND NOT (channel = ANY(%s)) GROUP BY channel",
@@ -143,13 +145,13 @@ class Deliverer:
             started = time.monotonic()
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(
-                        self.postgres_url, connect_timeout=5, application_name="wac-alert-delivery"
+                    conn = connect(
+                        self.postgres_url, timeout=5, application_name="wac-alert-delivery"
                     )
                 delivered = self._deliver_one(conn)
                 emit(log, self.db_outage.up(time.monotonic()))
             except psycopg.Error as exc:
-                reason = f"delivering notifications: {_first_line(exc)}"
+                reason = f"delivering notifications: {first_line(exc)}"
                 emit(log, self.db_outage.down(reason, time.monotonic(), since=started))
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):
@@ -247,8 +249,3 @@ class Deliverer:
             error,
             retry_in,
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

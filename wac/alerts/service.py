@@ -57,13 +57,14 @@ from wac.alerts.messages import (
 )
 from wac.alerts.outbox import Deliverer, EventSink
 from wac.config import KafkaSettings, redact_url
-from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
-from wac.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
-from wac.outage import OutageTracker, emit
+from wac.db.connect import connect, connect_at_start
+from wac.db.migrate import migrate
+from wac.errors import first_line
 from wac.result import BadMessage, CheckResult, read_result
-from wac.store.decode import Rejected
-from wac.store.migrate import migrate
-from wac.store.service import connect_database
+from wac.runtime.dead_letters import Rejected
+from wac.runtime.kafka import client_config, connect_check, ensure_topic, librdkafka_logger
+from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
+from wac.runtime.outage import OutageTracker, emit
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,8 @@ class AlertService:
 
     def run(self) -> None:
         s = self.settings
-        conn = connect_database(s.postgres_url)
+        # The store's application name, as before the connections had one home.
+        conn = connect_at_start(s.postgres_url, application_name="wac-store")
         migrate(conn)
         self._db = AlertDB(conn, s.group_id)
         connect_check(s.kafka)
@@ -153,7 +155,7 @@ class AlertService:
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
             "session.timeout.ms": 10000,
-            "logger": _quiet_logger(),
+            "logger": librdkafka_logger(),
             "statistics.interval.ms": STATS_INTERVAL_MS,
             "stats_cb": self._on_kafka_stats,
             "error_cb": self._on_kafka_error,
@@ -309,7 +311,7 @@ class AlertService:
             except psycopg.OperationalError as exc:
                 self._rollback_memory()
                 waited = True
-                emit(log, self.db_outage.down(_first_line(exc), time.monotonic(), since=started))
+                emit(log, self.db_outage.down(first_line(exc), time.monotonic(), since=started))
                 if self.stopping.wait(backoff):
                     raise SystemExit(1) from None
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
@@ -339,7 +341,7 @@ class AlertService:
             self.db.conn.close()
         with contextlib.suppress(psycopg.OperationalError):
             self._db = AlertDB(
-                psycopg.connect(self.settings.postgres_url, connect_timeout=5),
+                connect(self.settings.postgres_url, timeout=5),
                 self.settings.group_id,
             )
 
@@ -589,8 +591,3 @@ def _next_offsets(messages: list[Message]) -> list[TopicPartition]:
         key = (message.topic() or "", partition)
         last[key] = max(last.get(key, -1), offset)
     return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -12,9 +12,9 @@ from wac.commands.common import collect_targets, reports_errors, validate_period
 from wac.commands.output import format_result_table, print_result_line
 from wac.config import Settings, load_environment, load_settings, parse_positive_int
 from wac.errors import ConfigError
+from wac.monitor.sharding import Shard, parse_shard
 from wac.probes.policy import probe_policy
 from wac.result import encode
-from wac.sharding import Shard, parse_shard
 from wac.targets import Target, target_from_url
 
 DEFAULT_WORKERS = 1
@@ -98,7 +98,7 @@ def monitor(
     print_results: bool,
 ) -> None:
     """Check URLs (or a targets file) on a schedule and publish results to Kafka."""
-    from wac.monitor_service import MonitorOptions, run_monitor
+    from wac.monitor.service import MonitorOptions, run_monitor
 
     env = load_environment()
     settings = load_settings(env)
@@ -121,11 +121,11 @@ def monitor(
     targets = load_targets()  # a bad targets file is reported before anything starts
     kafka = settings.kafka()
     if kafka.use_ssl:
-        from wac.kafka import check_cert_files
+        from wac.runtime.kafka import check_cert_files
 
         check_cert_files(kafka)  # before any worker starts, so a bad file is one line
     if worker_count > 1:
-        from wac.workers import run_workers
+        from wac.monitor.workers import run_workers
 
         shards = my_shard.split(worker_count)
         position = {str(s): i for i, s in enumerate(shards)}
@@ -202,7 +202,7 @@ def check(
     """Check one URL once and print the result (no Kafka needed); exit 0 when up."""
     from dataclasses import replace
 
-    from wac.probes.driver import run_checks
+    from wac.probes.once import run_checks
 
     env = load_environment()
     settings: Settings = load_settings(env)

@@ -48,8 +48,8 @@ def add(
     config: Path | None,
 ) -> None:
     """Post a notice on a status page."""
+    from wac.db.connect import connect_reader
     from wac.pages.notices import add_notice, parse_notice
-    from wac.reports.db import connect
 
     fields = {"title": title, "body": body, "kind": kind, "starts": starts, "ends": ends}
     wanted = parse_notice(page, fields, where="wac notice add")
@@ -62,7 +62,7 @@ def add(
                 f"wac notice add: {config} has no status page {wanted.page!r} "
                 f"(its pages: {', '.join(slugs) or 'none'})"
             )
-    with connect(load_settings().postgres(), "wac-notice") as conn:
+    with connect_reader(load_settings().postgres(), "wac-notice") as conn:
         added = add_notice(conn, wanted)
     click.echo(f"notice {added.id} added to page {added.page} ({added.state(datetime.now(UTC))})")
 
@@ -73,14 +73,14 @@ def add(
 @reports_errors
 def list_command(page: str | None, as_json: bool) -> None:
     """Every notice, newest first."""
+    from wac.db.connect import connect_reader
     from wac.pages.config import check_slug
     from wac.pages.notices import list_notices
-    from wac.reports.db import connect
     from wac.safe_text import visible
 
     if page is not None:
         check_slug(page, "--page")
-    with connect(load_settings().postgres(), "wac-notice", read_only=True) as conn:
+    with connect_reader(load_settings().postgres(), "wac-notice", read_only=True) as conn:
         found = list_notices(conn, page)
     now = datetime.now(UTC)
     if as_json:
@@ -104,10 +104,10 @@ def list_command(page: str | None, as_json: bool) -> None:
 @reports_errors
 def delete(notice_id: int) -> None:
     """Delete a notice (see `wac notice list` for ids)."""
+    from wac.db.connect import connect_reader
     from wac.pages.notices import delete_notice
-    from wac.reports.db import connect
 
-    with connect(load_settings().postgres(), "wac-notice") as conn:
+    with connect_reader(load_settings().postgres(), "wac-notice") as conn:
         if not delete_notice(conn, notice_id):
             raise ConfigError(f"wac notice delete: no notice has the id {notice_id}")
     click.echo(f"notice {notice_id} deleted")

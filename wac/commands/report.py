@@ -33,12 +33,12 @@ def report(
     as_json: bool,
 ) -> None:
     """Per target: uptime, checks, failures by kind, p50/p95/p99, status, certificate."""
-    from wac.reports.db import connect
+    from wac.db.connect import connect_reader
     from wac.reports.report import build_report, format_table, rollup_lag_note
     from wac.reports.window import parse_duration, resolve_window
 
     settings = load_settings()
-    with connect(settings.postgres(), "wac-report", read_only=True) as conn:
+    with connect_reader(settings.postgres(), "wac-report", read_only=True) as conn:
         if start is None and end is None:
             result = build_report(conn, None, None, targets or None, parse_duration(since or "24h"))
         else:
@@ -78,13 +78,13 @@ def report(
 @reports_errors
 def rollup(once: bool, lock_wait: float, interval: float, rebuild_since: str | None) -> None:
     """Keep the rollups current (the dashboard's `wac web` also does it)."""
-    from wac import rollup as job
-    from wac.reports.db import connect
+    from wac.db.connect import connect_reader
+    from wac.db.migrate import migrate
     from wac.reports.window import parse_duration
-    from wac.store.migrate import migrate
+    from wac.rollups import job as job
 
     settings = load_settings()
-    conn = connect(settings.postgres(), "wac-rollup")
+    conn = connect_reader(settings.postgres(), "wac-rollup")
     migrate(conn)
     if rebuild_since is not None:
         span = parse_duration(rebuild_since, "--rebuild")

@@ -19,7 +19,7 @@ def services() -> None:
 @reports_errors
 def services_up() -> None:
     """Start local Kafka and PostgreSQL (idempotent); returns when both are ready."""
-    from wac.services import LocalServices
+    from wac.localservices import LocalServices
 
     started = time.monotonic()
     local = LocalServices()
@@ -34,7 +34,7 @@ def services_up() -> None:
 @reports_errors
 def services_down() -> None:
     """Stop local Kafka and PostgreSQL."""
-    from wac.services import LocalServices
+    from wac.localservices import LocalServices
 
     LocalServices().down()
     click.echo("local services stopped")
@@ -44,7 +44,7 @@ def services_down() -> None:
 @reports_errors
 def services_status() -> None:
     """Say what runs where."""
-    from wac.services import LocalServices
+    from wac.localservices import LocalServices
 
     for status in LocalServices().status():
         state = f"running (pid {status.pid})" if status.running else "stopped"
@@ -55,7 +55,18 @@ def services_status() -> None:
 @reports_errors
 def services_env() -> None:
     """Print `export NAME=value` lines pointing any command at the local services."""
-    from wac.services import LocalServices
+    from wac.localservices import LocalServices
 
     for name, value in LocalServices().env().items():
         click.echo(f"export {name}={shlex.quote(value)}")
+
+
+@services.command("fetch-jars", hidden=True)
+@reports_errors
+def services_fetch_jars() -> None:
+    """Fetch Kafka's jars into the local services' folder (scripts/setup.sh runs it)."""
+    from wac.localservices import LocalServices
+
+    local = LocalServices()
+    local.fetch_jars()
+    click.echo(f"Kafka jars in {local.paths.kafka_libs}")

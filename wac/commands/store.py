@@ -42,8 +42,8 @@ def store(echo: bool, metrics_port: int | None) -> None:
     if metrics_port is not None:
         from prometheus_client import CollectorRegistry
 
-        from wac.metrics import serve
-        from wac.store_metrics import StoreCollector
+        from wac.runtime.metrics import serve
+        from wac.store.metrics import StoreCollector
 
         registry = CollectorRegistry()
         registry.register(StoreCollector(service.stats))
@@ -56,11 +56,11 @@ def store(echo: bool, metrics_port: int | None) -> None:
 @reports_errors
 def migrate() -> None:
     """Apply the database migrations (the store also does it at start)."""
-    from wac.store.db import connect_database
-    from wac.store.migrate import migrate as apply
+    from wac.db.connect import connect_at_start
+    from wac.db.migrate import migrate as apply
 
     settings = load_settings()
-    with connect_database(settings.postgres()) as conn:
+    with connect_at_start(settings.postgres(), application_name="wac-store") as conn:
         applied = apply(conn)
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 

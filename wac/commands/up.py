@@ -14,7 +14,7 @@ import click
 from wac.commands import web as commands_web
 from wac.commands.common import collect_targets, reports_errors, validate_period
 from wac.config import load_environment, load_settings
-from wac.services.proc import port_free
+from wac.localservices.proc import port_free
 
 
 @click.command()
@@ -42,12 +42,12 @@ def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None
         if with_alerts:
             load_alert_config(config, environment)  # and on a bad alerts section
     if settings.kafka_endpoint and settings.kafka_use_ssl:
-        from wac.kafka import check_cert_files
+        from wac.runtime.kafka import check_cert_files
 
         check_cert_files(settings.kafka())  # one line here, not one per service
     child_env = dict(environment)
     if not (settings.kafka_endpoint and settings.postgres_endpoint):
-        from wac.services import LocalServices
+        from wac.localservices import LocalServices
 
         click.echo("KAFKA_ENDPOINT/POSTGRES_ENDPOINT not set: starting local services...")
         local = LocalServices()

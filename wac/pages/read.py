@@ -31,7 +31,7 @@ from wac.reports.queries import (
     summaries,
 )
 from wac.reports.window import plan_window
-from wac.rollup import DAY, HOUR, floor_to
+from wac.rollups.tiers import DAY, HOUR, floor_to
 
 # What the page shows (90 days; 30 on a phone) and the 24 hours of its response time.
 UPTIME_WINDOWS = {

@@ -1,4 +1,4 @@
-"""libcurl error codes turned into DESIGN.md's error kinds and plain-words messages."""
+"""libcurl error codes turned into the results' error kinds (wac.result) and plain words."""
 
 from __future__ import annotations
 

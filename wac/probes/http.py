@@ -1,9 +1,9 @@
 """HTTP(S) probe on libcurl (pycurl).
 
 `HttpCheck` prepares one libcurl easy handle for one check and turns the finished
-transfer into a `CheckResult`. Drivers (`probe_blocking`, and the multi-interface
-driver of the scheduler) only run the handle: all the knowledge of libcurl's
-options, timings and error codes lives here.
+transfer into a `CheckResult`. Drivers (`probe_blocking`, one check at a time, and the
+HTTP prober's multi engine in `wac.probes.curl`) only run the handle: all the knowledge
+of libcurl's options, timings and error codes lives here.
 """
 
 from __future__ import annotations
@@ -221,38 +221,6 @@ def with_pattern_verdict(result: CheckResult, target: Target, body: bytes) -> Ch
         ok=False,
         error=CheckError("pattern", f"pattern {target.pattern!r} not found in the body"),
     )
-
-
-def failed_result(
-    target: Target, monitor: str, message: str, checked_at: datetime | None = None
-) -> CheckResult:
-    """The result of a check that could not be made at all: error kind `other`."""
-    return CheckResult(
-        v=1,
-        id=new_check_id(),
-        target=target.id,
-        url=target.public_url,
-        monitor=monitor,
-        checked_at=checked_at or utc_now(),
-        ok=False,
-        status_code=None,
-        response_time_ms=None,
-        phases=Phases(),
-        pattern=target.pattern,
-        pattern_matched=None,
-        tls_expires_at=None,
-        error=CheckError("other", message),
-    )
-
-
-def describe_failure(target: Target, what: str, exc: BaseException) -> str:
-    """One line for a check that raised: what failed and why, never the URL's credentials."""
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    if target.url in reason:
-        reason = reason.replace(target.url, target.public_url)
-    if len(reason) > 200:
-        reason = reason[:197] + "..."
-    return f"{what}: {type(exc).__name__}: {reason}"
 
 
 def probe_blocking(

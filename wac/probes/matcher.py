@@ -18,7 +18,9 @@ from collections.abc import Callable
 
 import msgspec
 
-from wac.probes.http import describe_failure, with_pattern_verdict
+from wac.probes.failure import describe_failure
+from wac.probes.handoff import Handoff
+from wac.probes.http import with_pattern_verdict
 from wac.result import CheckError, CheckResult
 from wac.targets import Target
 
@@ -33,10 +35,10 @@ class PatternMatcher:
     """`submit` a result and its body; `take_done` the results with the verdict applied."""
 
     def __init__(self, wake: Callable[[], None], *, threads: int = DEFAULT_THREADS) -> None:
-        self._wake = wake  # called from the matching threads when a result is ready
         self._threads = threads
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[tuple[object, CheckResult]] = queue.SimpleQueue()
+        # `wake` is called from the matching threads when a result is ready.
+        self._done: Handoff[tuple[object, CheckResult]] = Handoff(wake)
         self._started: list[threading.Thread] = []
 
     def submit(self, token: object, result: CheckResult, target: Target, body: bytes) -> None:
@@ -49,12 +51,7 @@ class PatternMatcher:
 
     def take_done(self) -> list[tuple[object, CheckResult]]:
         """The finished results so far (token, result), without waiting."""
-        done = []
-        while True:
-            try:
-                done.append(self._done.get_nowait())
-            except queue.Empty:
-                return done
+        return self._done.take()
 
     def close(self) -> None:
         """Let the threads end after their current match (matches left are abandoned)."""
@@ -73,4 +70,3 @@ class PatternMatcher:
                     result, ok=False, error=CheckError("other", message)
                 )
             self._done.put((token, final))
-            self._wake()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from wac.rollup import (
+from wac.rollups.tiers import (
     FAIL_COLUMNS,
     HIST_COLUMNS,
     KINDS,

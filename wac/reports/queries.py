@@ -19,7 +19,8 @@ from psycopg.rows import dict_row
 
 from wac.reports.aggregate import Aggregate
 from wac.reports.window import Piece, plan_window
-from wac.rollup import (
+from wac.result import iso_utc
+from wac.rollups.tiers import (
     MINUTE,
     TIER_TABLES,
     TIERS,
@@ -167,7 +168,7 @@ class Status:
     def to_json(self, now: datetime) -> dict[str, Any]:
         return {
             "status": None if self.ok is None else ("up" if self.ok else "down"),
-            "last_checked_at": _iso(self.last_checked_at),
+            "last_checked_at": json_time(self.last_checked_at),
             "last_status_code": self.status_code,
             "last_response_time_ms": self.response_time_ms,
             "last_error": (
@@ -175,8 +176,8 @@ class Status:
                 if self.error_kind or self.error_message
                 else None
             ),
-            "since": _iso(self.since),
-            "tls_expires_at": _iso(self.tls_expires_at),
+            "since": json_time(self.since),
+            "tls_expires_at": json_time(self.tls_expires_at),
             "cert_days_left": cert_days_left(self.tls_expires_at, now),
         }
 
@@ -187,8 +188,9 @@ def cert_days_left(expires: datetime | None, now: datetime) -> float | None:
     return round((expires - now).total_seconds() / 86400, 1)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def json_time(value: datetime | None) -> str | None:
+    """A time in the JSON answers: as results write it (`iso_utc`); None stays null."""
+    return None if value is None else iso_utc(value)
 
 
 # The newest rolled-up bucket of each target tells where its latest raw check is, so
@@ -336,8 +338,8 @@ class Incident:
     def to_json(self, now: datetime) -> dict[str, Any]:
         end = self.end or now
         return {
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": json_time(self.start),
+            "end": json_time(self.end),
             "ongoing": self.end is None,
             "duration_s": round((end - self.start).total_seconds(), 1),
             "failed_checks": self.checks,
@@ -354,7 +356,7 @@ class FailedCheck:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "checked_at": _iso(self.checked_at),
+            "checked_at": json_time(self.checked_at),
             "status_code": self.status_code,
             "kind": self.kind,
             "message": self.message,

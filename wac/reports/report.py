@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from wac.reports.aggregate import Aggregate
-from wac.reports.queries import _iso, latest_status, list_targets, snapshot, summaries
+from wac.reports.queries import json_time, latest_status, list_targets, snapshot, summaries
 from wac.safe_text import visible
 
 LAG_WARNING = timedelta(minutes=15)
@@ -41,10 +41,10 @@ def build_report(
         rows.append(entry)
     lag = None if snap.watermark is None else (snap.now - snap.watermark).total_seconds()
     return {
-        "from": _iso(start),
-        "to": _iso(end),
-        "generated_at": _iso(snap.now),
-        "rollup_watermark": _iso(snap.watermark),
+        "from": json_time(start),
+        "to": json_time(end),
+        "generated_at": json_time(snap.now),
+        "rollup_watermark": json_time(snap.watermark),
         "rollup_lag_s": None if lag is None else round(lag, 1),
         "targets": rows,
     }

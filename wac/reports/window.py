@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from wac.errors import ConfigError
-from wac.rollup import DAY, HOUR, MINUTE, ceil_to, floor_to
+from wac.rollups.tiers import DAY, HOUR, MINUTE, ceil_to, floor_to
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

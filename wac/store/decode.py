@@ -27,6 +27,7 @@ from confluent_kafka import Message
 
 from wac import limits
 from wac.result import BadMessage, CheckResult, read_result
+from wac.runtime.dead_letters import Rejected
 from wac.store.target_status import TargetUpdate
 
 # The `target` index holds at most ~2.7 kB per entry; keep well under it.
@@ -90,29 +91,6 @@ CHECK_TYPES = (
 
 Row = tuple[Any, ...]
 PartitionKey = tuple[str, int]
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A message refused before or by the database, kept raw with where it came from."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    reason: str
-
-    @classmethod
-    def of(cls, message: Message, reason: str) -> Rejected:
-        return cls(
-            topic=message.topic() or "",
-            partition=_int(message.partition()),
-            offset=_int(message.offset()),
-            key=message.key(),
-            value=message.value(),
-            reason=reason,
-        )
 
 
 @dataclass
@@ -274,9 +252,3 @@ def _show(key: bytes | None) -> str:
 def _timestamp_ms(message: Message) -> int | None:
     kind, value = message.timestamp()
     return value if kind != 0 and value > 0 else None  # 0 = TIMESTAMP_NOT_AVAILABLE
-
-
-def _int(value: int | None) -> int:
-    """Partition and offset are never None on a consumed message; typed so for mypy."""
-    assert value is not None
-    return value

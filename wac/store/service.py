@@ -38,13 +38,14 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from wac.config import KafkaSettings, redact_url
-from wac.errors import ServiceUnavailable
-from wac.kafka import _quiet_logger, client_config, connect_check, ensure_topic
-from wac.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
-from wac.outage import LogLine, OutageTracker, emit
+from wac.db.connect import connect_at_start
+from wac.db.migrate import migrate
+from wac.errors import ServiceUnavailable, first_line
 from wac.result import CheckResult
+from wac.runtime.kafka import client_config, connect_check, ensure_topic, librdkafka_logger
+from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
+from wac.runtime.outage import LogLine, OutageTracker, emit
 from wac.store.copy_data import binary_copy
-from wac.store.db import connect_database, first_line
 from wac.store.decode import (
     CHECK_TYPES,
     LATE_AFTER,
@@ -54,14 +55,13 @@ from wac.store.decode import (
     late_minutes,
     time_span,
 )
-from wac.store.migrate import migrate
 from wac.store.offsets import OffsetBook
 from wac.store.partitions import Partitions
 from wac.store.settings import StoreSettings
 from wac.store.stats import StoreStats
 from wac.store.target_status import TargetStatus, summarize
 from wac.store.target_status import encode as encode_targets
-from wac.store.writer import BatchWriter, WriteOutcome, days_of
+from wac.store.writer import APPLICATION_NAME, BatchWriter, WriteOutcome, days_of
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class StoreService:
             raise self._fatal
 
     def _start_database(self) -> None:
-        with connect_database(self.postgres_url) as conn:
+        with connect_at_start(self.postgres_url, application_name=APPLICATION_NAME) as conn:
             migrate(conn)
         try:
             self._maintain(self.writer.connection())
@@ -204,7 +204,7 @@ class StoreService:
                 "stats_cb": self._on_kafka_stats,
                 "error_cb": self._on_kafka_error,
                 "on_commit": self._on_commit,
-                "logger": _quiet_logger(),
+                "logger": librdkafka_logger(),
             },
         )
 
@@ -305,13 +305,17 @@ class StoreService:
             # Against what was written up to the previous batch: a target the batch in
             # flight writes may be written again, which changes nothing.
             batch.target_updates = self.targets.updates(summarize(batch.results))
+            # The writer's connection lends psycopg its types (nothing is sent on it);
+            # with none open (PostgreSQL away), the writer encodes once it is back.
+            conn = self.writer.open_connection()
             try:
-                if batch.rows:
-                    batch.payload = binary_copy(batch.rows, CHECK_TYPES)
-                if batch.target_updates:
-                    batch.target_payload = encode_targets(batch.target_updates)
-            except (ValueError, TypeError) as exc:
-                # A value psycopg cannot encode: the writer finds the row and rejects it.
+                if batch.rows and conn is not None:
+                    batch.payload = binary_copy(batch.rows, CHECK_TYPES, conn)
+                if batch.target_updates and conn is not None:
+                    batch.target_payload = encode_targets(batch.target_updates, conn)
+            except (ValueError, TypeError, psycopg.Error) as exc:
+                # A value psycopg cannot encode (the writer finds the row and rejects it),
+                # or the connection closed meanwhile.
                 log.debug("encoding a batch: %s", exc)
                 batch.payload = batch.target_payload = None
         return batch

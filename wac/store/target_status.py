@@ -109,8 +109,8 @@ def summarize(results: Sequence[CheckResult]) -> Summary:
     return spans
 
 
-def encode(updates: Sequence[TargetUpdate]) -> bytes:
-    """The binary COPY stream of these updates, in COLUMNS order."""
+def encode(updates: Sequence[TargetUpdate], conn: psycopg.Connection) -> bytes:
+    """The binary COPY stream of these updates, in COLUMNS order (see binary_copy)."""
     return binary_copy(
         (
             (
@@ -128,6 +128,7 @@ def encode(updates: Sequence[TargetUpdate]) -> bytes:
             for u in updates
         ),
         TYPES,
+        conn,
     )
 
 
@@ -190,7 +191,7 @@ class TargetStatus:
         if not updates:
             return
         with cur.copy(COPY_STAGING) as copy:
-            copy.write(payload if payload is not None else encode(updates))
+            copy.write(payload if payload is not None else encode(updates, cur.connection))
         cur.execute(UPSERT)
 
     def committed(self, updates: Sequence[TargetUpdate]) -> None:

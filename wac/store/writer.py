@@ -23,29 +23,32 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from wac.db.connect import connect
+from wac.errors import first_line
 from wac.result import CheckResult
+from wac.runtime.dead_letters import Rejected, insert_rejected
 from wac.store import target_status
 from wac.store.copy_data import binary_copy
-from wac.store.db import connect, first_line, is_missing_partition, is_row_error
 from wac.store.decode import (
     CHECK_COLUMNS,
     CHECK_TYPES,
     LATE_AFTER,
     Batch,
-    Rejected,
     Row,
     late_minutes,
     time_span,
 )
 from wac.store.partitions import Partitions
+from wac.store.row_errors import is_missing_partition, is_row_error
 from wac.store.target_status import TargetStatus, TargetUpdate, summarize
 
 log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "wac-store"  # how the store's connections show in pg_stat_activity
 
 _COLUMNS = sql.SQL(", ").join(map(sql.Identifier, CHECK_COLUMNS))
 COPY_CHECKS = sql.SQL("COPY checks ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMNS)
@@ -57,12 +60,8 @@ CREATE_STAGING = (
 INSERT_FROM_STAGING = sql.SQL(
     "INSERT INTO checks ({cols}) SELECT {cols} FROM checks_staging ON CONFLICT DO NOTHING"
 ).format(cols=_COLUMNS)
-# Minutes the rollup job must recompute: rows of them arrived late (see wac/rollup.py).
+# Minutes the rollup job must recompute: rows of them arrived late (see wac/rollups/job.py).
 MARK_LATE = "INSERT INTO rollup_dirty (minute) SELECT unnest(%s::timestamptz[])"
-INSERT_REJECTED = (
-    'INSERT INTO rejected_messages (topic, "partition", "offset", key, value, reason) '
-    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-)
 
 
 # The batch's writes to `targets`, and their binary COPY stream when encoded already.
@@ -95,13 +94,24 @@ class BatchWriter:
     # ------------------------------------------------------------ connection
     def connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            conn = connect(self.url, timeout=5)
+            conn = connect(
+                self.url,
+                application_name=APPLICATION_NAME,
+                timeout=5,
+                autocommit=True,
+                keepalive=True,
+            )
             # Session-local staging tables, created outside any transaction so that no
             # rollback takes them away.
             conn.execute(CREATE_STAGING)
             conn.execute(target_status.CREATE_STAGING)
             self._conn = conn
         return self._conn
+
+    def open_connection(self) -> psycopg.Connection | None:
+        """The connection if one is open, without connecting (safe from another thread)."""
+        conn = self._conn
+        return conn if conn is not None and not conn.closed else None
 
     def reset(self) -> None:
         """Forget the connection after a failure; the next write reconnects."""
@@ -204,11 +214,11 @@ class BatchWriter:
         with conn.cursor() as cur:
             if rows.count and fast:
                 with cur.copy(COPY_CHECKS) as copy:
-                    copy.write(rows.payload())
+                    copy.write(rows.payload(conn))
                 inserted = rows.count
             elif rows.count:
                 with cur.copy(COPY_STAGING) as copy:
-                    copy.write(rows.payload())
+                    copy.write(rows.payload(conn))
                 cur.execute(INSERT_FROM_STAGING)
                 inserted = cur.rowcount
             if rows.count and rows.late_minutes:
@@ -228,7 +238,7 @@ class BatchWriter:
             try:
                 with conn.transaction(force_rollback=True), conn.cursor() as cur:
                     with cur.copy(COPY_STAGING) as copy:
-                        copy.write(binary_copy((rows[i] for i in indexes), CHECK_TYPES))
+                        copy.write(binary_copy((rows[i] for i in indexes), CHECK_TYPES, conn))
                     cur.execute(INSERT_FROM_STAGING)
             except Exception as exc:
                 if not is_row_error(exc):
@@ -259,9 +269,10 @@ class Rows:
         self._payload = payload
         self.late_minutes = list(late_minutes)
 
-    def payload(self) -> bytes:
+    def payload(self, conn: psycopg.Connection) -> bytes:
+        """The stream, encoded now if it was not (`conn` lends psycopg its types)."""
         if self._payload is None:
-            self._payload = binary_copy(self.rows, CHECK_TYPES)
+            self._payload = binary_copy(self.rows, CHECK_TYPES, conn)
         return self._payload
 
 
@@ -277,15 +288,3 @@ def days_of(
     if low == high:
         return {low}
     return {r.checked_at.astimezone(UTC).date() for r in results}
-
-
-def insert_rejected(cur: psycopg.Cursor[Any], rejected: Sequence[Rejected]) -> None:
-    """Write dead letters; one already there (same topic, partition, offset) stays."""
-    cur.executemany(
-        INSERT_REJECTED,
-        [(r.topic, r.partition, r.offset, r.key, r.value, _text(r.reason)) for r in rejected],
-    )
-
-
-def _text(value: str) -> str:
-    return value.replace("\x00", "\\0")

@@ -4,7 +4,7 @@ Read-only: every route is a GET. Pages are static HTML shells whose script
 (wac/web/static/app.js, no external asset) fetches the JSON API and redraws every
 `REFRESH_S` seconds. Queries run in threads on a small psycopg pool, each in one
 REPEATABLE READ read-only transaction. The process also runs the rollup job
-(wac/rollup.py) in a background thread unless told not to.
+(wac.rollups.job) in a background thread unless told not to.
 
 Auth: with WAC_WEB_TOKEN set, every route but /healthz and the public status pages
 and badges (wac/web/status_pages.py says which, and has the only writes: notices,
@@ -32,14 +32,14 @@ import psycopg
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from psycopg_pool import ConnectionPool
 
-from wac import rollup
 from wac.conninfo import scrub
-from wac.metrics import WebMetrics
+from wac.db.connect import connect, connect_reader, reader_pool
+from wac.errors import first_line
 from wac.pages.config import StatusPage
-from wac.reports.db import configure_reader, connect, reader_options
+from wac.rollups import job as rollup
 from wac.web import data
+from wac.web.metrics import WebMetrics
 from wac.web.status_pages import StatusPages, access
 
 log = logging.getLogger(__name__)
@@ -172,10 +172,8 @@ class RollupThread(threading.Thread):
         while not self.stopping.is_set():
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(
-                        self.url,
-                        application_name="wac-web-rollup",
-                        options=reader_options(self.url),
+                    conn = connect(
+                        self.url, application_name="wac-web-rollup", timeout=None, reader=True
                     )
                 result = rollup.catch_up(conn, stop=self.stopping)
                 if result.ran:
@@ -187,8 +185,7 @@ class RollupThread(threading.Thread):
                     self.metrics.rollup_passes.labels("skipped").inc()
             except Exception as exc:  # the thread must outlive any one failed pass
                 self.metrics.rollup_passes.labels("error").inc()
-                text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                log.warning("rollup pass failed (retrying): %s", text)
+                log.warning("rollup pass failed (retrying): %s", first_line(exc))
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -200,15 +197,7 @@ class RollupThread(threading.Thread):
 def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> web.Application:
     registry = registry or CollectorRegistry()
     metrics = WebMetrics(registry)
-    pool = ConnectionPool(
-        config.postgres_url,
-        min_size=1,
-        max_size=config.pool_size,
-        kwargs={"application_name": "wac-web", "options": reader_options(config.postgres_url)},
-        configure=configure_reader,
-        open=False,
-        name="wac-web",
-    )
+    pool = reader_pool(config.postgres_url, size=config.pool_size, application_name="wac-web")
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -392,7 +381,7 @@ def _static_text(name: str) -> str:
 
 def prepare_database(url: str) -> None:
     """Apply migrations (the rollup tables) before serving."""
-    from wac.store.migrate import migrate
+    from wac.db.migrate import migrate
 
-    with connect(url, "wac-web") as conn:
+    with connect_reader(url, "wac-web") as conn:
         migrate(conn)

@@ -9,15 +9,15 @@ import psycopg
 
 from wac.reports.aggregate import Aggregate
 from wac.reports.queries import (
-    _iso,
     incidents,
+    json_time,
     latest_status,
     list_targets,
     series,
     snapshot,
     summaries,
 )
-from wac.rollup import DAY, floor_to
+from wac.rollups.tiers import DAY, floor_to
 
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 # Chart range → bin width.
@@ -73,8 +73,8 @@ def overview(conn: psycopg.Connection) -> dict[str, Any]:
     for r in rows:
         counts[r["status"] or "unknown"] += 1
     return {
-        "generated_at": _iso(snap.now),
-        "rollup_watermark": _iso(snap.watermark),
+        "generated_at": json_time(snap.now),
+        "rollup_watermark": json_time(snap.watermark),
         "counts": counts,
         "targets": rows,
     }
@@ -103,15 +103,15 @@ def target_detail(conn: psycopg.Connection, name: str, range_name: str) -> dict[
     }
     result.update(
         {
-            "generated_at": _iso(snap.now),
+            "generated_at": json_time(snap.now),
             "range": range_name,
-            "from": _iso(start),
-            "to": _iso(snap.now),
+            "from": json_time(start),
+            "to": json_time(snap.now),
             "step_s": int(step.total_seconds()),
             "summary": summary.to_json(),
             "series": [
                 {
-                    "t": _iso(t),
+                    "t": json_time(t),
                     "checks": agg.checks,
                     "failures": agg.failures,
                     "avg_ms": _round(agg.avg_ms),

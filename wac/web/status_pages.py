@@ -34,12 +34,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from wac.db.connect import connect_reader
 from wac.errors import ConfigError, ServiceUnavailable
 from wac.pages import badges, notices
 from wac.pages.config import StatusPage
 from wac.pages.feed import render_feed
 from wac.pages.read import badge_facts, page_view, target_exists
-from wac.reports.db import connect
 from wac.safe_text import visible
 
 T = TypeVar("T")
@@ -295,7 +295,7 @@ class StatusPages:
         """`fn(conn, *args)` on a connection of its own (the pool's are read-only)."""
 
         def work() -> T:
-            with connect(self.postgres_url, "wac-web-admin") as conn:
+            with connect_reader(self.postgres_url, "wac-web-admin") as conn:
                 return fn(conn, *args)
 
         try:

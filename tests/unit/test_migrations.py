@@ -1,0 +1,49 @@
+"""Migrations: each package's own SQL, collected in one global order that never changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wac.db import migrate
+from wac.db.migrate import available_migrations
+
+# What databases already record in wac_schema_migrations (version, file name): a
+# released migration keeps both forever, or a database would run it again.
+RELEASED = [
+    (1, "0001_checks.sql"),
+    (2, "0002_targets.sql"),
+    (10, "0010_rollups.sql"),
+    (20, "0020_alerts.sql"),
+    (30, "0030_rollup_dirty.sql"),
+]
+
+
+def test_released_migrations_keep_their_versions_names_and_order() -> None:
+    found = [(version, name) for version, name, _ in available_migrations()]
+    assert found[: len(RELEASED)] == RELEASED
+    assert [v for v, _ in found] == sorted({v for v, _ in found})
+
+
+def test_each_package_owns_the_sql_of_its_tables() -> None:
+    owners = {
+        Path(str(folder)).parent.name: sorted(e.name for e in folder.iterdir())
+        for folder in migrate.migration_folders()
+    }
+    assert owners == {
+        "store": ["0001_checks.sql", "0002_targets.sql"],
+        "rollups": ["0010_rollups.sql", "0030_rollup_dirty.sql"],
+        "alerts": ["0020_alerts.sql"],
+    }
+
+
+def test_a_version_taken_by_two_packages_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for package in ("one", "two"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / f"0040_{package}.sql").write_text("SELECT 1;\n")
+    monkeypatch.setattr(migrate, "migration_folders", lambda: [tmp_path / "one", tmp_path / "two"])
+    with pytest.raises(RuntimeError, match=r"version 40 is taken twice: 0040_one.sql and 0040_two"):
+        available_migrations()

@@ -1,0 +1,1 @@
+"""PostgreSQL: every connection wac opens (`connect`) and the schema migrations (`migrate`)."""

@@ -1,0 +1,117 @@
+"""Every PostgreSQL connection wac opens is made here.
+
+- `connect`: one connection with the options its caller asks for (autocommit, TCP
+  keepalives, the readers' options); raises psycopg.OperationalError when it cannot be
+  made, for callers that retry.
+- `connect_at_start`: the same at start-up, where a database that cannot be reached is
+  one clear ServiceUnavailable (exit 2) naming POSTGRES_ENDPOINT with its password
+  masked and libpq's reason scrubbed of any secret it quotes (`unreachable`).
+- `connect_reader`, `reader_pool`, `configure_reader`: the readers' connections (reports,
+  the dashboard, the rollup job).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from wac.config import redact_url
+from wac.conninfo import scrub
+from wac.errors import ServiceUnavailable, first_line
+
+# JIT compiling the report's wide aggregates costs ~0.5 s, several times the query itself.
+# Times come back in UTC: in a zone east of it, a time late in year 9999 (a certificate
+# that "never expires") would be in year 10000, which Python cannot hold.
+READER_OPTIONS = "-c jit=off -c TimeZone=UTC"
+
+
+def reader_options(url: str) -> str:
+    """READER_OPTIONS after the `options` the URL may set (a search_path, say): a keyword
+    argument would replace them."""
+    try:
+        given = conninfo_to_dict(url).get("options")
+    except psycopg.ProgrammingError:
+        given = None  # a malformed URL: connecting says what is wrong with it
+    return f"{given} {READER_OPTIONS}" if given else READER_OPTIONS
+
+
+def connect(
+    url: str,
+    *,
+    application_name: str | None = None,
+    timeout: int | None = 10,
+    autocommit: bool = False,
+    keepalive: bool = False,
+    reader: bool = False,
+) -> psycopg.Connection:
+    """A connection; raises psycopg.OperationalError when it cannot be made.
+
+    `timeout`: seconds to connect (None: libpq's default, no limit); `keepalive`: notice
+    a vanished server (or network) in about 25 s instead of hours; `reader`: the readers'
+    options (READER_OPTIONS).
+    """
+    options: dict[str, Any] = {"autocommit": autocommit}
+    if timeout is not None:
+        options["connect_timeout"] = timeout
+    if application_name is not None:
+        options["application_name"] = application_name
+    if keepalive:
+        options.update(keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+    if reader:
+        options["options"] = reader_options(url)
+    return psycopg.connect(url, **options)
+
+
+def unreachable(exc: BaseException, url: str) -> ServiceUnavailable:
+    """The one-line error for a database that cannot be reached: no secret in it."""
+    return ServiceUnavailable(
+        f"cannot connect to PostgreSQL at POSTGRES_ENDPOINT={redact_url(url)}: "
+        f"{scrub(first_line(exc), url)}. Check that the server runs and the URL, user "
+        "and password are right"
+    )
+
+
+def connect_at_start(
+    url: str,
+    *,
+    application_name: str | None = None,
+    timeout: int | None = 10,
+    reader: bool = False,
+) -> psycopg.Connection:
+    """`connect` at start-up: a database that cannot be reached is one clear error (exit 2)."""
+    try:
+        return connect(url, application_name=application_name, timeout=timeout, reader=reader)
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc, url) from None
+
+
+def connect_reader(
+    url: str, application_name: str, *, read_only: bool = False
+) -> psycopg.Connection:
+    """A reader's connection (report, rollup), or a one-line ServiceUnavailable."""
+    conn = connect_at_start(url, application_name=application_name, reader=True)
+    if read_only:
+        configure_reader(conn)
+    return conn
+
+
+def configure_reader(conn: psycopg.Connection) -> None:
+    """Read-only, REPEATABLE READ: each transaction sees one snapshot for all its queries."""
+    conn.read_only = True
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+
+
+def reader_pool(url: str, *, size: int, application_name: str) -> ConnectionPool:
+    """A pool of readers' connections (the dashboard's), opened by the caller."""
+    return ConnectionPool(
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs={"application_name": application_name, "options": reader_options(url)},
+        configure=configure_reader,
+        open=False,
+        name=application_name,
+    )

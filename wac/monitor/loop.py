@@ -1,0 +1,160 @@
+"""The monitor's check loop: the scheduler says which checks are due, probers run them.
+
+`CheckLoop` runs in its own thread. Each turn it starts the due checks, each with the
+prober of its target's URL scheme (`wac.probes.registry`; the loop names no protocol),
+waits in its reactor until a descriptor is ready, a prober's timer is due, the next
+check is due or another thread wakes it, then collects the checks that ended: each
+becomes a CheckResult handed to the sink, and the scheduler plans the target's next
+check. Other threads only call `set_targets` and `stop`, which wake it through the
+reactor's eventfd. The contract between the loop and the probers is in
+`wac.probes.contract`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from wac.monitor.scheduler import DEFAULT_MAX_IN_FLIGHT, Scheduler, SchedulerStats, Slot
+from wac.probes.contract import Failure, ProbeContext, Prober, ProberFactory
+from wac.probes.failure import describe_failure, failed_result
+from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
+from wac.probes.reactor import EpollReactor
+from wac.probes.registry import factory_for
+from wac.result import CheckResult
+from wac.targets import Target
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_S = 0.5  # the loop looks at new targets and the stop flag at least this often
+
+
+class CheckLoop:
+    """Scheduler + probers: runs every target's checks until `stop()`, in `run()`'s thread."""
+
+    def __init__(
+        self,
+        sink: Callable[[CheckResult], None],
+        *,
+        monitor: str,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        policy: ProbePolicy = DEFAULT_POLICY,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sink = sink
+        self._monitor = monitor
+        self._clock = clock
+        # The grid is anchored to wall-clock time (the Unix epoch expressed on `clock`), so a
+        # restarted monitor, or another worker, keeps each target on the same slots: no
+        # check repeated right after a restart, no burst of overdue checks.
+        self.scheduler = Scheduler(epoch=clock() - wall_clock(), max_in_flight=max_in_flight)
+        self._reactor = EpollReactor()
+        self._context = ProbeContext(
+            monitor=monitor, policy=policy, reactor=self._reactor, max_in_flight=max_in_flight
+        )
+        self._by_scheme: dict[str, Prober] = {}
+        self._by_factory: dict[ProberFactory, Prober] = {}
+        self._probers: list[Prober] = []  # each one once, in the order they were made
+        self._failing: set[str] = set()  # targets whose checks raised, logged once each
+        self._lock = threading.Lock()
+        self._pending: list[Target] | None = None
+        self._stopping = threading.Event()
+
+    @property
+    def stats(self) -> SchedulerStats:
+        return self.scheduler.stats
+
+    def set_targets(self, targets: Iterable[Target]) -> None:
+        """Replace the target list (from any thread); applied by the loop right away."""
+        with self._lock:
+            self._pending = list(targets)
+        self._reactor.wake()
+
+    def stop(self) -> None:
+        """Make `run()` return soon, abandoning the checks in flight (from any thread)."""
+        self._stopping.set()
+        self._reactor.wake()
+
+    def run(self) -> None:
+        scheduler = self.scheduler
+        reactor = self._reactor
+        probers = self._probers
+        clock = self._clock
+        try:
+            while not self._stopping.is_set():
+                if self._pending is not None:
+                    self._apply_targets()
+                for slot in scheduler.take_due(clock()):
+                    self._start(slot)
+                due = scheduler.next_due()
+                wait = MAX_WAIT_S if due is None else min(MAX_WAIT_S, max(0.0, due - clock()))
+                for prober in probers:
+                    timeout = prober.timeout()
+                    if timeout is not None and timeout < wait:
+                        wait = timeout
+                reactor.wait(wait)
+                for prober in probers:
+                    # Tokens are the slots given to `start`; no cast(): a call per check.
+                    for token, outcome in prober.collect():
+                        if type(outcome) is Failure:
+                            self._failed(token, outcome.what, outcome.error)  # type: ignore[arg-type]
+                        else:
+                            self._deliver(token, outcome)  # type: ignore[arg-type]
+        finally:
+            for prober in probers:
+                prober.close()
+            reactor.close()
+
+    def _prober(self, scheme: str) -> Prober:
+        """The prober of a URL scheme, made on first use (one per factory)."""
+        factory = factory_for(scheme)
+        prober = self._by_factory.get(factory)
+        if prober is None:
+            prober = self._by_factory[factory] = factory(self._context)
+            self._probers.append(prober)
+        self._by_scheme[scheme] = prober
+        return prober
+
+    def _apply_targets(self) -> None:
+        with self._lock:
+            targets, self._pending = self._pending, None
+        if targets is None:
+            return
+        added, removed, changed = self.scheduler.set_targets(targets, self._clock())
+        self._failing.clear()  # a new list: say again what still cannot be checked
+        if added or removed or changed:
+            log.info(
+                "targets: %d added, %d removed, %d changed, %d in all",
+                added,
+                removed,
+                changed,
+                len(self.scheduler),
+            )
+
+    def _start(self, slot: Slot) -> None:
+        target = slot.target
+        try:
+            prober = self._by_scheme.get(target.scheme) or self._prober(target.scheme)
+            prober.start(target, slot)
+        except Exception as exc:  # a target that cannot be checked costs its result only
+            self._failed(slot, "the check could not start", exc)
+
+    def _failed(self, slot: Slot, what: str, exc: Exception) -> None:
+        """A result of kind `other` saying why; one log line per target, not per check."""
+        target = slot.target
+        message = describe_failure(target, what, exc)
+        if target.id not in self._failing:
+            self._failing.add(target.id)
+            log.error("check of %s: %s (logged once per target)", target.id, message)
+        self._deliver(slot, failed_result(target, self._monitor, message))
+
+    def _deliver(self, slot: Slot, result: CheckResult) -> None:
+        """The check is over: schedule the target's next one, hand the result on."""
+        self.scheduler.finished(slot, self._clock())
+        try:
+            self._sink(result)
+        except Exception:
+            log.exception("could not hand over the result of a check of %s", slot.target.id)

@@ -1,0 +1,290 @@
+"""The monitor service: targets → scheduler → probers → Kafka.
+
+Threads:
+- the check loop (wac.monitor.loop.CheckLoop): schedules checks, runs them with the
+  prober of each target's scheme (HTTP: one curl multi handle), turns each into a
+  result and queues it in the Kafka producer;
+- librdkafka's own threads and the publisher's callback thread;
+- the main thread: signals (SIGTERM/SIGINT stop, SIGHUP reloads), watching the
+  targets file, the periodic one-line summary, and the shutdown (stop the loop,
+  abandon checks in flight, flush the producer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from wac.config import KafkaSettings
+from wac.errors import ConfigError, WacError
+from wac.monitor.file_watch import FileWatch
+from wac.monitor.histogram import Histogram
+from wac.monitor.loop import CheckLoop
+from wac.monitor.metrics import MonitorCollector
+from wac.monitor.publisher import DEFAULT_BUFFER_LIMIT, ResultPublisher
+from wac.monitor.scheduler import DEFAULT_MAX_IN_FLIGHT
+from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
+from wac.result import CheckResult
+from wac.runtime.kafka import connect_check, ensure_topic
+from wac.runtime.metrics import serve
+from wac.targets import Target
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.2  # how often the main thread looks at signals and the targets file
+WATCH_S = 1.0  # how often the targets file is looked at
+
+
+@dataclass(frozen=True)
+class MonitorOptions:
+    monitor_name: str
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    buffer_limit: int = DEFAULT_BUFFER_LIMIT
+    policy: ProbePolicy = DEFAULT_POLICY
+    summary_interval: float = 60.0
+    watch: Path | None = None  # the targets file, reloaded when it changes
+    stats_file: Path | None = None  # counters and lateness written there at exit
+    metrics_port: int | None = None  # Prometheus /metrics on 127.0.0.1:port
+
+
+class _Signals:
+    """SIGTERM/SIGINT ask to stop, SIGHUP to reload; restored on exit."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.reload = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        for sig, handler in (
+            (signal.SIGTERM, self._on_stop),
+            (signal.SIGINT, self._on_stop),
+            (signal.SIGHUP, self._on_reload),
+        ):
+            self._previous[sig] = signal.signal(sig, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop = True
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self.reload = True
+
+
+def run_monitor(
+    load_targets: Callable[[], list[Target]],
+    kafka: KafkaSettings,
+    options: MonitorOptions,
+    *,
+    on_result: Callable[[CheckResult], None] | None = None,
+    initial_targets: list[Target] | None = None,
+) -> None:
+    """Check the targets until SIGTERM or SIGINT, then flush what was produced.
+
+    `load_targets` is called at start and on every reload; it raises ConfigError for a
+    bad targets file (at start that ends the monitor, on reload the old targets stay).
+    """
+    targets = initial_targets if initial_targets is not None else load_targets()
+    _raise_file_limit(options.max_in_flight)
+    connect_check(kafka)
+    ensure_topic(kafka)
+    publisher = ResultPublisher(kafka, buffer_limit=options.buffer_limit)
+    ok_count = [0]
+    collector: MonitorCollector | None = None
+
+    def sink(result: CheckResult) -> None:
+        publisher.publish(result)
+        if result.ok:
+            ok_count[0] += 1
+        if collector is not None:
+            collector.record(result)
+        if on_result is not None:
+            on_result(result)
+
+    loop = CheckLoop(
+        sink,
+        monitor=options.monitor_name,
+        max_in_flight=options.max_in_flight,
+        policy=options.policy,
+    )
+    if options.metrics_port is not None:
+        collector = MonitorCollector(loop.scheduler.stats, publisher)
+        registry = CollectorRegistry()
+        registry.register(collector)
+        serve(options.metrics_port, registry)
+        log.info("metrics on http://127.0.0.1:%d/metrics", options.metrics_port)
+    loop.set_targets(targets)
+    started = time.monotonic()
+    thread = threading.Thread(target=loop.run, name="check-loop", daemon=True)
+    watch = FileWatch(options.watch) if options.watch is not None else None
+    summary = _Summary(loop, publisher, ok_count)
+    log.info(
+        "monitor %s checking %d target(s), at most %d at once, publishing to %s on %s",
+        options.monitor_name,
+        len(targets),
+        options.max_in_flight,
+        kafka.topic,
+        kafka.endpoint,
+    )
+    with _Signals() as signals:
+        thread.start()
+        next_watch = next_summary = time.monotonic()
+        next_summary += options.summary_interval
+        while not signals.stop and thread.is_alive():
+            time.sleep(TICK_S)
+            now = time.monotonic()
+            if signals.reload or (watch is not None and now >= next_watch and watch.changed()):
+                why = "SIGHUP" if signals.reload else f"{options.watch} changed"
+                signals.reload = False
+                _reload(loop, load_targets, why)
+            if now >= next_watch:
+                next_watch = now + WATCH_S
+            if now >= next_summary:
+                next_summary = now + options.summary_interval
+                log.info("%s", summary.line())
+        crashed = not signals.stop
+        log.info("stopping: abandoning checks in flight, flushing results to Kafka")
+        loop.stop()
+        thread.join()
+        undelivered = publisher.close()
+    elapsed = time.monotonic() - started
+    stats = loop.scheduler.stats
+    p = publisher.stats
+    log.info(
+        "monitor stopped after %.0f s: %d checks, %d produced, %d delivered, %d dropped, "
+        "%d undelivered; lateness p99 %s",
+        elapsed,
+        stats.finished,
+        p.produced,
+        p.delivered,
+        p.dropped,
+        undelivered,
+        _ms(stats.lateness.percentile_ms(0.99)),
+    )
+    if options.stats_file is not None:
+        write_stats(
+            options.stats_file,
+            {
+                "elapsed_s": elapsed,
+                "targets": stats.targets,
+                "started": stats.started,
+                "finished": stats.finished,
+                "skipped": stats.skipped,
+                "ok": ok_count[0],
+                "produced": p.produced,
+                "delivered": p.delivered,
+                "dropped": p.dropped,
+                "failed": p.failed,
+                "undelivered": undelivered,
+                "lateness": stats.lateness.to_dict(),
+            },
+        )
+
+    if crashed:
+        raise WacError("the check loop stopped unexpectedly (see the error above)")
+
+
+def _raise_file_limit(max_in_flight: int) -> None:
+    """One socket per check in flight: lift the soft limit on open files (often 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_in_flight + 256  # Kafka, the resolver's threads, the log, ...
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < wanted:
+            log.warning(
+                "open files are limited to %d: lower --max-in-flight below %d or raise the "
+                "limit (ulimit -n)",
+                new,
+                new - 256,
+            )
+
+
+def _reload(loop: CheckLoop, load_targets: Callable[[], list[Target]], why: str) -> None:
+    try:
+        targets = load_targets()
+    except ConfigError as exc:
+        log.error("reload (%s) failed, keeping the current targets: %s", why, exc)
+        return
+    except Exception as exc:  # a bug in the loader must not stop a running monitor
+        log.error(
+            "reload (%s) failed, keeping the current targets: unexpected %s: %s",
+            why,
+            type(exc).__name__,
+            " ".join(str(exc).split())[:300],
+        )
+        log.debug("reload failure", exc_info=True)
+        return
+    log.info("reload (%s): %d target(s)", why, len(targets))
+    loop.set_targets(targets)
+
+
+class _Summary:
+    """The periodic one-line summary: rates since the previous line."""
+
+    def __init__(self, loop: CheckLoop, publisher: ResultPublisher, ok: list[int]) -> None:
+        self._loop = loop
+        self._publisher = publisher
+        self._ok = ok
+        self._last = time.monotonic()
+        self._last_finished = 0
+        self._last_ok = 0
+
+    def line(self) -> str:
+        stats = self._loop.scheduler.stats
+        now = time.monotonic()
+        finished, ok = stats.finished, self._ok[0]
+        checks = finished - self._last_finished
+        rate = checks / max(now - self._last, 1e-9)
+        up = f"{100.0 * (ok - self._last_ok) / checks:.0f}% ok" if checks else "no checks"
+        lateness = stats.take_recent_lateness()
+        self._last, self._last_finished, self._last_ok = now, finished, ok
+        p = self._publisher.stats
+        return (
+            f"checks {rate:.1f}/s ({up}), lateness p99 {_ms(lateness.percentile_ms(0.99))} "
+            f"max {lateness.max_ms:.0f} ms, in flight {stats.in_flight}, targets "
+            f"{stats.targets}, skipped {stats.skipped}, kafka waiting "
+            f"{self._publisher.waiting}, dropped {p.dropped}"
+        )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def write_stats(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(path)
+
+
+def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stats of several worker processes as one (sums, and the merged lateness)."""
+    merged: dict[str, Any] = {}
+    lateness = Histogram()
+    for part in parts:
+        for key, value in part.items():
+            if key == "lateness":
+                lateness.merge(Histogram.from_dict(value))
+            elif key == "elapsed_s":
+                merged[key] = max(merged.get(key, 0.0), value)
+            elif isinstance(value, int | float):
+                merged[key] = merged.get(key, 0) + value
+    merged["lateness"] = lateness.to_dict()
+    merged["workers"] = len(parts)
+    return merged

@@ -1,0 +1,40 @@
+"""The result of a check that could not be made: kind `other`, saying why in one line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from wac.result import CheckError, CheckResult, Phases, new_check_id, utc_now
+from wac.targets import Target
+
+
+def failed_result(
+    target: Target, monitor: str, message: str, checked_at: datetime | None = None
+) -> CheckResult:
+    """The result of a check that could not be made at all: error kind `other`."""
+    return CheckResult(
+        v=1,
+        id=new_check_id(),
+        target=target.id,
+        url=target.public_url,
+        monitor=monitor,
+        checked_at=checked_at or utc_now(),
+        ok=False,
+        status_code=None,
+        response_time_ms=None,
+        phases=Phases(),
+        pattern=target.pattern,
+        pattern_matched=None,
+        tls_expires_at=None,
+        error=CheckError("other", message),
+    )
+
+
+def describe_failure(target: Target, what: str, exc: BaseException) -> str:
+    """One line for a check that raised: what failed and why, never the URL's credentials."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    if target.url in reason:
+        reason = reason.replace(target.url, target.public_url)
+    if len(reason) > 200:
+        reason = reason[:197] + "..."
+    return f"{what}: {type(exc).__name__}: {reason}"

@@ -1,0 +1,1 @@
+"""The services' shared kit: Kafka clients and health, outage log lines, dead letters, metrics."""
