@@ -29,14 +29,14 @@ from wac.alerts.db import EVENTS_CHANNEL, Claimed, claim_due, mark_failed, mark_
 from wac.alerts.messages import notification_decoder
 from wac.alerts.notifiers import DeliveryError, Notifier
 from wac.config import KafkaSettings
-from wac.db.connect import connect
-from wac.errors import first_line
+from wac.db.connect import connect, error_text
 from wac.runtime.kafka import client_config, librdkafka_logger
 from wac.runtime.outage import OutageTracker, emit
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.5
+DELIVERY_APPLICATION = "wac-alert-delivery"  # how its connections show in pg_stat_activity
 
 
 class EventSink:
@@ -113,7 +113,7 @@ class Deliverer:
     def _report_orphans(self) -> None:
         """Pending rows for a notifier no longer configured wait; say so once."""
         try:
-            with connect(self.postgres_url, timeout=5) as conn:
+            with connect(self.postgres_url, application_name=DELIVERY_APPLICATION) as conn:
                 rows = conn.execute(
                     "SELECT channel, count(*) FROM alert_outbox WHERE consumer_group = %s"
                     " AND status = 'pending' AND NOT (channel = ANY(%s)) GROUP BY channel",
@@ -145,13 +145,11 @@ class Deliverer:
             started = time.monotonic()
             try:
                 if conn is None or conn.closed:
-                    conn = connect(
-                        self.postgres_url, timeout=5, application_name="wac-alert-delivery"
-                    )
+                    conn = connect(self.postgres_url, application_name=DELIVERY_APPLICATION)
                 delivered = self._deliver_one(conn)
                 emit(log, self.db_outage.up(time.monotonic()))
             except psycopg.Error as exc:
-                reason = f"delivering notifications: {first_line(exc)}"
+                reason = f"delivering notifications: {error_text(exc, self.postgres_url)}"
                 emit(log, self.db_outage.down(reason, time.monotonic(), since=started))
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):

@@ -68,6 +68,8 @@ from wac.runtime.outage import OutageTracker, emit
 
 log = logging.getLogger(__name__)
 
+APPLICATION_NAME = "wac-alert"  # how its connection shows in pg_stat_activity
+
 BATCH_SIZE = 1000
 BATCH_WAIT_S = 0.2
 TICK_S = 0.25
@@ -131,7 +133,7 @@ class AlertService:
     def run(self) -> None:
         s = self.settings
         # The store's application name, as before the connections had one home.
-        conn = connect_at_start(s.postgres_url, application_name="wac-store")
+        conn = connect_at_start(s.postgres_url, application_name=APPLICATION_NAME)
         migrate(conn)
         self._db = AlertDB(conn, s.group_id)
         connect_check(s.kafka)
@@ -341,7 +343,7 @@ class AlertService:
             self.db.conn.close()
         with contextlib.suppress(psycopg.OperationalError):
             self._db = AlertDB(
-                connect(self.settings.postgres_url, timeout=5),
+                connect(self.settings.postgres_url, application_name=APPLICATION_NAME),
                 self.settings.group_id,
             )
 

@@ -60,7 +60,7 @@ def migrate() -> None:
     from wac.db.migrate import migrate as apply
 
     settings = load_settings()
-    with connect_at_start(settings.postgres(), application_name="wac-store") as conn:
+    with connect_at_start(settings.postgres(), application_name="wac-migrate") as conn:
         applied = apply(conn)
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 

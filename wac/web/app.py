@@ -172,9 +172,7 @@ class RollupThread(threading.Thread):
         while not self.stopping.is_set():
             try:
                 if conn is None or conn.closed:
-                    conn = connect(
-                        self.url, application_name="wac-web-rollup", timeout=None, reader=True
-                    )
+                    conn = connect(self.url, application_name="wac-web-rollup", reader=True)
                 result = rollup.catch_up(conn, stop=self.stopping)
                 if result.ran:
                     self.metrics.rollup_passes.labels("ran").inc()
