@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from prometheus_client import CollectorRegistry
 
+from tests.support.processes import wait_for
 from tests.support.store import own_schema
 from wac.db.connect import (
     CONNECT_TIMEOUT_S,
@@ -17,6 +20,7 @@ from wac.db.connect import (
     error_text,
     reader_pool,
 )
+from wac.web.metrics import WebMetrics
 
 pytestmark = pytest.mark.integration
 
@@ -77,3 +81,49 @@ def test_an_error_names_no_secret_of_the_url() -> None:
     quoted = psycopg.OperationalError(f"bad connection string {url}\nsecond line")
     text = error_text(quoted, url)
     assert "s3cret-pass" not in text and "\n" not in text
+
+
+def test_the_dashboards_rollup_thread_survives_any_failed_pass_with_one_line_each(
+    url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any error, not only psycopg's: one warning per failed pass, counted; then it goes on,
+    on a connection under the policy (it used to connect with no timeout)."""
+    from wac.rollups import job
+    from wac.web import rollup_thread
+
+    real = job.catch_up
+    failures = [ValueError("a bug in a pass"), KeyError("another"), RuntimeError("and one")]
+    passes: list[str] = []
+    timeouts: list[str] = []
+
+    def flaky(conn: psycopg.Connection, **kw: object) -> job.PassResult:
+        if failures:
+            passes.append("failed")
+            raise failures.pop(0)
+        passes.append("ran")
+        return real(conn, **kw)  # type: ignore[arg-type]
+
+    def connecting(*args: object, **kw: object) -> psycopg.Connection:
+        conn = connect(*args, **kw)  # type: ignore[arg-type]
+        timeouts.append(conn.info.get_parameters()["connect_timeout"])
+        return conn
+
+    monkeypatch.setattr(job, "catch_up", flaky)
+    monkeypatch.setattr(rollup_thread, "connect", connecting)
+    metrics = WebMetrics(CollectorRegistry())
+    caplog.set_level(logging.WARNING, logger="wac.web.rollup_thread")
+    thread = rollup_thread.RollupThread(url, 0.05, metrics)
+    thread.start()
+    try:
+        wait_for(lambda: "ran" in passes, 30, "a pass to run after the failures")
+    finally:
+        thread.stopping.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3, lines
+    assert "ValueError: a bug in a pass" in lines[0] and "KeyError: 'another'" in lines[1]
+    assert metrics.rollup_passes.labels("error")._value.get() == 3
+    assert metrics.rollup_passes.labels("ran")._value.get() >= 1
+    # A new connection after each failed pass, each with a connect timeout.
+    assert timeouts == [str(CONNECT_TIMEOUT_S)] * 4

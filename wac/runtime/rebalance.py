@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from wac.errors import first_line
+from wac.errors import described
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,7 @@ def guarded(
         try:
             callback(consumer, partitions)
         except BaseException as exc:  # nothing may leave a rebalance callback
-            log.error(
-                "%s failed (%s: %s); stopping",
-                what,
-                type(exc).__name__,
-                first_line(exc),
-            )
+            log.error("%s failed (%s); stopping", what, described(exc))
             log.debug("%s failure", what, exc_info=True)
             on_failure(exc)
 

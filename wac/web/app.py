@@ -21,7 +21,6 @@ import base64
 import binascii
 import hmac
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,13 +32,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from wac.conninfo import scrub
-from wac.db.connect import connect, connect_reader, reader_pool
-from wac.errors import first_line
+from wac.db.connect import connect_reader, error_text, reader_pool
+from wac.errors import described
 from wac.pages.config import StatusPage
-from wac.rollups import job as rollup
 from wac.web import data
 from wac.web.metrics import WebMetrics
+from wac.web.rollup_thread import RollupThread
 from wac.web.status_pages import StatusPages, access
 
 log = logging.getLogger(__name__)
@@ -152,46 +150,6 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
-
-
-class RollupThread(threading.Thread):
-    """Runs the rollup job every `interval` seconds with a connection of its own."""
-
-    def __init__(self, url: str, interval: float, metrics: WebMetrics) -> None:
-        super().__init__(name="wac-rollup", daemon=True)
-        self.url = url
-        self.interval = interval
-        self.metrics = metrics
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        conn: psycopg.Connection | None = None
-        while not self.stopping.is_set():
-            try:
-                if conn is None or conn.closed:
-                    conn = connect(self.url, application_name="wac-web-rollup", reader=True)
-                result = rollup.catch_up(conn, stop=self.stopping)
-                if result.ran:
-                    self.metrics.rollup_passes.labels("ran").inc()
-                    self.metrics.rollup_pass_seconds.observe(result.seconds)
-                    self.metrics.rollup_lag_seconds.set(result.lag_seconds)
-                    self.metrics.rollup_late_minutes.inc(result.late_minutes)
-                else:
-                    self.metrics.rollup_passes.labels("skipped").inc()
-            except Exception as exc:  # the thread must outlive any one failed pass
-                self.metrics.rollup_passes.labels("error").inc()
-                log.warning("rollup pass failed (retrying): %s", first_line(exc))
-                if conn is not None:
-                    conn.close()
-                conn = None
-            self.stopping.wait(self.interval)
-        if conn is not None:
-            conn.close()
-
-
 def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> web.Application:
     registry = registry or CollectorRegistry()
     metrics = WebMetrics(registry)
@@ -232,7 +190,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
                 text = PLAIN_ERRORS.get(exc.status, exc.reason.lower())
             response = error_response(request, exc.status, text, exc.headers)
         except Exception as exc:
-            log.error("%s %s failed: %s", request.method, name, _one_line(exc))
+            log.error("%s %s failed: %s", request.method, name, described(exc))
             response = error_response(request, 500, "internal error: see the server's log")
         metrics.requests.labels(name, str(response.status)).inc()
         metrics.request_seconds.labels(name).observe(time.monotonic() - started)
@@ -257,7 +215,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         except data.NotFound:
             raise web.HTTPNotFound(text="no such target") from None
         except psycopg.OperationalError as exc:
-            log.warning("database unavailable: %s", scrub(_one_line(exc), config.postgres_url))
+            log.warning("database unavailable: %s", error_text(exc, config.postgres_url))
             raise web.HTTPServiceUnavailable(text="database unavailable; retry shortly") from None
 
     def page(name: str) -> Handler:
