@@ -48,8 +48,10 @@ def store(echo: bool, metrics_port: int | None) -> None:
         registry = CollectorRegistry()
         registry.register(StoreCollector(service.stats))
         serve(metrics_port, registry)
-    service.install_signal_handlers()
-    service.run()
+    from wac.runtime.signals import Signals
+
+    with Signals(lambda signum: service.stop()):
+        service.run()
 
 
 @click.command()
