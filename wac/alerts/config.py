@@ -37,6 +37,7 @@ from typing import Literal
 from wac.alerts.maintenance import MaintenanceWindow, parse_windows
 from wac.alerts.notifiers import Notifier, build
 from wac.errors import ConfigError
+from wac.runtime.backoff import delay
 from wac.targets import parse_duration, parse_targets_document, reject_unknown_keys
 from wac.yaml_config import collector_paused, load_yaml_file, shown
 
@@ -84,7 +85,7 @@ class Delivery:
 
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt number `attempts + 1` (attempts >= 1)."""
-        return min(self.retry_max, self.retry_initial * 2 ** max(0, attempts - 1))
+        return delay(attempts, first=self.retry_initial, cap=self.retry_max)
 
 
 @dataclass(frozen=True)
