@@ -5,9 +5,10 @@ Threads:
   prober of each target's scheme (HTTP: one curl multi handle), turns each into a
   result and queues it in the Kafka producer;
 - librdkafka's own threads and the publisher's callback thread;
-- the main thread: signals (SIGTERM/SIGINT stop, SIGHUP reloads), watching the
-  targets file, the periodic one-line summary, and the shutdown (stop the loop,
-  abandon checks in flight, flush the producer).
+- the main thread: signals (SIGTERM/SIGINT stop, SIGHUP reloads: wac.runtime.signals),
+  watching the targets file, the periodic one-line summary, and the shutdown (stop the
+  loop, abandon checks in flight, flush the producer); a producer that failed for good
+  stops the monitor too, with exit code 2 (wac.runtime.kafka_fatal).
 """
 
 from __future__ import annotations
@@ -15,19 +16,17 @@ from __future__ import annotations
 import json
 import logging
 import resource
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from wac.config import KafkaSettings
-from wac.errors import ConfigError, WacError
+from wac.errors import ConfigError, WacError, described
 from wac.monitor.file_watch import FileWatch
 from wac.monitor.histogram import Histogram
 from wac.monitor.loop import CheckLoop
@@ -38,6 +37,7 @@ from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.result import CheckResult
 from wac.runtime.kafka import connect_check, ensure_topic
 from wac.runtime.metrics import serve
+from wac.runtime.signals import Signals
 from wac.targets import Target
 
 log = logging.getLogger(__name__)
@@ -56,34 +56,6 @@ class MonitorOptions:
     watch: Path | None = None  # the targets file, reloaded when it changes
     stats_file: Path | None = None  # counters and lateness written there at exit
     metrics_port: int | None = None  # Prometheus /metrics on 127.0.0.1:port
-
-
-class _Signals:
-    """SIGTERM/SIGINT ask to stop, SIGHUP to reload; restored on exit."""
-
-    def __init__(self) -> None:
-        self.stop = False
-        self.reload = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _Signals:
-        for sig, handler in (
-            (signal.SIGTERM, self._on_stop),
-            (signal.SIGINT, self._on_stop),
-            (signal.SIGHUP, self._on_reload),
-        ):
-            self._previous[sig] = signal.signal(sig, handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        self.stop = True
-
-    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
-        self.reload = True
 
 
 def run_monitor(
@@ -141,23 +113,25 @@ def run_monitor(
         kafka.topic,
         kafka.endpoint,
     )
-    with _Signals() as signals:
+    with Signals(reloads=True) as signals:
         thread.start()
         next_watch = next_summary = time.monotonic()
         next_summary += options.summary_interval
-        while not signals.stop and thread.is_alive():
-            time.sleep(TICK_S)
+        while thread.is_alive() and publisher.failed is None:
+            if signals.stop.wait(TICK_S):
+                break
             now = time.monotonic()
-            if signals.reload or (watch is not None and now >= next_watch and watch.changed()):
-                why = "SIGHUP" if signals.reload else f"{options.watch} changed"
-                signals.reload = False
+            reload = signals.reload.is_set()
+            if reload or (watch is not None and now >= next_watch and watch.changed()):
+                why = "SIGHUP" if reload else f"{options.watch} changed"
+                signals.reload.clear()
                 _reload(loop, load_targets, why)
             if now >= next_watch:
                 next_watch = now + WATCH_S
             if now >= next_summary:
                 next_summary = now + options.summary_interval
                 log.info("%s", summary.line())
-        crashed = not signals.stop
+        crashed = not signals.stop.is_set() and publisher.failed is None
         log.info("stopping: abandoning checks in flight, flushing results to Kafka")
         loop.stop()
         thread.join()
@@ -195,6 +169,8 @@ def run_monitor(
             },
         )
 
+    if publisher.failed is not None:
+        raise publisher.failed
     if crashed:
         raise WacError("the check loop stopped unexpectedly (see the error above)")
 
@@ -223,10 +199,9 @@ def _reload(loop: CheckLoop, load_targets: Callable[[], list[Target]], why: str)
         return
     except Exception as exc:  # a bug in the loader must not stop a running monitor
         log.error(
-            "reload (%s) failed, keeping the current targets: unexpected %s: %s",
+            "reload (%s) failed, keeping the current targets: unexpected %s",
             why,
-            type(exc).__name__,
-            " ".join(str(exc).split())[:300],
+            described(exc),
         )
         log.debug("reload failure", exc_info=True)
         return
