@@ -47,5 +47,6 @@ def test_a_version_taken_by_two_packages_is_refused(
         (tmp_path / package).mkdir()
         (tmp_path / package / f"0900_{package}.sql").write_text("SELECT 1;\n")
     monkeypatch.setattr(migrate, "migration_folders", lambda: [tmp_path / "one", tmp_path / "two"])
-    with pytest.raises(RuntimeError, match=r"version 900 is taken twice: 0900_one.sql and 0900_two"):
+    taken_twice = r"version 900 is taken twice: 0900_one.sql and 0900_two"
+    with pytest.raises(RuntimeError, match=taken_twice):
         available_migrations()
