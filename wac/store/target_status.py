@@ -137,7 +137,7 @@ def summarize(results: Sequence[CheckResult]) -> Summary:
             continue
         newest = span[1]
         if result.ok is not newest.ok and span[2] is None:
-            span[2] = newest.checked_at  # a placeholder: the run is found below
+            span[2] = True  # both statuses: where the latest one's run began is found below
             mixed.append(result.target)
         if result.checked_at > newest.checked_at:
             span[1] = result
