@@ -106,7 +106,8 @@ def test_every_field_round_trips_and_targets_are_current(env: dict[str, str]) ->
         row = rows[str(expected["id"])]
         assert {k: row[k] for k in expected} == expected
         assert row["stored_at"] is not None
-    # targets: first and last seen, status of the latest check (not of the last produced).
+    # targets: first and last seen, status of the latest check (not of the last produced),
+    # since when it holds, its response time, the latest certificate expiry.
     with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
         cur = conn.cursor(row_factory=psycopg.rows.dict_row)
         targets = {r["target"]: r for r in cur.execute("SELECT * FROM targets").fetchall()}
@@ -116,8 +117,14 @@ def test_every_field_round_trips_and_targets_are_current(env: dict[str, str]) ->
     assert targets["full"]["last_ok"] is False and targets["full"]["last_status_code"] == 404
     assert targets["full"]["last_error_kind"] == "pattern"
     assert targets["full"]["last_check_id"] == full.id
+    assert targets["full"]["status_since"] == t0  # down after three successes
+    assert targets["full"]["last_response_time_ms"] == 123.456789
+    assert targets["full"]["tls_expires_at"] == full.tls_expires_at
     assert targets["empty"]["last_status_code"] is None
     assert targets["empty"]["last_error_kind"] == "dns"
+    assert targets["empty"]["status_since"] == empty.checked_at
+    assert targets["empty"]["last_response_time_ms"] is None
+    assert targets["empty"]["tls_expires_at"] is None
 
 
 def test_the_same_message_twice_is_one_row(env: dict[str, str]) -> None:

@@ -1,7 +1,9 @@
 """Known data sets in `checks` for the rollup, report and web tests.
 
 Rows go in with a plain INSERT (the store's batch path is not what these tests are
-about), creating the daily partition a row needs the way the store names them.
+about), creating the daily partition a row needs the way the store names them; the
+`targets` rows of their targets (the current status every reader shows) are then
+made from all their checks, as the store leaves them (`store_targets`).
 """
 
 from __future__ import annotations
@@ -64,7 +66,10 @@ def ensure_partitions(conn: psycopg.Connection, days: Iterable[date]) -> None:
             )
 
 
-def insert_checks(conn: psycopg.Connection, checks: Iterable[Check]) -> int:
+def insert_checks(
+    conn: psycopg.Connection, checks: Iterable[Check], *, with_targets: bool = True
+) -> int:
+    """The checks, and (`with_targets`) their targets' rows as the store leaves them."""
     rows = list(checks)
     ensure_partitions(conn, {c.checked_at.astimezone(UTC).date() for c in rows})
     with conn.transaction(), conn.cursor() as cur:
@@ -94,7 +99,47 @@ def insert_checks(conn: psycopg.Connection, checks: Iterable[Check]) -> int:
                 for c in rows
             ],
         )
+    if with_targets:
+        store_targets(conn, (c.target for c in rows))
     return len(rows)
+
+
+# What the store's upserts leave in `targets` once it has written these checks (without
+# the lag of `last_seen`): the newest check, the first check after the newest of the
+# other status, the latest certificate expiry seen. Values are taken as they are.
+_STORE_TARGETS = """
+INSERT INTO targets AS t (target, url, first_seen, last_seen, last_ok, last_status_code,
+    last_error_kind, last_error_message, last_monitor, last_check_id, status_since,
+    last_response_time_ms, tls_expires_at)
+SELECT n.target, c.url, f.first_seen, c.checked_at, c.ok, c.status_code, c.error_kind,
+    c.error_message, c.monitor, c.id,
+    coalesce((SELECT min(s.checked_at) FROM checks s
+              WHERE s.target = n.target AND s.checked_at > o.at), f.first_seen),
+    c.response_time_ms,
+    (SELECT e.tls_expires_at FROM checks e WHERE e.target = n.target
+       AND e.tls_expires_at IS NOT NULL ORDER BY e.checked_at DESC LIMIT 1)
+FROM unnest(%s::text[]) AS n(target)
+CROSS JOIN LATERAL (SELECT * FROM checks c WHERE c.target = n.target
+                    ORDER BY c.checked_at DESC LIMIT 1) AS c
+CROSS JOIN LATERAL (SELECT min(checked_at) AS first_seen FROM checks
+                    WHERE target = n.target) AS f
+CROSS JOIN LATERAL (SELECT max(checked_at) AS at FROM checks
+                    WHERE target = n.target AND ok <> c.ok) AS o
+ON CONFLICT (target) DO UPDATE SET
+    (url, first_seen, last_seen, last_ok, last_status_code, last_error_kind,
+     last_error_message, last_monitor, last_check_id, status_since, last_response_time_ms,
+     tls_expires_at, updated_at)
+  = (EXCLUDED.url, EXCLUDED.first_seen, EXCLUDED.last_seen, EXCLUDED.last_ok,
+     EXCLUDED.last_status_code, EXCLUDED.last_error_kind, EXCLUDED.last_error_message,
+     EXCLUDED.last_monitor, EXCLUDED.last_check_id, EXCLUDED.status_since,
+     EXCLUDED.last_response_time_ms, EXCLUDED.tls_expires_at, now())
+"""
+
+
+def store_targets(conn: psycopg.Connection, targets: Iterable[str]) -> None:
+    """The `targets` rows of these targets, made from all their checks."""
+    with conn.transaction():
+        conn.execute(_STORE_TARGETS, (sorted(set(targets)),))
 
 
 def prefix() -> str:
@@ -133,4 +178,5 @@ def insert_raw(conn: psycopg.Connection, rows: Iterable[dict[str, object]]) -> i
                 for r in rows
             ],
         )
+    store_targets(conn, (str(r["target"]) for r in rows))
     return len(rows)
