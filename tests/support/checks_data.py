@@ -29,6 +29,7 @@ class Check:
     tls_expires_at: datetime | None = None
     url: str = "http://example.test/"
     phases: dict[str, float | None] = field(default_factory=dict)
+    probe: str | None = None  # NULL: http
 
 
 def up(target: str, at: datetime, rt: float = 100.0, **kw: object) -> Check:
@@ -71,8 +72,8 @@ def insert_checks(conn: psycopg.Connection, checks: Iterable[Check]) -> int:
         cur.executemany(
             "INSERT INTO checks (id, target, url, monitor, checked_at, ok, status_code, "
             "response_time_ms, resolve_ms, connect_ms, tls_ms, processing_ms, transfer_ms, "
-            "tls_expires_at, error_kind, error_message) "
-            "VALUES (%s, %s, %s, 'test', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "tls_expires_at, error_kind, error_message, probe) "
+            "VALUES (%s, %s, %s, 'test', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 (
                     uuid.uuid4(),
@@ -90,6 +91,7 @@ def insert_checks(conn: psycopg.Connection, checks: Iterable[Check]) -> int:
                     c.tls_expires_at,
                     c.error_kind,
                     c.error_message,
+                    c.probe,
                 )
                 for c in rows
             ],

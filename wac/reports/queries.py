@@ -164,9 +164,11 @@ class Status:
     error_message: str | None = None
     since: datetime | None = None
     tls_expires_at: datetime | None = None
+    probe: str | None = None  # of the latest check (http, tcp, tls, dns, icmp, push)
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         return {
+            "probe": self.probe,
             "status": None if self.ok is None else ("up" if self.ok else "down"),
             "last_checked_at": json_time(self.last_checked_at),
             "last_status_code": self.status_code,
@@ -197,7 +199,7 @@ def json_time(value: datetime | None) -> str | None:
 # the raw lookup touches one or two daily partitions.
 _LATEST = """
 SELECT t.target, c.checked_at, c.ok, c.status_code, {rt}, c.error_kind,
-  c.error_message, {expiry}
+  c.error_message, {expiry}, c.probe
 FROM unnest(%(targets)s::text[]) AS t(target)
 CROSS JOIN LATERAL (SELECT coalesce(
   (SELECT max(bucket) FROM rollup_minute r WHERE r.target = t.target AND r.bucket < %(asof)s),
@@ -278,6 +280,7 @@ def latest_status(
         s = out[row[0]]
         s.last_checked_at, s.ok, s.status_code, s.response_time_ms = row[1:5]
         s.error_kind, s.error_message, s.tls_expires_at = row[5:8]
+        s.probe = row[8] or "http"  # NULL: a result without the field, made by HTTP
     for ok in (True, False):
         group = [s for s in out.values() if s.ok is ok]
         if group:
