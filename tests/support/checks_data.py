@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 PARTITION_LOCK_KEY = 0x7761635F706172  # the store's "wac_par" lock
 
@@ -107,14 +108,16 @@ def prefix() -> str:
 RAW_COLUMNS = (
     "id", "target", "url", "monitor", "checked_at", "ok", "status_code", "response_time_ms",
     "resolve_ms", "connect_ms", "tls_ms", "processing_ms", "transfer_ms", "pattern",
-    "pattern_matched", "tls_expires_at", "error_kind", "error_message", "final_url",
+    "pattern_matched", "tls_expires_at", "error_kind", "error_message", "final_url", "probe",
+    "details",
 )  # fmt: skip
 
 
 def insert_raw(conn: psycopg.Connection, rows: Iterable[dict[str, object]]) -> int:
     """Rows as given, column by column (missing ones NULL, `id` a fresh UUID): any value
     the `checks` table holds, including what the store refuses. `tls_expires_at` may be
-    text PostgreSQL reads as a time ('infinity', '294276-12-31 23:59:59+00', ...)."""
+    text PostgreSQL reads as a time ('infinity', '294276-12-31 23:59:59+00', ...);
+    `details` any JSON value (it goes in as jsonb)."""
     rows = list(rows)
     ensure_partitions(conn, {r["checked_at"].astimezone(UTC).date() for r in rows})  # type: ignore[attr-defined]
     placeholders = ", ".join(
@@ -130,6 +133,8 @@ def insert_raw(conn: psycopg.Connection, rows: Iterable[dict[str, object]]) -> i
             [
                 tuple(
                     (r.get(c, defaults.get(c)) if c != "id" else r.get("id") or uuid.uuid4())
+                    if c != "details"
+                    else (None if r.get("details") is None else Jsonb(r["details"]))
                     for c in RAW_COLUMNS
                 )
                 for r in rows
