@@ -19,6 +19,7 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -201,6 +202,7 @@ def certificate_problem(verify_message: str) -> str:
     return f"{meaning} ({verify_message})"
 
 
+@lru_cache(maxsize=65536)  # every check of a target asks again
 def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(host)
