@@ -90,3 +90,22 @@ def test_every_probe_in_one_check_loop(site: str) -> None:
         for result in by_target[target]:
             assert result.probe == probe and result.monitor == "loop-probes"
             assert (result.error.kind if result.error else None) == kind, (target, result.error)
+
+
+def test_a_monitor_of_http_targets_only_never_loads_the_socket_probes(site: str) -> None:
+    """dnspython and the TLS helpers (about 13 MB a process) come with the first target
+    of tcp, tls, dns or icmp, not with the registry."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from wac.probes.once import run_checks
+from wac.targets import Target
+assert run_checks([Target(url="{site}/ok", id="a")], "m")[0].ok
+assert "dns" not in sys.modules and "wac.probes.tcp" not in sys.modules, "loaded early"
+run_checks([Target(url="tcp://127.0.0.1:1", id="b")], "m")
+assert "dns" in sys.modules and "wac.probes.tcp" in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -15,13 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from wac.errors import WacError
-from wac.probes.contract import ProbeFn, ProberFactory
+from wac.probes.contract import ProbeContext, ProbeFn, Prober, ProberFactory
 from wac.probes.curl import HttpProber
-from wac.probes.dns import probe_dns
-from wac.probes.icmp import probe_icmp
-from wac.probes.offloop import async_prober
-from wac.probes.tcp import probe_tcp
-from wac.probes.tls import probe_tls
+from wac.probes.offloop import AsyncProber, async_prober
 
 PROBERS: dict[str, ProberFactory] = {
     "http": HttpProber,
@@ -60,5 +56,20 @@ def factory_for(scheme: str) -> ProberFactory:
         raise NoProber(f"no probe for {scheme}:// URLs (wac checks {known})") from None
 
 
-# The socket probes, written as ProbeFns: one AsyncProber (one helper thread) runs them all.
-register_probe_fns({"tcp": probe_tcp, "tls": probe_tls, "dns": probe_dns, "icmp": probe_icmp})
+def socket_prober(context: ProbeContext) -> Prober:
+    """The one `AsyncProber` (one helper thread) of the tcp, tls, dns and icmp ProbeFns.
+
+    Made with the first target of any of them: their modules (dnspython, the TLS
+    helpers, about 13 MB a process) are imported then, so that a monitor of HTTP
+    targets only never loads them.
+    """
+    from wac.probes.dns import probe_dns
+    from wac.probes.icmp import probe_icmp
+    from wac.probes.tcp import probe_tcp
+    from wac.probes.tls import probe_tls
+
+    probes = {"tcp": probe_tcp, "tls": probe_tls, "dns": probe_dns, "icmp": probe_icmp}
+    return AsyncProber(context, probes)
+
+
+register(socket_prober, "tcp", "tls", "dns", "icmp")
