@@ -30,3 +30,11 @@ def describe_seconds(seconds: float) -> str:
     if seconds >= 3600 and seconds % 3600 == 0:
         return f"{seconds / 3600:g}h"
     return f"{seconds:g}s"
+
+
+# The probes other than HTTP (wac.probes.tcp, tls, dns, icmp): their options' bounds.
+MAX_TCP_SEND_BYTES = 64 * 1024
+MAX_TCP_READ_BYTES = 1024 * 1024  # the reply an `expect` is looked for in is held in memory
+MAX_ICMP_COUNT = 100
+MIN_ICMP_INTERVAL_S = 0.001
+MAX_ICMP_INTERVAL_S = 60.0

@@ -61,6 +61,9 @@ class Target:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     compiled_pattern: BodyPattern | None = field(default=None, compare=False, repr=False)
+    # The options of the probe of the URL's scheme (e.g. `wac.probes.tcp.TcpOptions`), a
+    # frozen structure its module defines and checks; None: that probe's defaults.
+    probe_options: object | None = None
 
     @cached_property
     def public_url(self) -> str:

@@ -33,8 +33,18 @@ def test_each_package_owns_the_sql_of_its_tables() -> None:
         for folder in migrate.migration_folders()
     }
     assert owners == {
-        "store": ["0001_checks.sql", "0002_targets.sql", "0050_target_status.sql"],
-        "rollups": ["0010_rollups.sql", "0030_rollup_dirty.sql", "0051_drop_rollup_targets.sql"],
+        "store": [
+            "0001_checks.sql",
+            "0002_targets.sql",
+            "0050_target_status.sql",
+            "0130_checks_probe.sql",
+        ],
+        "rollups": [
+            "0010_rollups.sql",
+            "0030_rollup_dirty.sql",
+            "0051_drop_rollup_targets.sql",
+            "0131_rollup_probe_kinds.sql",
+        ],
         "alerts": ["0020_alerts.sql"],
         "pages": ["0040_status_notices.sql"],
     }

@@ -89,6 +89,7 @@ def format_table(report: dict[str, Any]) -> str:
         return f"{head}\nno checks in this window"
     columns = (
         "TARGET",
+        "PROBE",
         "STATUS",
         "SINCE",
         "UPTIME",
@@ -109,6 +110,7 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(
             (
                 visible(t["target"]),
+                visible(t.get("probe") or "-"),
                 status,
                 fmt_time(t["since"]),
                 uptime,
@@ -121,7 +123,7 @@ def format_table(report: dict[str, Any]) -> str:
             )
         )
     widths = [max(len(row[i]) for row in lines) for i in range(len(columns))]
-    right = {3, 4, 6, 7, 8, 9}
+    right = {4, 5, 7, 8, 9, 10}
     out = [head, ""]
     for row in lines:
         cells = [

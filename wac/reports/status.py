@@ -35,6 +35,7 @@ class Status:
     error_message: str | None = None
     since: datetime | None = None
     tls_expires_at: datetime | None = None
+    probe: str | None = None  # of the newest check: http, tcp, tls, dns, icmp, push
 
     @property
     def state(self) -> str | None:
@@ -43,6 +44,7 @@ class Status:
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         return {
+            "probe": self.probe,
             "status": self.state,
             "last_checked_at": json_time(self.last_checked_at),
             "last_status_code": self.status_code,
@@ -72,7 +74,9 @@ def _column(name: str) -> sql.Identifier:
 # out-of-range values as unknown (times Python cannot hold, NaN), as every reader does.
 _CURRENT = sql.SQL(
     "SELECT t.target, t.url, {seen}, t.last_ok, t.last_status_code, {rt}, t.last_error_kind, "
-    "t.last_error_message, {since}, {expiry} FROM targets t"
+    "t.last_error_message, {since}, {expiry}, "
+    "CASE WHEN t.last_ok IS NULL THEN NULL ELSE coalesce(t.last_probe, 'http') END "
+    "FROM targets t"
 ).format(
     seen=sane_expiry(_column("last_seen")),
     rt=sane_ms(_column("last_response_time_ms")),

@@ -1,7 +1,7 @@
 """The `targets` table: the current status of every target, the one read model of it.
 
-One row per target: first and last seen, the newest check's status, error, response
-time and monitor, since when its status (up or down) holds, and the latest certificate
+One row per target: first and last seen, the newest check's probe, status, error,
+response time and monitor, since when its status (up or down) holds, and the latest certificate
 expiry seen. With several monitor locations the newest check of any location wins
 (`last_monitor` says which). `wac report`, the dashboard and the status pages read it.
 
@@ -44,6 +44,7 @@ COLUMNS = (
     "status_since",
     "last_response_time_ms",
     "tls_expires_at",
+    "last_probe",
 )
 TYPES = (
     "text",
@@ -59,6 +60,7 @@ TYPES = (
     "timestamptz",
     "float8",
     "timestamptz",
+    "text",
 )
 _cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
 CREATE_STAGING = sql.SQL(
@@ -85,6 +87,8 @@ ON CONFLICT (target) DO UPDATE SET
                         THEN EXCLUDED.last_monitor ELSE t.last_monitor END,
     last_check_id = CASE WHEN EXCLUDED.last_seen >= t.last_seen
                          THEN EXCLUDED.last_check_id ELSE t.last_check_id END,
+    last_probe = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                      THEN EXCLUDED.last_probe ELSE t.last_probe END,
     last_response_time_ms = CASE WHEN EXCLUDED.last_seen >= t.last_seen
                                  THEN EXCLUDED.last_response_time_ms
                                  ELSE t.last_response_time_ms END,
@@ -190,6 +194,7 @@ def encode(updates: Sequence[TargetUpdate], conn: psycopg.Connection) -> bytes:
                 u.since,
                 u.latest.response_time_ms,
                 u.latest.tls_expires_at,
+                u.latest.probe,
             )
             for u in updates
         ),
