@@ -35,6 +35,7 @@ def test_each_package_owns_the_sql_of_its_tables() -> None:
         "store": ["0001_checks.sql", "0002_targets.sql"],
         "rollups": ["0010_rollups.sql", "0030_rollup_dirty.sql"],
         "alerts": ["0020_alerts.sql"],
+        "pages": ["0040_status_notices.sql"],
     }
 
 

@@ -19,6 +19,7 @@ PACKAGE_DATA = {
     "wac/rollups/migrations/0010_rollups.sql",
     "wac/rollups/migrations/0030_rollup_dirty.sql",
     "wac/alerts/migrations/0020_alerts.sql",
+    "wac/pages/migrations/0040_status_notices.sql",
     "wac/web/static/index.html",
 }
 
