@@ -129,8 +129,9 @@ def test_the_seed_store_accepts_and_ignores_the_seed_arguments(tmp_path: Path) -
     shown = run(["-m", "wac.store_results", "--help"], tmp_path)
     assert shown.returncode == 0
     assert shown.stdout.startswith("Usage: python -m wac.store_results [OPTIONS] [IGNORED]...")
-    result = run(["-m", "wac.store_results", "--period", "2", "https://a/"], tmp_path)
+    result = run(["-m", "wac.store_results", "--period", "2", "https://user:s3cret@a/"], tmp_path)
     assert result.returncode == 2, result.stderr
     ignoring, error = result.stderr.strip().splitlines()
-    assert ignoring.startswith("python -m wac.store_results: ignoring --period 2 https://a/")
+    assert ignoring.startswith("python -m wac.store_results: ignoring --period 2 https://***@a/")
+    assert "s3cret" not in result.stderr
     assert error.startswith("wac: error: KAFKA_ENDPOINT is not set")

@@ -8,8 +8,9 @@ import click
 
 from wac.commands.common import reports_errors
 from wac.commands.output import print_stored
-from wac.config import load_environment, load_settings
+from wac.config import load_environment, load_settings, redact_userinfo
 from wac.result import json_schema
+from wac.safe_text import visible
 from wac.settings import variables as v
 from wac.settings.options import option
 
@@ -38,8 +39,9 @@ def store(echo: bool, metrics_port: str | None) -> None:
 @reports_errors
 def seed_store(echo: bool, metrics_port: str | None, ignored: tuple[str, ...]) -> None:
     if ignored:
+        shown = " ".join(redact_userinfo(argument) for argument in ignored)  # URLs' credentials
         click.echo(
-            f"python -m wac.store_results: ignoring {' '.join(ignored)[:200]} (as the seed's "
+            f"python -m wac.store_results: ignoring {visible(shown)[:200]} (as the seed's "
             "store did; see `python -m wac.store_results --help`)",
             err=True,
         )
