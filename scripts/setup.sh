@@ -20,6 +20,8 @@ if [ "${WAC_SETUP_BENCH_TOOLS:-}" = 1 ]; then
   command -v ab >/dev/null 2>&1 || need_apt+=(apache2-utils)
   # nginx's echo module answers bench/monitor's 200 ms requests (echo_sleep)
   [ -f /usr/lib/nginx/modules/ngx_http_echo_module.so ] || need_apt+=(libnginx-mod-http-echo)
+  # the DNS server bench/monitor's dns:// targets ask (the binary, not the system service)
+  [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import click
@@ -16,12 +15,21 @@ from wac.commands.services import services
 from wac.commands.store import migrate, schema, store
 from wac.commands.up import up
 from wac.commands.web import web
+from wac.errors import WacError
+from wac.settings import variables
+from wac.settings.environment import load_environment
 
 
 def setup_logging() -> None:
-    level = os.environ.get("WAC_LOG_LEVEL", "INFO").upper()
+    """Log lines on stderr at WAC_LOG_LEVEL (environment or .env); a bad level is one
+    line and exit 2, as every bad setting."""
+    try:
+        level = variables.WAC_LOG_LEVEL.read(load_environment())
+    except WacError as exc:
+        click.echo(f"wac: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
     logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
+        level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

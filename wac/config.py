@@ -1,23 +1,37 @@
-"""Settings read from the environment and an optional `.env` file.
+"""The Kafka and PostgreSQL settings every service shares, read through wac.settings.
 
-The seed's variables keep their names and defaults; new ones are prefixed `WAC_`
-or follow the seed's `KAFKA_`/`POSTGRES_` style. Every setting is listed in the
-README's table.
+The variables themselves (names, defaults, parsing, bounds) are defined once in
+wac.settings.variables; this module assembles the ones every service needs into typed
+settings, and says what to do when an endpoint is missing.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from dotenv import dotenv_values
-
-from wac import conninfo, limits
+from wac import conninfo
 from wac.errors import ConfigError
+from wac.settings import values
+from wac.settings import variables as v
+from wac.settings.durations import parse_duration_text
+from wac.settings.environment import load_environment
+
+__all__ = [
+    "CERT_FILES",
+    "LOCAL_SERVICES_HINT",
+    "KafkaSettings",
+    "Settings",
+    "load_environment",
+    "load_settings",
+    "parse_kafka_endpoint",
+    "parse_timeout",
+    "redact_url",
+    "redact_userinfo",
+]
 
 CERT_FILES = ("ca.pem", "service.cert", "service.key")
 LOCAL_SERVICES_HINT = (
@@ -87,114 +101,53 @@ class Settings:
             )
         return self.postgres_endpoint
 
-
-def load_environment(env_file: Path | None = None) -> dict[str, str]:
-    """The process environment over the `.env` file: a variable set in the shell wins."""
-    path = env_file if env_file is not None else Path(".env")
-    merged: dict[str, str] = {}
-    if path.is_file():
-        merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
-    merged.update(os.environ)
-    return merged
+    def endpoints_given(self) -> bool:
+        """True when both endpoints are set; ConfigError when only one of them is: a
+        half-given pair is a mistake, never a reason to use the local services instead."""
+        kafka, postgres = bool(self.kafka_endpoint), bool(self.postgres_endpoint)
+        if kafka != postgres:
+            given, missing = (
+                ("KAFKA_ENDPOINT", "POSTGRES_ENDPOINT")
+                if kafka
+                else ("POSTGRES_ENDPOINT", "KAFKA_ENDPOINT")
+            )
+            raise ConfigError(
+                f"{given} is set but {missing} is not: set both to use your own Kafka and "
+                "PostgreSQL, or neither to use the local services"
+            )
+        return kafka
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The shared settings from `environ` (default: the environment over `.env`)."""
     env = load_environment() if environ is None else environ
-    endpoint = env.get("KAFKA_ENDPOINT") or None
-    if endpoint is not None:
-        endpoint = parse_kafka_endpoint(endpoint)
-    postgres = (env.get("POSTGRES_ENDPOINT") or "").strip() or None
-    if postgres is not None:
-        conninfo.check(postgres, "POSTGRES_ENDPOINT")
     return Settings(
-        kafka_endpoint=endpoint,
-        kafka_cert_dir=Path(env.get("KAFKA_CERT_DIR") or "./certs"),
-        kafka_topic=_non_empty(env, "KAFKA_TOPIC", "website-monitoring"),
-        kafka_client_id=_non_empty(env, "KAFKA_CLIENT_ID", "website-monitoring-client"),
-        kafka_group_id=_non_empty(env, "KAFKA_GROUP_ID", "website-monitoring-group"),
-        kafka_use_ssl=parse_bool(env.get("KAFKA_USE_SSL"), "KAFKA_USE_SSL", default=True),
-        kafka_partitions=parse_positive_int(env.get("KAFKA_PARTITIONS"), "KAFKA_PARTITIONS", 6),
-        check_timeout=parse_timeout(env.get("CHECK_TIMEOUT")),
-        postgres_endpoint=postgres,
-        monitor_name=env.get("WAC_MONITOR_NAME") or os.uname().nodename,
+        kafka_endpoint=v.KAFKA_ENDPOINT.read(env),
+        kafka_cert_dir=v.KAFKA_CERT_DIR.read(env),
+        kafka_topic=v.KAFKA_TOPIC.read(env),
+        kafka_client_id=v.KAFKA_CLIENT_ID.read(env),
+        kafka_group_id=v.KAFKA_GROUP_ID.read(env),
+        kafka_use_ssl=v.KAFKA_USE_SSL.read(env),
+        kafka_partitions=v.KAFKA_PARTITIONS.read(env),
+        check_timeout=v.CHECK_TIMEOUT.read(env),
+        postgres_endpoint=v.POSTGRES_ENDPOINT.read(env),
+        monitor_name=v.WAC_MONITOR_NAME.read(env) or os.uname().nodename,
     )
 
 
-def _non_empty(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name)
-    return value if value else default
-
-
-def parse_bool(raw: str | None, name: str, *, default: bool) -> bool:
-    """The seed's rule for KAFKA_USE_SSL: on unless `false`; also accepts the usual spellings."""
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in ("false", "0", "no", "off"):
-        return False
-    if value in ("true", "1", "yes", "on"):
-        return True
-    raise ConfigError(f"{name}={raw!r} is not a boolean: use true or false")
-
-
-def parse_positive_int(raw: str | None, name: str, default: int) -> int:
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number: use e.g. {default}") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be positive")
-    return value
-
-
-def parse_port(raw: str, name: str) -> int:
-    """A TCP port to listen on, 1 to 65535; `name` is the option or variable it came from."""
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
-        raise ConfigError(f"{name}={raw[:20]!r} is not a TCP port: use a number from 1 to 65535")
-    return int(text)
+def parse_kafka_endpoint(raw: str) -> str:
+    """`host:port[,host:port...]` as KAFKA_ENDPOINT takes it; the bootstrap list."""
+    return values.kafka_endpoint(raw, "KAFKA_ENDPOINT")
 
 
 def parse_timeout(raw: str | None) -> float:
-    if raw is None or raw.strip() == "":
-        return 1.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(
-            f"CHECK_TIMEOUT={raw!r} is not a number: give seconds, e.g. 1 or 2.5"
-        ) from None
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"CHECK_TIMEOUT={raw!r} must be a positive number of seconds")
-    if not limits.MIN_TIMEOUT_S <= value <= limits.MAX_TIMEOUT_S:
-        raise ConfigError(
-            f"CHECK_TIMEOUT={raw!r} must be between {limits.MIN_TIMEOUT_S} and "
-            f"{limits.MAX_TIMEOUT_S:g} seconds"
-        )
-    return value
+    """CHECK_TIMEOUT's value (1 s when unset)."""
+    return v.CHECK_TIMEOUT.read({} if raw is None else {"CHECK_TIMEOUT": raw})
 
 
-def parse_kafka_endpoint(raw: str) -> str:
-    """`host:port[,host:port...]`, optionally with a scheme as managed services print them.
-
-    Returns the comma-separated bootstrap list librdkafka expects.
-    """
-    servers = []
-    for part in raw.split(","):
-        item = part.strip()
-        if "://" in item:
-            item = item.split("://", 1)[1]
-        item = item.rstrip("/")
-        host, sep, port = item.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(
-                f"KAFKA_ENDPOINT={raw!r} is not host:port (e.g. kafka.example.com:9093); "
-                "separate several brokers with commas"
-            )
-        servers.append(f"{host}:{port}")
-    return ",".join(servers)
+def parse_seconds_option(raw: str, option: str, lowest: float, highest: float) -> float:
+    """A duration given to a command-line option, within its bounds."""
+    return parse_duration_text(raw, option, lowest=lowest, highest=highest)
 
 
 def redact_url(url: str) -> str:

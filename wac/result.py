@@ -10,6 +10,12 @@ one day (`MAX_MS`), `checked_at` from 2000 on, `tls_expires_at` from 1950 (X.509
 earliest date) on, both until the end of year 9999 *in UTC* (Python's last year, so
 that converting an offset such as `9999-12-31T23:00:00-05:00` to UTC cannot fail).
 
+Every probe writes this one message. `probe` names the probe that made it (absent:
+http, so messages of older writers read as they were meant) and `details` holds what
+that probe saw beyond the common fields (DNS answers, TLS version, ICMP round trips,
+...), every string, list and number of it bounded. Both are written only when set:
+an HTTP result is the same message as before they existed.
+
 `read_result` is the one guard every consumer of the topic (the store, `wac alert`)
 decodes a message with. A message is untrusted input: the guard never raises anything
 but `BadMessage`, whose text is the reason, and it bounds size and nesting before the
@@ -28,10 +34,27 @@ import msgspec
 
 SCHEMA_VERSION = 1
 
+# One documented set for every probe (README, "What a result says"). A consumer older
+# than a kind refuses a message that has it: upgrade stores and alerters before monitors.
 ErrorKind = Literal[
-    "dns", "connect", "timeout", "tls", "status", "pattern", "protocol", "too_large", "other"
+    "dns",
+    "connect",
+    "timeout",
+    "tls",
+    "status",
+    "pattern",
+    "protocol",
+    "too_large",
+    "other",
+    "packet_loss",
+    "assertion",
+    "heartbeat",
 ]
 ERROR_KINDS: tuple[str, ...] = ErrorKind.__args__  # type: ignore[attr-defined]
+
+# The probes that make results (`probe`; absent means http). The field takes any short
+# lower-case name, so that a result of a probe added later is not refused by this reader.
+PROBES = ("http", "tcp", "tls", "dns", "icmp", "push")
 
 # A check never lasts a day: far above any timeout, and a million of them still sum to
 # a finite float8.
@@ -62,6 +85,12 @@ def _time_meta(earliest: datetime, what: str) -> msgspec.Meta:
 
 
 Milliseconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_MS)]
+# Bounds of `details` (see Details): a result stays far below a Kafka message's limit.
+MAX_DNS_ANSWERS = 64
+MAX_ANSWER_CHARS = 1024
+MAX_REPLY_CHARS = 1024
+MAX_ECHO_REQUESTS = 10_000
+MAX_READ_BYTES = 1024**3
 CheckedAt = Annotated[datetime, _time_meta(EARLIEST_CHECK, "when the check started")]
 ExpiresAt = Annotated[
     datetime, _time_meta(EARLIEST_EXPIRY, "when the server's certificate expires")
@@ -88,7 +117,129 @@ class CheckError(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     message: str
 
 
-class CheckResult(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+def _text(most: int, description: str) -> msgspec.Meta:
+    return msgspec.Meta(max_length=most, description=description)
+
+
+def _count(most: int, description: str) -> msgspec.Meta:
+    return msgspec.Meta(ge=0, le=most, description=description)
+
+
+def _flag(description: str) -> msgspec.Meta:
+    return msgspec.Meta(description=description)
+
+
+_ANSWER = Annotated[str, msgspec.Meta(max_length=MAX_ANSWER_CHARS)]
+
+
+class Details(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """What the probe saw beyond the common fields; each probe fills its own (absent: not
+    measured). Every string, list and number is bounded."""
+
+    address: (
+        Annotated[str, _text(64, "tcp, tls, icmp: the IP address checked; dns: the server asked")]
+        | None
+    ) = None
+    tcp_reply: (
+        Annotated[
+            str,
+            _text(
+                MAX_REPLY_CHARS,
+                "tcp: the start of the reply (at most 256 bytes), bytes that are not "
+                "printable ASCII written as \\xNN",
+            ),
+        ]
+        | None
+    ) = None
+    tcp_reply_bytes: (
+        Annotated[int, _count(MAX_READ_BYTES, "tcp: how many bytes of the reply were read")] | None
+    ) = None
+    tls_version: (
+        Annotated[str, _text(32, "tcp with tls, tls: the negotiated version (TLSv1.3)")] | None
+    ) = None
+    tls_cipher: (
+        Annotated[str, _text(128, "tcp with tls, tls: the negotiated cipher suite")] | None
+    ) = None
+    tls_verified: (
+        Annotated[
+            bool,
+            _flag(
+                "tls: whether the chain verified against the trusted CAs (absent when "
+                "verify_tls is false)"
+            ),
+        ]
+        | None
+    ) = None
+    tls_verify_error: Annotated[str, _text(512, "tls: why the chain did not verify")] | None = None
+    tls_host_matched: (
+        Annotated[bool, _flag("tls: whether the certificate is for the host name")] | None
+    ) = None
+    dns_rcode: (
+        Annotated[str, _text(32, "dns: the answer's rcode (NOERROR, NXDOMAIN, SERVFAIL, ...)")]
+        | None
+    ) = None
+    dns_answers: (
+        Annotated[
+            list[_ANSWER],
+            msgspec.Meta(
+                max_length=MAX_DNS_ANSWERS,
+                description="dns: the records of the type asked, in presentation form "
+                "(`10 mail.example.` for MX), the first 64",
+            ),
+        ]
+        | None
+    ) = None
+    dns_tcp: Annotated[bool, _flag("dns: the answer came over TCP (truncated over UDP)")] | None = (
+        None
+    )
+    icmp_socket: (
+        Annotated[str, _text(16, "icmp: the kind of socket used, `datagram` or `raw`")] | None
+    ) = None
+    icmp_sent: Annotated[int, _count(MAX_ECHO_REQUESTS, "icmp: echo requests sent")] | None = None
+    icmp_received: (
+        Annotated[int, _count(MAX_ECHO_REQUESTS, "icmp: echo replies received")] | None
+    ) = None
+    icmp_loss_pct: (
+        Annotated[float, msgspec.Meta(ge=0, le=100, description="icmp: requests unanswered, in %")]
+        | None
+    ) = None
+    icmp_rtt_min_ms: (
+        Annotated[float, msgspec.Meta(ge=0, le=MAX_MS, description="icmp: the shortest round trip")]
+        | None
+    ) = None
+    icmp_rtt_avg_ms: (
+        Annotated[float, msgspec.Meta(ge=0, le=MAX_MS, description="icmp: the average round trip")]
+        | None
+    ) = None
+    icmp_rtt_max_ms: (
+        Annotated[float, msgspec.Meta(ge=0, le=MAX_MS, description="icmp: the longest round trip")]
+        | None
+    ) = None
+
+
+ProbeName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^[a-z][a-z0-9_]{0,31}$",
+        description=(
+            "Which probe made the result: http (when absent), tcp, tls, dns, icmp, push. "
+            "Phases each one fills: http: resolve, connect, tls (https), processing, "
+            "transfer; tcp: resolve, connect, tls (with tls), processing (from the "
+            "request sent, or the connection made, to the first byte of the reply) and "
+            "transfer (to the end of the reply read), both only when a reply is expected; "
+            "tls: resolve, connect, tls; dns: resolve (the whole query, with its TCP retry, "
+            "and finding the server's address when it is given by name); icmp: resolve. "
+            "response_time_ms is the whole check, except for icmp: the average round trip."
+        ),
+    ),
+]
+
+
+class CheckResult(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """One check of one target, as published to Kafka."""
 
     v: Literal[1]
@@ -105,8 +256,15 @@ class CheckResult(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     pattern_matched: bool | None
     tls_expires_at: ExpiresAt | None
     error: CheckError | None
-    # Optional additions to v1 (older consumers ignore them).
+    # Optional additions to v1 (older consumers ignore them); written only when set.
     final_url: str | None = None
+    probe: ProbeName | None = None
+    details: Details | None = None
+
+    @property
+    def probe_name(self) -> str:
+        """The probe that made the result (`http` when the field is absent)."""
+        return self.probe or "http"
 
 
 class _LenientPhases(Phases, frozen=True, forbid_unknown_fields=False):
@@ -117,9 +275,14 @@ class _LenientError(CheckError, frozen=True, forbid_unknown_fields=False):
     pass
 
 
+class _LenientDetails(Details, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    pass
+
+
 class _LenientResult(CheckResult, frozen=True, kw_only=True, forbid_unknown_fields=False):
     phases: _LenientPhases
     error: _LenientError | None
+    details: _LenientDetails | None = None
 
 
 class BadMessage(ValueError):

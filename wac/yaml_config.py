@@ -1,5 +1,9 @@
 """Reading a YAML configuration (the targets file, with its `alerts:` section) safely.
 
+This is the one YAML loader: the targets file is read once, through it, into typed
+structures (wac.targets.document, then the `alerts:` and `status_pages:` sections),
+each refusing keys it does not know (`reject_unknown_keys`).
+
 Every YAML file wac reads goes through `parse_yaml`, with the same rules:
 
 - The bytes must be UTF-8.
@@ -27,7 +31,7 @@ from __future__ import annotations
 import gc
 import re
 import reprlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Set
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -148,6 +152,23 @@ def shown(value: object) -> str:
     if type(value) is str and len(value) <= 60:
         return repr(_without_userinfo(value))
     return _VALUE_REPR.repr(value)
+
+
+def reject_unknown_keys(mapping: Mapping[Any, Any], allowed: Set[str], where: str) -> None:
+    """A ConfigError naming the first key of `mapping` that is not `allowed`, and those
+    that are: every typed section of a configuration refuses keys it does not know."""
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}: unknown key {shown(key)}; allowed keys: {', '.join(sorted(allowed))}"
+            )
+
+
+def some_of(names: Set[str]) -> str:
+    """A few of the names, for a message that must stay one readable line."""
+    first = sorted(names)[:10]
+    more = f", ... ({len(names)} in all)" if len(names) > len(first) else ""
+    return ", ".join(shown(n) for n in first) + more
 
 
 def _where(mark: Any) -> str:

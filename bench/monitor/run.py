@@ -19,6 +19,11 @@ by the monitor.
 3. lateness: p99 of (start - due) at half the throughput of 1. Goal <= 100 ms.
 4. memory: peak resident memory (all monitor processes) with 20,000 targets.
    Goal <= 300 MB.
+5. probes: checks/s of one monitor process each (more due checks than it can do) for
+   HTTP against nginx, TCP connects to nginx's port, and DNS queries (A records) to a
+   local dnsmasq (Debian's dnsmasq-base, on a free port, answering every name of
+   `bench.test`). The tcp and dns targets are built in Python
+   (bench/monitor/probe_targets.py) until the targets file takes their URLs.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from pathlib import Path
 from wac.monitor.histogram import Histogram
 
 NGINX_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+DNSMASQ = "/usr/sbin/dnsmasq"
 NGINX_CONF = """\
 worker_processes {workers};
 worker_rlimit_nofile 65536;
@@ -76,6 +82,7 @@ def ensure_tools() -> None:
             ("nginx-light", shutil.which("nginx")),
             ("apache2-utils", shutil.which("ab")),
             ("libnginx-mod-http-echo", NGINX_MODULE.exists()),
+            ("dnsmasq-base", Path(DNSMASQ).exists()),
         )
         if not present
     ]
@@ -139,6 +146,56 @@ class Nginx:
         pid_file = self.dir / "nginx.pid"
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGQUIT)
+
+
+class Dnsmasq:
+    """A local DNS server answering every name of `bench.test` with 127.0.0.1."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.pid_file = workdir / "dnsmasq.pid"
+        self.log = workdir / "dnsmasq.log"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        subprocess.run(
+            [
+                DNSMASQ,
+                f"--port={self.port}",
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--no-resolv",
+                "--no-hosts",
+                "--no-poll",
+                "--address=/bench.test/127.0.0.1",
+                "--cache-size=0",
+                "--dns-forward-max=10000",
+                f"--pid-file={self.pid_file}",
+                f"--log-facility={self.log}",
+                "--user=root",
+            ],
+            check=True,
+        )
+        import dns.message
+        import dns.query
+
+        ready = dns.message.make_query("ready.bench.test", "A")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                dns.query.udp(ready, "127.0.0.1", timeout=1, port=self.port)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.pid_file.exists():
+            os.kill(int(self.pid_file.read_text()), signal.SIGTERM)
 
 
 def ab_rate(url: str, requests: int, concurrency: int) -> float:
@@ -255,18 +312,29 @@ def run_monitor(
     warmup: float,
     window: float,
     timeout: float = 2.0,
+    probe: tuple[str, str] | None = None,
 ) -> MonitorRun:
-    targets = workdir / f"{name}.yaml"
-    lines = [f"defaults:\n  interval: {interval}s\n  timeout: {timeout}s\ntargets:\n"]
-    lines += [f"  - url: {url}\n" for url in urls]
-    targets.write_text("".join(lines))
+    """`urls` in a targets file for `wac monitor`; with `probe` (kind, server address),
+    len(urls) targets of that kind built by bench/monitor/probe_targets.py instead."""
     stats_file = workdir / f"{name}.stats.json"
     env = dict(base_env)
     env["KAFKA_TOPIC"] = f"wac-bench-{name}-{uuid.uuid4().hex[:8]}"
     env["WAC_MONITOR_NAME"] = f"bench-{name}"
-    args = [sys.executable, "-m", "wac", "monitor", "--config", str(targets)]
-    args += ["--workers", str(workers), "--max-in-flight", str(max_in_flight)]
-    args += ["--stats-file", str(stats_file), "--summary-interval", "5"]
+    if probe is None:
+        targets = workdir / f"{name}.yaml"
+        lines = [f"defaults:\n  interval: {interval}s\n  timeout: {timeout}s\ntargets:\n"]
+        lines += [f"  - url: {url}\n" for url in urls]
+        targets.write_text("".join(lines))
+        args = [sys.executable, "-m", "wac", "monitor", "--config", str(targets)]
+        args += ["--workers", str(workers), "--max-in-flight", str(max_in_flight)]
+        args += ["--stats-file", str(stats_file), "--summary-interval", "5"]
+    else:
+        kind, address = probe
+        args = [sys.executable, "-m", "bench.monitor.probe_targets", kind, address]
+        args += ["--count", str(len(urls)), "--interval", str(interval)]
+        args += ["--timeout", str(timeout), "--max-in-flight", str(max_in_flight)]
+        args += ["--stats-file", str(stats_file)]
+        workers = 1
     log_path = workdir / f"{name}.log"
     log(f"{name}: {len(urls)} targets every {interval:g} s, {workers} worker(s)")
     with log_path.open("w") as log_file:
@@ -324,6 +392,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter windows (noisier)")
     parser.add_argument("--max-in-flight", type=int, default=100, help="for the throughput run")
     parser.add_argument("--only-throughput", action="store_true", help="skip the other runs")
+    parser.add_argument(
+        "--only-probes", action="store_true", help="only the HTTP, TCP and DNS rates (5.)"
+    )
     options = parser.parse_args()
     workers = int(options.workers)
     window = 5.0 if options.quick else 10.0
@@ -341,9 +412,17 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="wac-bench-monitor-"))
     nginx = Nginx(workdir, options.nginx_workers)
     nginx.start()
+    dnsmasq = Dnsmasq(workdir)
+    dnsmasq.start()
     figures: dict[str, float] = {}
     try:
         ok_url, slow_url = f"{nginx.base}/ok", f"{nginx.base}/slow"
+        if options.only_probes:
+            figures.update(probe_rates(env, workdir, nginx, dnsmasq, options, window))
+            print_probe_rates(figures)
+            if options.json:
+                print(json.dumps(figures))
+            return
         # 1. throughput: ab, then the monitor with more due checks than it can run.
         # ab's rate varies from run to run on a shared machine: the best of three sets the bar.
         ab_runs = [ab_rate(ok_url, 50_000 if options.quick else 100_000, 50) for _ in range(3)]
@@ -424,8 +503,12 @@ def main() -> None:
             window=window,
         )
         figures.update(memory_cps=big.rate, rss_mb=big.peak_rss / 2**20)
+
+        # 5. HTTP, TCP and DNS, one monitor process each.
+        figures.update(probe_rates(env, workdir, nginx, dnsmasq, options, window))
     finally:
         nginx.stop()
+        dnsmasq.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     def verdict(ok: bool) -> str:
@@ -456,8 +539,63 @@ def main() -> None:
         f"  memory       {f['rss_mb']:.0f} MB resident with 20,000 targets"
         f"  (goal <= 300 MB)  {verdict(f['rss_mb'] <= 300)}"
     )
+    print_probe_rates(figures)
     if options.json:
         print(json.dumps(figures))
+
+
+def probe_rates(
+    env: dict[str, str],
+    workdir: Path,
+    nginx: Nginx,
+    dnsmasq: Dnsmasq,
+    options: argparse.Namespace,
+    window: float,
+) -> dict[str, float]:
+    """checks/s of one monitor process for HTTP, TCP and DNS targets, each run with more
+    due checks than it can do (4,000 targets every 0.2 s)."""
+    common = {
+        "workers": 1,
+        "max_in_flight": options.max_in_flight,
+        "warmup": 4.0,
+        "window": window,
+    }
+    many = range(4000)
+    http = run_monitor(
+        "probe-http", env, workdir, [f"{nginx.base}/ok?t={i}" for i in many], 0.2, **common
+    )
+    tcp_address = f"127.0.0.1:{nginx.port}"
+    tcp = run_monitor(
+        "probe-tcp", env, workdir, [""] * 4000, 0.2, probe=("tcp", tcp_address), **common
+    )
+    dns = run_monitor(
+        "probe-dns", env, workdir, [""] * 4000, 0.2, probe=("dns", dnsmasq.address), **common
+    )
+    for run, name in ((http, "http"), (tcp, "tcp"), (dns, "dns")):
+        stats = run.stats
+        if stats.get("ok") is not None and stats["ok"] < stats["finished"]:
+            log(f"probe-{name}: {stats['finished'] - stats['ok']} checks failed")
+    return {
+        "probe_http_cps": http.best_rate,
+        "probe_tcp_cps": tcp.best_rate,
+        "probe_dns_cps": dns.best_rate,
+        "probe_http_mean_cps": http.rate,
+        "probe_tcp_mean_cps": tcp.rate,
+        "probe_dns_mean_cps": dns.rate,
+    }
+
+
+def print_probe_rates(f: dict[str, float]) -> None:
+    print("  probes       one monitor process each, best third of the window (mean):")
+    for name, what in (
+        ("http", "HTTP GET of nginx"),
+        ("tcp", "TCP connect to nginx"),
+        ("dns", "DNS A query to dnsmasq"),
+    ):
+        print(
+            f"               {name:<5}{f[f'probe_{name}_cps']:>9,.0f} checks/s "
+            f"({f[f'probe_{name}_mean_cps']:,.0f})  {what}"
+        )
 
 
 if __name__ == "__main__":

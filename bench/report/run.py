@@ -13,7 +13,8 @@ have made of them, in the real schema (the migrations):
 - rollup_minute: every target, every minute of the last day (1.4 million rows), with
   `minute_horizon` 35 days back as the default retention leaves it;
 - checks: a raw sample, every target's checks of the last 10 minutes, the watermark
-  3 minutes back as the rollup job leaves it, so the report reads a raw tail too.
+  3 minutes back as the rollup job leaves it, so the report reads a raw tail too;
+- targets: every target's current status, as the store keeps it.
 
 Response times: each target has its own typical latency, spread over 6 histogram
 buckets; about 1 % of the minutes hold a failure (timeouts, connection errors); half
@@ -39,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from tests.support.checks_data import store_targets
 from wac.db.migrate import migrate
 from wac.rollups.tiers import FAIL_COLUMNS, HIST_COLUMNS, METRIC_COLUMNS, PHASE_COLUMNS
 
@@ -136,12 +138,6 @@ def generate(conn: psycopg.Connection, targets: int, days: int) -> dict[str, int
             f"  {table}: {counts[table]:,} rows in {time.monotonic() - started:.0f} s", flush=True
         )
     started = time.monotonic()
-    conn.execute(
-        "INSERT INTO rollup_targets SELECT 'target-' || lpad(t::text, 4, '0'), "
-        "'https://site-' || t || '.example/', %s::timestamptz - %s::interval, %s "
-        "FROM generate_series(1, %s) t",
-        (now, f"{days} days", now, targets),
-    )
     # The raw tail: every target's checks of the last 10 minutes (one a minute).
     for day in {(now - timedelta(minutes=m)).date() for m in (0, 10)}:
         name = f"checks_p{day:%Y%m%d}"
@@ -170,6 +166,8 @@ def generate(conn: psycopg.Connection, targets: int, days: int) -> dict[str, int
         "  '1 minute', interval '1 minute') m) g",
         (targets, now, now),
     ).rowcount
+    # Their current status, as the store keeps it in `targets`.
+    store_targets(conn, [f"target-{t:04d}" for t in range(1, targets + 1)])
     conn.execute(
         "UPDATE rollup_state SET watermark = %s::timestamptz - interval '3 minutes',"
         " minute_horizon = date_trunc('day', %s::timestamptz - interval '35 days', 'UTC'),"

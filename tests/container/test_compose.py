@@ -28,6 +28,7 @@ from tests.support.containers import (
     work_folder,
 )
 from tests.support.processes import wait_for
+from tests.support.session import TEST_TOPIC_PREFIX
 from tests.support.store import own_schema, query
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(1200)]
@@ -130,8 +131,8 @@ def test_managed_services_from_env_file_and_certs(
     with own_schema(services_env) as db_env:
         settings = {
             "KAFKA_ENDPOINT": services_env["KAFKA_ENDPOINT"],
-            "KAFKA_TOPIC": f"wac-managed-{run_id}",
-            "KAFKA_GROUP_ID": f"wac-managed-{run_id}",
+            "KAFKA_TOPIC": f"{TEST_TOPIC_PREFIX}-managed-{run_id}",
+            "KAFKA_GROUP_ID": f"{TEST_TOPIC_PREFIX}-managed-{run_id}",
             "KAFKA_PARTITIONS": "3",
             "POSTGRES_ENDPOINT": with_root_cert(db_env["POSTGRES_ENDPOINT"], "certs/ca.pem"),
         }
@@ -217,8 +218,8 @@ def test_seed_compose_with_only_the_image_name_changed(
     with own_schema(services_env) as db_env:
         settings = {
             "KAFKA_ENDPOINT": services_env["KAFKA_ENDPOINT"],
-            "KAFKA_TOPIC": f"wac-seed-{run_id}",
-            "KAFKA_GROUP_ID": f"wac-seed-{run_id}",
+            "KAFKA_TOPIC": f"{TEST_TOPIC_PREFIX}-seed-{run_id}",
+            "KAFKA_GROUP_ID": f"{TEST_TOPIC_PREFIX}-seed-{run_id}",
             "POSTGRES_ENDPOINT": with_root_cert(db_env["POSTGRES_ENDPOINT"], "certs/ca.pem"),
         }
         host_user = (1000, 1000)

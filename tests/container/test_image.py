@@ -23,6 +23,7 @@ from tests.support.containers import (
     work_folder,
 )
 from tests.support.processes import wait_for
+from tests.support.session import TEST_TOPIC_PREFIX
 from tests.support.store import own_schema, query
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(1200)]
@@ -112,8 +113,8 @@ def test_seed_monitor_and_store_through_local_kafka_and_postgres(
     url = f"{site}/ok?run={run_id}"
     kafka = {
         "KAFKA_ENDPOINT": services_env["KAFKA_ENDPOINT"],
-        "KAFKA_TOPIC": f"wac-image-{run_id}",
-        "KAFKA_GROUP_ID": f"wac-image-group-{run_id}",
+        "KAFKA_TOPIC": f"{TEST_TOPIC_PREFIX}-image-{run_id}",
+        "KAFKA_GROUP_ID": f"{TEST_TOPIC_PREFIX}-image-group-{run_id}",
         "KAFKA_PARTITIONS": "3",
     }
     cert_source = Path(services_env["KAFKA_CERT_DIR"])

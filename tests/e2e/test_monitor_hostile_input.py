@@ -146,8 +146,12 @@ def test_the_same_files_at_start_are_one_line_and_exit_2(case: str, tmp_path: Pa
 @pytest.mark.parametrize(
     ("args", "env", "fragment"),
     [
-        (["check", "http://127.0.0.1:9/", "--timeout", "inf"], {}, "--timeout must be between"),
-        (["check", "http://127.0.0.1:9/", "--timeout", "nan"], {}, "--timeout must be between"),
+        (
+            ["check", "http://127.0.0.1:9/", "--timeout", "inf"],
+            {},
+            "--timeout='inf' must be between 1ms and 1h",
+        ),
+        (["check", "http://127.0.0.1:9/", "--timeout", "nan"], {}, "--timeout='nan' is not a"),
         (["check", "http://127.0.0.1:9/"], {"CHECK_TIMEOUT": "1e300"}, "CHECK_TIMEOUT='1e300'"),
         (["monitor", "http://127.0.0.1:9/"], {"CHECK_TIMEOUT": "1e300"}, "CHECK_TIMEOUT"),
         (["check", "http://127.0.0.1:9/\x01"], {}, "control character"),

@@ -31,11 +31,15 @@ def endpoint_forms(url: str) -> dict[str, tuple[str, str]]:
     d = conninfo_to_dict(url)
     password = str(d["password"])
     host, port, root = d["host"], d["port"], str(d["sslrootcert"])
+    user, dbname = d["user"], d["dbname"]  # the test session's database, not the user's
     query = (
-        f"postgresql://wac@{host}:{port}/wac?password={quote(password, safe='')}"
+        f"postgresql://{user}@{host}:{port}/{dbname}?password={quote(password, safe='')}"
         f"&sslmode=verify-full&sslrootcert={quote(root, safe='/')}"
     )
-    pairs = f"host={host} port={port} dbname=wac user=wac sslmode=verify-full sslrootcert={root}"
+    pairs = (
+        f"host={host} port={port} dbname={dbname} user={user} sslmode=verify-full "
+        f"sslrootcert={root}"
+    )
     return {
         "url ?password=": (query, password),
         "key=value": (make_conninfo(pairs, password=password), password),

@@ -531,6 +531,47 @@ def test_certificate_expiry_warning_once(
     assert incidents(env, target) == []
 
 
+def test_alert_messages_name_the_probe(
+    tmp_path: Path, isolated_env: dict[str, str], webhook: WebhookReceiver
+) -> None:
+    """Results of the tcp probe (a closed port, checked for real) through Kafka to
+    `wac alert`: the incident's cause and the message delivered name the probe."""
+    from tests.support.probes import check_url
+    from tests.support.store import produce
+
+    env = alert_env(isolated_env)
+    target = f"port-{uuid.uuid4().hex[:8]}"
+    config = write_config(
+        tmp_path / "targets.yaml",
+        target,
+        "http://127.0.0.1:1/",  # never checked here: the results come from the tcp probe
+        f"""alerts:
+  defaults: {{failure_threshold: 2, success_threshold: 1}}
+  notifiers:
+    hook: {{type: webhook, url: "{webhook.url}/hook"}}
+""",
+    )
+    closed = f"tcp://127.0.0.1:{free_port()}"
+    failures = [check_url(closed, target_id=target) for _ in range(3)]
+    assert all(r.probe == "tcp" and r.error and r.error.kind == "connect" for r in failures)
+    alert = start_alert(config, env)
+    try:
+        produce(env, failures)
+        wait_for(lambda: webhook.accepted(), 60, "the down notification")
+    finally:
+        alert_code, _, alert_err = stop(alert)
+    assert alert_code == 0, alert_err
+    (down,) = webhook.accepted()
+    body = down.json
+    assert body["kind"] == "down" and body["url"] == closed
+    assert body["incident"]["cause"].startswith(
+        "tcp probe, connect: could not connect to 127.0.0.1:"
+    )
+    assert body["text"].startswith(f"DOWN {target}: tcp probe, connect: could not connect")
+    ((cause,),) = query(env, "SELECT cause FROM incidents WHERE target = %s", target)
+    assert cause == body["incident"]["cause"]
+
+
 def metric(port: int, name: str, channel: str) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()

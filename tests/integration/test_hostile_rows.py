@@ -81,9 +81,7 @@ def reader(env: dict[str, str]) -> Iterator[psycopg.Connection]:
 
 
 def reset(conn: psycopg.Connection) -> None:
-    conn.execute(
-        "TRUNCATE checks, rollup_minute, rollup_hour, rollup_day, rollup_targets, rollup_dirty"
-    )
+    conn.execute("TRUNCATE checks, rollup_minute, rollup_hour, rollup_day, rollup_dirty, targets")
     conn.execute("UPDATE rollup_state SET watermark = NULL, minute_horizon = NULL")
 
 
@@ -240,6 +238,14 @@ rows = st.fixed_dictionaries(
         "url": texts,
         "pattern": st.none() | texts,
         "pattern_matched": st.none() | st.booleans(),
+        "probe": st.none() | st.sampled_from(["tcp", "icmp", "push"]) | texts,
+        "details": st.none()
+        | st.dictionaries(
+            texts,
+            st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | texts,
+            max_size=3,
+        )
+        | st.lists(texts, max_size=3),
     }
 )
 
@@ -262,3 +268,4 @@ def test_any_rows_through_rollup_report_and_dashboard(
     for target, row in report.items():
         rt = row["response_time_ms"]
         assert rt["max"] is None or 0 <= rt["max"] <= 86_400_000, target
+        assert row["probe"] is None or isinstance(row["probe"], str)

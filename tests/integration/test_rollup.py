@@ -135,3 +135,31 @@ def test_a_pass_skips_while_another_process_holds_the_lock(
         conn.autocommit = False
         assert rollup.run_pass(conn).ran is False
         conn.autocommit = True
+
+
+def test_failures_of_the_new_probes_are_counted_by_kind_at_every_tier(
+    conn: psycopg.Connection,
+) -> None:
+    """packet_loss, assertion and heartbeat have counters of their own; a kind this
+    reader does not know (a newer writer's) counts as other."""
+    t = prefix() + "probes"
+    base = floor_to(datetime.now(UTC), timedelta(hours=1)) - timedelta(hours=2)
+    kinds = ["packet_loss", "packet_loss", "assertion", "heartbeat", "gremlins", "dns"]
+    checks = [down(t, base + timedelta(seconds=5 * i), kind, "x") for i, kind in enumerate(kinds)]
+    checks.append(up(t, base + timedelta(minutes=3)))
+    insert_checks(conn, checks)
+    rollup.recompute(conn, base, base + timedelta(hours=1), [t])
+    for table in ("rollup_minute", "rollup_hour", "rollup_day"):
+        rows = tier_rows(conn, table, t)
+        totals = {c: sum(r[c] or 0 for r in rows) for c in FAIL_COLUMNS}
+        assert totals["fail_packet_loss"] == 2, table
+        assert (totals["fail_assertion"], totals["fail_heartbeat"]) == (1, 1), table
+        assert (totals["fail_other"], totals["fail_dns"]) == (1, 1), table
+        assert sum(totals.values()) == sum(r["failures"] for r in rows) == 6
+    now = datetime.now(UTC)
+    rolled = Snapshot(watermark=base + timedelta(hours=1), minute_horizon=None, now=now)
+    raw = Snapshot(watermark=None, minute_horizon=None, now=now)
+    window = (base, base + timedelta(hours=1))
+    expected = {"packet_loss": 2, "assertion": 1, "heartbeat": 1, "other": 1, "dns": 1}
+    assert summaries(conn, rolled, *window, [t])[t].by_kind == expected
+    assert summaries(conn, raw, *window, [t])[t].by_kind == expected

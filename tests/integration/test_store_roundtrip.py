@@ -63,6 +63,8 @@ def expected_row(wire: bytes) -> dict:
         "error_kind": m["error"]["kind"] if m["error"] else None,
         "error_message": m["error"]["message"] if m["error"] else None,
         "final_url": m.get("final_url"),
+        "probe": m.get("probe"),
+        "details": m.get("details"),
     }
 
 
@@ -106,7 +108,8 @@ def test_every_field_round_trips_and_targets_are_current(env: dict[str, str]) ->
         row = rows[str(expected["id"])]
         assert {k: row[k] for k in expected} == expected
         assert row["stored_at"] is not None
-    # targets: first and last seen, status of the latest check (not of the last produced).
+    # targets: first and last seen, status of the latest check (not of the last produced),
+    # since when it holds, its response time, the latest certificate expiry.
     with psycopg.connect(env["POSTGRES_ENDPOINT"]) as conn:
         cur = conn.cursor(row_factory=psycopg.rows.dict_row)
         targets = {r["target"]: r for r in cur.execute("SELECT * FROM targets").fetchall()}
@@ -116,8 +119,80 @@ def test_every_field_round_trips_and_targets_are_current(env: dict[str, str]) ->
     assert targets["full"]["last_ok"] is False and targets["full"]["last_status_code"] == 404
     assert targets["full"]["last_error_kind"] == "pattern"
     assert targets["full"]["last_check_id"] == full.id
+    assert targets["full"]["status_since"] == t0  # down after three successes
+    assert targets["full"]["last_response_time_ms"] == 123.456789
+    assert targets["full"]["tls_expires_at"] == full.tls_expires_at
     assert targets["empty"]["last_status_code"] is None
     assert targets["empty"]["last_error_kind"] == "dns"
+    assert targets["empty"]["status_since"] == empty.checked_at
+    assert targets["empty"]["last_response_time_ms"] is None
+    assert targets["empty"]["tls_expires_at"] is None
+
+
+def test_results_of_every_probe_round_trip(env: dict[str, str]) -> None:
+    """Real results of the tcp, tls, dns and icmp probes (local servers), a heartbeat
+    result as push targets will publish, one of a probe this store does not know yet,
+    and one of a writer older than the `probe` field: every one a row, as it came."""
+    from tests.support.dns_server import dns_server
+    from tests.support.probes import check_url
+    from tests.support.servers import echo_server, free_port, local_ca, tls_site
+    from wac.probes.dns import DnsOptions
+    from wac.probes.tcp import TcpOptions
+    from wac.result import Details
+
+    with echo_server() as echo, dns_server() as dns, tls_site("expired") as (https, _):
+        made = [
+            check_url(f"tcp://127.0.0.1:{echo}", TcpOptions(send="ping", expect="ping")),
+            check_url(f"tcp://127.0.0.1:{free_port()}"),
+            check_url(f"tls://{https[8:]}", ca_bundle=str(local_ca().bundle)),
+            check_url(f"dns://{dns.server}/www.test?type=MX", DnsOptions(expect="mail")),
+            check_url(f"dns://{dns.server}/nxdomain.test"),
+            check_url("icmp://127.0.0.1"),
+        ]
+    now = datetime.now(UTC)
+    made += [
+        result(
+            "push",
+            ok=False,
+            status_code=None,
+            response_time_ms=None,
+            tls_expires_at=None,
+            phases=Phases(),
+            probe="push",
+            error=CheckError("heartbeat", "no ping within interval 5m + grace 1m"),
+        ),
+        result("grpc", checked_at=now, probe="grpc", details=Details(address="192.0.2.7")),
+    ]
+    wires = [encode(r) for r in made]
+    old_writer = json.loads(encode(result("old", checked_at=now)))
+    assert "probe" not in old_writer and "details" not in old_writer  # as v1 was written
+    wires.append(json.dumps(old_writer).encode())
+    # A newer writer's unknown detail: the row keeps what this model knows.
+    newer = json.loads(encode(made[-1]))
+    newer["id"] = str(uuid.uuid4())
+    newer["details"]["grpc_status"] = "SERVING"
+    wires.append(json.dumps(newer).encode())
+    store = start(["wac", "store"], env)
+    try:
+        produce(env, [(json.loads(w)["target"].encode(), w) for w in wires])
+        wait_for(lambda: counts(env)[0] == len(wires), 60, f"{len(wires)} rows")
+    finally:
+        code, _, log = stop(store)
+    assert code == 0, log[-2000:]
+    assert rejected_count(env) == 0
+    rows = rows_by_id(env)
+    for wire in wires[:-1]:
+        expected = expected_row(wire)
+        row = rows[str(expected["id"])]
+        assert {k: row[k] for k in expected} == expected
+    assert rows[str(old_writer["id"])]["probe"] is None
+    assert rows[newer["id"]]["details"] == {"address": "192.0.2.7"}
+    stored = {row["target"]: row for row in rows.values()}
+    assert stored[made[3].target]["details"]["dns_answers"] == ["10 mail.test."]
+    assert stored[made[2].target]["error_kind"] == "tls"
+    assert stored[made[2].target]["details"]["tls_verified"] is False
+    assert stored[made[5].target]["details"]["icmp_received"] == 3
+    assert stored["push"]["error_kind"] == "heartbeat" and stored["push"]["probe"] == "push"
 
 
 def test_the_same_message_twice_is_one_row(env: dict[str, str]) -> None:

@@ -73,7 +73,7 @@ def test_a_database_migrated_before_each_package_owned_its_sql_is_up_to_date(
     fresh_schema: str,
 ) -> None:
     """As the store migrated every table from its own folder: the same versions and file
-    names recorded, so nothing runs again."""
+    names recorded, so nothing released runs again; only the migrations added since do."""
     sql_of = {name: text for _, name, text in available_migrations()}
     with psycopg.connect(fresh_schema, autocommit=True) as conn:
         conn.execute(
@@ -89,10 +89,71 @@ def test_a_database_migrated_before_each_package_owned_its_sql_is_up_to_date(
                     "INSERT INTO wac_schema_migrations (version, name) VALUES (%s, %s)",
                     (version, name),
                 )
+    later = [(v, name) for v, name, _ in available_migrations() if (v, name) not in RELEASED]
     with psycopg.connect(fresh_schema) as conn:
-        assert migrate(conn) == []
+        assert migrate(conn) == [name for _, name in later]  # only those that came after
         recorded = conn.execute("SELECT version, name FROM wac_schema_migrations ORDER BY 1")
-        assert recorded.fetchall() == RELEASED
+        assert recorded.fetchall() == sorted(RELEASED + later)
+    with psycopg.connect(fresh_schema) as conn:
+        assert migrate(conn) == []  # nothing twice
+
+
+def test_targets_stored_before_the_current_status_columns_get_them_from_the_history(
+    fresh_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0050 adds since when the status holds, the latest response time and certificate
+    to `targets`; rows of before get them from `checks` and the rollups."""
+    from tests.support.checks_data import down, insert_checks, up
+    from wac.db import migrate as migrations
+    from wac.rollups import job as rollup
+
+    every = migrations.available_migrations
+    # The schema before 0050, with the rollups' columns today's rollup job writes (0131).
+    before = {v for v, _, _ in every() if v < 50 or v == 131}
+    monkeypatch.setattr(
+        migrations, "available_migrations", lambda: [m for m in every() if m[0] in before]
+    )
+    with psycopg.connect(fresh_schema) as conn:
+        migrate(conn)
+    monkeypatch.undo()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    base = now - timedelta(hours=3)
+    expiry = now + timedelta(days=40)
+
+    def at(minute: int) -> datetime:
+        return base + timedelta(minutes=minute, seconds=10)
+
+    checks = []
+    for m in range(180):  # one check a minute; the rollups hold the first two hours
+        checks.append(down("up", at(m)) if m == 60 else up("up", at(m), rt=float(m)))
+        checks.append(down("fresh", at(m)) if m == 150 else up("fresh", at(m)))
+        checks.append(up("always", at(m)))
+        checks.append(up("down", at(m), tls_expires_at=expiry) if m < 100 else down("down", at(m)))
+    with psycopg.connect(fresh_schema, autocommit=True) as conn:
+        insert_checks(conn, checks, with_targets=False)
+        rollup.recompute(conn, base, base + timedelta(hours=2))
+        conn.execute("UPDATE rollup_state SET watermark = %s", (base + timedelta(hours=2),))
+        conn.execute(  # as the store wrote them before
+            "INSERT INTO targets (target, url, first_seen, last_seen, last_ok, last_status_code,"
+            " last_error_kind, last_error_message, last_monitor, last_check_id) "
+            "SELECT DISTINCT ON (target) target, url, min(checked_at) OVER (PARTITION BY target),"
+            " checked_at, ok, status_code, error_kind, error_message, monitor, id FROM checks "
+            "ORDER BY target, checked_at DESC"
+        )
+        assert migrate(conn) == [name for v, name, _ in every() if v not in before]
+        found = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT target, last_ok, status_since, last_response_time_ms, tls_expires_at "
+                "FROM targets"
+            )
+        }
+    assert found == {
+        "up": (True, at(61), 179.0, None),  # after the failure the rollups point to
+        "fresh": (True, at(151), 100.0, None),  # after the failure among the raw rows
+        "always": (True, at(0), 100.0, None),  # since it was first seen
+        "down": (False, at(100), None, expiry),  # after the last success; its certificate
+    }
 
 
 def partitions(conn: psycopg.Connection) -> set[date]:

@@ -49,8 +49,8 @@ class Site:
     down: str
     flaky: str
     now: datetime
-    incident_start: datetime
-    incident_end: datetime
+    run_start: datetime  # the flaky target's failure run
+    run_end: datetime
     down_since: datetime
 
 
@@ -95,9 +95,30 @@ def site(services_env: dict[str, str]) -> Iterator[Site]:
             checks.append(down(flaky, at, "connect", "Connection refused"))
         else:
             checks.append(up(flaky, at, rt=40.0 + i % 20))
+    run_start = base + timedelta(minutes=170, seconds=10)
+    run_end = base + timedelta(minutes=180, seconds=10)
+    down_since = base + timedelta(minutes=330, seconds=10)
     with psycopg.connect(services_env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
         insert_checks(conn, checks)
         rollup.recompute(conn, base, base + timedelta(hours=6), [steady, broken, flaky])
+        # The alerts' incidents, as `wac alert` records them; the steady target's was seen
+        # by another location, whose checks are not in this data set.
+        conn.execute(
+            "INSERT INTO incidents (target, started, ended, cause, locations) VALUES "
+            "(%s, %s, %s, 'connect: Connection refused', '{test}'), "
+            "(%s, %s, NULL, 'timeout: timed out after 1000 ms', '{test}'), "
+            "(%s, %s, %s, 'dns: seen from elsewhere', '{elsewhere}')",
+            (
+                flaky,
+                run_start,
+                run_end,
+                broken,
+                down_since,
+                steady,
+                base,
+                base + timedelta(hours=1),
+            ),
+        )
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_"))}
@@ -117,9 +138,9 @@ def site(services_env: dict[str, str]) -> Iterator[Site]:
         down=broken,
         flaky=flaky,
         now=now,
-        incident_start=base + timedelta(minutes=170, seconds=10),
-        incident_end=base + timedelta(minutes=180, seconds=10),
-        down_since=base + timedelta(minutes=330, seconds=10),
+        run_start=run_start,
+        run_end=run_end,
+        down_since=down_since,
     )
 
     def ready() -> bool:
@@ -172,22 +193,36 @@ def test_target_api_series_days_incidents_errors(site: Site) -> None:
     )
     assert len(data["days"]) == 90 and data["days"][-1]["day"] == site.now.date().isoformat()
     assert sum(d["checks"] for d in data["days"]) == 360
-    assert data["incidents"] == [
+    assert data["failure_runs"] == [
         {
-            "start": iso(site.incident_start),
-            "end": iso(site.incident_end),
+            "start": iso(site.run_start),
+            "end": iso(site.run_end),
             "ongoing": False,
             "duration_s": 600.0,
             "failed_checks": 10,
             "cause": {"kind": "connect", "message": "Connection refused"},
         }
     ]
+    # Incidents are the alerts' (their table), of this target only.
+    assert data["incidents"] == [
+        {
+            "target": site.flaky,
+            "start": iso(site.run_start),
+            "end": iso(site.run_end),
+            "ongoing": False,
+            "duration_s": 600.0,
+            "cause": "connect: Connection refused",
+        }
+    ]
     assert len(data["errors"]) == 10 and data["errors"][0]["checked_at"] == iso(
-        site.incident_end - timedelta(minutes=1)
+        site.run_end - timedelta(minutes=1)
     )
     status, data = get(site, f"/api/target?name={site.down}&range=1h")
-    assert data["incidents"][0]["ongoing"] is True
-    assert data["incidents"][0]["start"] == iso(site.down_since)
+    assert data["failure_runs"][0]["ongoing"] is True
+    assert data["failure_runs"][0]["start"] == iso(site.down_since)
+    assert [(i["start"], i["ongoing"]) for i in data["incidents"]] == [(iso(site.down_since), True)]
+    status, data = get(site, f"/api/target?name={site.steady}&range=1h")
+    assert data["failure_runs"] == [] and len(data["incidents"]) == 1
     assert get(site, "/api/target?name=no-such-target")[0] == 404
     assert get(site, f"/api/target?name={site.down}&range=2y")[0] == 400
 
@@ -257,7 +292,7 @@ def test_pages_in_a_real_browser(site: Site) -> None:
         page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
 
         # Target page: chart drawn (stacked phase areas with real geometry), day bars,
-        # the incident with its cause, the latest errors.
+        # the incident and the failure run with their cause, the latest errors.
         page.locator(f'tr[data-target="{site.flaky}"] a').click()
         page.wait_for_selector("#chart svg path[data-phase]")
         assert page.locator("#name").inner_text() == site.flaky
@@ -274,19 +309,23 @@ def test_pages_in_a_real_browser(site: Site) -> None:
             assert width > 200 and height > least_height and length > 100, (name, drawn[name])
         assert page.locator("#chart rect[data-failures]").count() >= 2
         assert page.locator(".tile").nth(0).inner_text().endswith("97.22%")
-        # The day bar of the incident's day: its checks and failures of the known schedule.
-        incident_day = site.incident_start.date()
-        first = site.incident_start - timedelta(minutes=170)
+        # The day bar of the failure run's day: its checks and failures of the known schedule.
+        run_day = site.run_start.date()
+        first = site.run_start - timedelta(minutes=170)
         times = [first + timedelta(minutes=i) for i in range(360)]
-        on_day = [t for t in times if t.date() == incident_day]
-        # The incident may straddle midnight UTC: count only its failures on that day.
-        failed_on_day = [t for t in times[170:180] if t.date() == incident_day]
+        on_day = [t for t in times if t.date() == run_day]
+        # The run may straddle midnight UTC: count only its failures on that day.
+        failed_on_day = [t for t in times[170:180] if t.date() == run_day]
         expected = round(100 * (len(on_day) - len(failed_on_day)) / len(on_day), 3)
-        day = page.locator(f'#days span[data-day="{incident_day.isoformat()}"]')
+        day = page.locator(f'#days span[data-day="{run_day.isoformat()}"]')
         assert float(day.get_attribute("data-uptime") or "nan") == expected
+        run = page.locator("#failure-runs tbody tr")
+        assert run.count() == 1
+        assert "connect" in run.inner_text() and "Connection refused" in run.inner_text()
+        assert "10 min" in run.inner_text()
         incident = page.locator("#incidents tbody tr")
         assert incident.count() == 1
-        assert "connect" in incident.inner_text() and "Connection refused" in incident.inner_text()
+        assert "connect: Connection refused" in incident.inner_text()
         assert "10 min" in incident.inner_text()
         assert page.locator("#errors tbody tr").count() == 10
         page.hover("#chart svg", position={"x": 700, "y": 120})
@@ -299,10 +338,20 @@ def test_pages_in_a_real_browser(site: Site) -> None:
         with page.expect_response(lambda r: "/api/target" in r.url, timeout=25_000):
             pass  # the next automatic refresh
         page.goto(f"{site.base}/target?name={site.down}")
-        page.wait_for_selector("#incidents tbody tr")
+        page.wait_for_selector("#failure-runs tbody tr")
+        assert "ongoing" in page.locator("#failure-runs tbody tr").first.inner_text()
         assert "ongoing" in page.locator("#incidents tbody tr").first.inner_text()
         assert page.locator("#status .badge").inner_text() == "DOWN"
         page.screenshot(path=str(SCREENSHOTS / "target-down.png"), full_page=True)
+
+        # An incident without a failed check here (another location saw it): each list
+        # shows what it holds, and the empty one says so.
+        page.goto(f"{site.base}/target?name={site.steady}")
+        page.wait_for_selector("#incidents tbody tr")
+        assert page.locator("#incidents tbody tr").count() == 1
+        assert "dns: seen from elsewhere" in page.locator("#incidents tbody tr").inner_text()
+        assert page.locator("#failure-runs tbody tr").count() == 0
+        assert page.locator("#no-failure-runs").is_visible()
         browser.close()
     assert problems == []
     assert external == []

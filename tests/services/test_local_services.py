@@ -118,12 +118,16 @@ def test_env_has_the_right_keys(services: LocalServices, env: dict[str, str]) ->
 def test_one_command_for_the_local_services_both_ways(services: LocalServices) -> None:
     """`python -m wac.localservices` is `wac services`: the same `env` lines, word for word."""
     wac = Path(sys.executable).with_name("wac")
-    by_wac = subprocess.run([wac, "services", "env"], capture_output=True, text=True, check=True)
+    unset = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_"))}
+    by_wac = subprocess.run(
+        [wac, "services", "env"], capture_output=True, text=True, check=True, env=unset
+    )
     by_module = subprocess.run(
         [sys.executable, "-m", "wac.localservices", "env"],
         capture_output=True,
         text=True,
         check=True,
+        env=unset,
     )
     assert by_module.stdout == by_wac.stdout
     assert by_wac.stdout.splitlines()[0].startswith("export ")
@@ -331,3 +335,96 @@ def test_a_broker_that_exits_during_start_up_says_why(
     assert "the JVM" in text and str(svc.paths.kafka_out) in text, text
     cause = text.split("First errors in", 1)[1].split("Last lines of", 1)[0]
     assert "Stored node id 7 doesn't match previous node id 1" in cause, text
+
+
+def _services_command(
+    args: list[str], folder: Path, dotenv: str, **environ: str
+) -> subprocess.CompletedProcess[str]:
+    """`wac services ...` run from `folder`, its settings in `folder/.env` (and `environ`)."""
+    (folder / ".env").write_text(dotenv)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_", "WAC_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "wac", "services", *args],
+        cwd=folder,
+        env={**env, **environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _dotenv_of(services: LocalServices) -> str:
+    return (
+        f"WAC_HOME={services.home}\nWAC_KAFKA_PORT={services.settings.kafka_port}\n"
+        f"WAC_POSTGRES_PORT={services.settings.postgres_port}\n"
+    )
+
+
+def test_services_read_their_settings_from_dotenv_and_status_exits_0_when_running(
+    services: LocalServices, tmp_path: Path
+) -> None:
+    done = _services_command(["status"], tmp_path, _dotenv_of(services))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"kafka: running (pid {services.kafka.pid()}) at {services.kafka.ssl_endpoint}" in (
+        done.stdout
+    )
+    assert f"postgres: running (pid {services.postgres.pid()})" in done.stdout
+
+
+def test_status_exits_3_and_names_what_holds_the_ports(
+    services: LocalServices, tmp_path: Path
+) -> None:
+    """Another WAC_HOME on the same ports: not "stopped", but who is on the port."""
+    other = tmp_path / "other-home"
+    dotenv = _dotenv_of(services).replace(f"WAC_HOME={services.home}", f"WAC_HOME={other}")
+    done = _services_command(["status"], tmp_path, dotenv)
+    assert done.returncode == 3, done.stdout + done.stderr
+    kafka, postgres = done.stdout.splitlines()
+    assert kafka.startswith(f"kafka: not running here (WAC_HOME {other}); its port is taken by ")
+    assert f"the Kafka of WAC_HOME {services.home} (pid {services.kafka.pid()})" in kafka
+    assert postgres.startswith("postgres: not running here") and "PostgreSQL" in postgres
+    assert f"(pid {services.postgres.pid()})" in postgres
+    free = f"WAC_HOME={other}\nWAC_KAFKA_PORT={_free_port()}\nWAC_POSTGRES_PORT={_free_port()}\n"
+    stopped = _services_command(["status"], tmp_path, free)
+    assert stopped.returncode == 3
+    assert [line.split(" at ")[0] for line in stopped.stdout.splitlines()] == [
+        "kafka: stopped",
+        "postgres: stopped",
+    ]
+
+
+def test_services_env_never_overrides_a_setting_the_user_gave(
+    services: LocalServices, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The topic in .env stays the user's (it is never printed); an endpoint the user set
+    (.env or the shell) is kept, said on stderr; the rest point at the local services."""
+    dotenv = _dotenv_of(services) + "KAFKA_TOPIC=my-topic\nKAFKA_ENDPOINT=kafka.example.com:9093\n"
+    done = _services_command(
+        ["env"], tmp_path, dotenv, POSTGRES_ENDPOINT="postgresql://me@db.example/x"
+    )
+    assert done.returncode == 0, done.stderr
+    printed = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines())
+    assert set(printed) == {"KAFKA_PLAINTEXT_ENDPOINT", "KAFKA_CERT_DIR"}
+    assert printed["KAFKA_CERT_DIR"] == env["KAFKA_CERT_DIR"]
+    assert "KAFKA_ENDPOINT is yours (environment or .env): kept" in done.stderr
+    assert "POSTGRES_ENDPOINT is yours (environment or .env): kept" in done.stderr
+    # evaluated by a shell, then a command: the user's topic and endpoint are what it reads
+    shell = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'eval "$({sys.executable} -m wac services env 2>/dev/null)"; '
+            f"{sys.executable} -c 'from wac.config import load_settings as l; s = l(); "
+            "print(s.kafka_topic, s.kafka_endpoint, s.kafka_cert_dir)'",
+        ],
+        cwd=tmp_path,
+        env={
+            k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_", "WAC_"))
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert shell.stdout.split() == ["my-topic", "kafka.example.com:9093", env["KAFKA_CERT_DIR"]]

@@ -12,7 +12,9 @@ one 16-bit -1. The types the store writes:
 
 - `uuid`: its 16 bytes; `text`: its UTF-8 bytes; `bool`: one byte, 1 or 0;
 - `int2`, `float8`: two-byte integer, eight-byte IEEE 754 double;
-- `timestamptz`: microseconds since 2000-01-01 00:00 UTC, as a 64-bit integer.
+- `timestamptz`: microseconds since 2000-01-01 00:00 UTC, as a 64-bit integer;
+- `jsonb`: a version byte, 1, then the JSON text (the store passes psycopg's `Jsonb`
+  wrapper with the function that writes the text).
 
 """
 
@@ -28,7 +30,7 @@ TRAILER = struct.pack(">h", -1)
 NULL = struct.pack(">i", -1)
 
 # Column types, by how often a row of the store has them: one branch each per field.
-TEXT, FLOAT8, TIMESTAMPTZ, UUID, BOOL, INT2 = range(6)
+TEXT, FLOAT8, TIMESTAMPTZ, UUID, BOOL, INT2, JSONB = range(7)
 KINDS = {
     "text": TEXT,
     "float8": FLOAT8,
@@ -36,6 +38,7 @@ KINDS = {
     "uuid": UUID,
     "bool": BOOL,
     "int2": INT2,
+    "jsonb": JSONB,
 }
 
 _POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -77,6 +80,11 @@ def binary_copy(rows: Iterable[Sequence[Any]], types: tuple[str, ...]) -> bytes:
                 out += value.bytes
             elif kind == BOOL:
                 out += _TRUE if value else _FALSE
+            elif kind == JSONB:
+                text = value.dumps(value.obj)
+                data = b"\x01" + (text.encode() if isinstance(text, str) else text)
+                out += _LENGTH(len(data))
+                out += data
             else:
                 out += _INT2(2, value)
     out += TRAILER

@@ -7,6 +7,8 @@
   `expired` (signed by the test CA) or `wrong_host` (signed by the test CA, for
   another name).
 - `not_http_server()`: accepts and answers with something that is not HTTP.
+- `echo_server(banner)`: sends `banner` (if any), then echoes what it reads, for the
+  tcp probe.
 - `silent_server()`: accepts connections and never sends a byte.
 - `full_backlog_server()`: never accepts, and its backlog is full: connecting hangs.
 """
@@ -172,6 +174,37 @@ def not_http_server() -> Iterator[str]:
 
 
 @contextmanager
+def echo_server(banner: bytes = b"") -> Iterator[int]:
+    """Sends `banner`, then echoes every byte it reads until the client hangs up; yields
+    its port (on 127.0.0.1)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+
+    def echo(conn: socket.socket) -> None:
+        with conn, suppress(OSError):
+            conn.settimeout(10)
+            if banner:
+                conn.sendall(banner)
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+@contextmanager
 def silent_server() -> Iterator[int]:
     """Accepts connections, reads nothing, answers nothing; yields its port."""
     listener = socket.socket()
@@ -315,14 +348,19 @@ class _TLSServer(QuietServer):
 
 
 @contextmanager
-def tls_site(kind: str) -> Iterator[tuple[str, dt.datetime]]:
-    """An HTTPS site with the given kind of certificate: (base URL, certificate expiry)."""
+def tls_site(
+    kind: str, *, maximum_version: ssl.TLSVersion | None = None
+) -> Iterator[tuple[str, dt.datetime]]:
+    """An HTTPS site with the given kind of certificate: (base URL, certificate expiry).
+    `maximum_version`: the newest TLS version it accepts (default: OpenSSL's)."""
     cert_pem, key_pem, not_after = _leaf(kind)
     folder = Path(tempfile.mkdtemp(prefix="wac-test-tls-"))
     (folder / "cert.pem").write_bytes(cert_pem)
     (folder / "key.pem").write_bytes(key_pem)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    if maximum_version is not None:
+        context.maximum_version = maximum_version
     server = _TLSServer(("127.0.0.1", 0), SiteHandler)
     server.context = context
     thread = threading.Thread(target=server.serve_forever, daemon=True)

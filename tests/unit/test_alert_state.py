@@ -199,3 +199,28 @@ def test_state_round_trips_through_json() -> None:
     again = st.load(st.dump(state))
     assert again == state
     assert msgspec.json.decode(st.dump(state))["incident"]["cause"].startswith("status")
+
+
+def test_the_cause_names_the_probe_when_it_is_not_http() -> None:
+    from wac.alerts.messages import IncidentInfo, render_text
+
+    rules = Rules(failure_threshold=1, success_threshold=1)
+    state = st.TargetState(target="router")
+    failed = msgspec.structs.replace(
+        result(False, T0, target="router"),
+        url="icmp://192.0.2.1",
+        status_code=None,
+        probe="icmp",
+        error=CheckError("packet_loss", "3 of 3 echo requests to 192.0.2.1 unanswered"),
+    )
+    down = st.apply_result(state, failed, rules)
+    assert isinstance(down, st.WentDown)
+    assert down.cause == ("icmp probe, packet_loss: 3 of 3 echo requests to 192.0.2.1 unanswered")
+    info = IncidentInfo(id=1, started=T0, cause=down.cause, locations=["eu"])
+    assert render_text("down", "router", T0, info).startswith(
+        "DOWN router: icmp probe, packet_loss: 3 of 3 echo requests"
+    )
+    # HTTP results keep their words; a probe's failure without an error says which.
+    assert st.cause_of(result(False, T0)) == "status: HTTP status 500, expected 2xx or 3xx"
+    bare = msgspec.structs.replace(failed, error=None)
+    assert st.cause_of(bare) == "icmp check failed"

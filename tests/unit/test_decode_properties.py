@@ -91,7 +91,13 @@ DEEP = "__deep__"
 FIELDS = [
     "v", "id", "target", "url", "monitor", "checked_at", "ok", "status_code",
     "response_time_ms", "phases", "pattern", "pattern_matched", "tls_expires_at", "error",
-    "final_url",
+    "final_url", "probe", "details",
+]  # fmt: skip
+DETAIL_FIELDS = [
+    "address", "tcp_reply", "tcp_reply_bytes", "tls_version", "tls_cipher", "tls_verified",
+    "tls_verify_error", "tls_host_matched", "dns_rcode", "dns_answers", "dns_tcp",
+    "icmp_socket", "icmp_sent", "icmp_received", "icmp_loss_pct", "icmp_rtt_min_ms",
+    "icmp_rtt_avg_ms", "icmp_rtt_max_ms",
 ]  # fmt: skip
 field_values = (
     json_values
@@ -102,7 +108,16 @@ field_values = (
         optional={p: json_values for p in ("resolve", "connect", "tls", "processing", "transfer")},
     )
     | st.fixed_dictionaries(
-        {"kind": st.sampled_from(["dns", "other", "gremlins"]), "message": scalars}
+        {"kind": st.sampled_from(["dns", "other", "packet_loss", "gremlins"]), "message": scalars}
+    )
+    | st.sampled_from(["tcp", "dns", "icmp", "push", "grpc", "TCP", "", "tcp\x00"])
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            **{name: json_values for name in DETAIL_FIELDS},
+            "dns_answers": st.lists(st.text(max_size=1030), max_size=66) | json_values,
+            "icmp_loss_pct": st.floats() | st.integers(-1, 101),
+        },
     )
 )
 
@@ -168,6 +183,17 @@ def assert_in_range(row: dict[str, Any]) -> None:
         assert EARLIEST_EXPIRY <= row["tls_expires_at"] <= LATEST_TIME
         row["tls_expires_at"].astimezone(UTC)  # Python holds it in UTC
     assert row["status_code"] is None or 0 <= row["status_code"] <= 999
+    details = row["details"]
+    if details is not None:  # jsonb: text with no NUL, numbers in their ranges
+        text = details.dumps(details.obj)
+        assert b"\\u0000" not in text
+        for name in ("icmp_rtt_min_ms", "icmp_rtt_avg_ms", "icmp_rtt_max_ms"):
+            value = getattr(details.obj, name)
+            assert value is None or 0 <= value <= MAX_MS
+        loss = details.obj.icmp_loss_pct
+        assert loss is None or 0 <= loss <= 100
+        assert len(details.obj.dns_answers or []) <= 64
+    assert row["probe"] is None or row["probe"].isidentifier()
 
 
 def assert_guard_agrees(value: bytes | None) -> None:

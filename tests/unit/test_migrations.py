@@ -17,6 +17,7 @@ RELEASED = [
     (10, "0010_rollups.sql"),
     (20, "0020_alerts.sql"),
     (30, "0030_rollup_dirty.sql"),
+    (40, "0040_status_notices.sql"),
 ]
 
 
@@ -32,9 +33,20 @@ def test_each_package_owns_the_sql_of_its_tables() -> None:
         for folder in migrate.migration_folders()
     }
     assert owners == {
-        "store": ["0001_checks.sql", "0002_targets.sql"],
-        "rollups": ["0010_rollups.sql", "0030_rollup_dirty.sql"],
+        "store": [
+            "0001_checks.sql",
+            "0002_targets.sql",
+            "0050_target_status.sql",
+            "0130_checks_probe.sql",
+        ],
+        "rollups": [
+            "0010_rollups.sql",
+            "0030_rollup_dirty.sql",
+            "0051_drop_rollup_targets.sql",
+            "0131_rollup_probe_kinds.sql",
+        ],
         "alerts": ["0020_alerts.sql"],
+        "pages": ["0040_status_notices.sql"],
     }
 
 
@@ -43,7 +55,8 @@ def test_a_version_taken_by_two_packages_is_refused(
 ) -> None:
     for package in ("one", "two"):
         (tmp_path / package).mkdir()
-        (tmp_path / package / f"0040_{package}.sql").write_text("SELECT 1;\n")
+        (tmp_path / package / f"0900_{package}.sql").write_text("SELECT 1;\n")
     monkeypatch.setattr(migrate, "migration_folders", lambda: [tmp_path / "one", tmp_path / "two"])
-    with pytest.raises(RuntimeError, match=r"version 40 is taken twice: 0040_one.sql and 0040_two"):
+    taken_twice = r"version 900 is taken twice: 0900_one.sql and 0900_two"
+    with pytest.raises(RuntimeError, match=taken_twice):
         available_migrations()

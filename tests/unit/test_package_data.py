@@ -16,9 +16,14 @@ PACKAGE_DATA = {
     "wac/localservices/kafka_files/log4j2.xml",
     "wac/store/migrations/0001_checks.sql",
     "wac/store/migrations/0002_targets.sql",
+    "wac/store/migrations/0050_target_status.sql",
+    "wac/store/migrations/0130_checks_probe.sql",
     "wac/rollups/migrations/0010_rollups.sql",
     "wac/rollups/migrations/0030_rollup_dirty.sql",
+    "wac/rollups/migrations/0051_drop_rollup_targets.sql",
+    "wac/rollups/migrations/0131_rollup_probe_kinds.sql",
     "wac/alerts/migrations/0020_alerts.sql",
+    "wac/pages/migrations/0040_status_notices.sql",
     "wac/web/static/index.html",
 }
 

@@ -200,3 +200,37 @@ def test_run_checks_uses_the_same_probers(made_probers: list[PipeProber]) -> Non
     assert results[0].ok and results[1].ok
     assert results[2].error is not None and results[2].error.kind == "other"
     assert results[3].error is not None and "could not start" in results[3].error.message
+
+
+def test_closing_an_async_prober_lets_the_checks_in_flight_clean_up() -> None:
+    """`close()` cancels the checks in flight and lets their `finally` blocks run (the
+    socket probes close their sockets there) before the helper thread ends."""
+    from wac.probes.offloop import AsyncProber
+    from wac.probes.policy import DEFAULT_POLICY
+    from wac.probes.reactor import EpollReactor
+
+    started, cleaned = threading.Event(), threading.Event()
+
+    async def slow_probe(target: Target, context: ProbeContext) -> CheckResult:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        finally:
+            cleaned.set()
+        return made_up_result(target, context)
+
+    reactor = EpollReactor()
+    context = ProbeContext("m", DEFAULT_POLICY, reactor, max_in_flight=10)
+    prober = AsyncProber(context, {"slow": slow_probe})
+    try:
+        prober.start(Target(url="slow://a/", id="a"), "token")
+        with pytest.raises(KeyError):
+            prober.start(Target(url="other://a/", id="b"), "token")  # not its scheme
+        assert started.wait(5)
+        begun = time.monotonic()
+        prober.close()
+        assert time.monotonic() - begun < 3
+        assert cleaned.is_set()
+        assert prober.collect() == []  # an abandoned check gives nothing
+    finally:
+        reactor.close()

@@ -230,3 +230,93 @@ def test_the_schema_states_a_range_for_every_number_and_time() -> None:
     schema = json_schema()
     assert walk(schema, "") == []
     assert "additionalProperties" not in json.dumps(schema)  # unknown fields are allowed
+
+
+# --- the probes beside HTTP: compatible additions to v1 ------------------------------------
+
+
+def test_http_results_are_written_as_before_the_probe_field() -> None:
+    """Fields added to v1 are written only when set: an HTTP result has neither `probe`
+    nor `details`, so readers older than them decode it on their fast path."""
+    body = json.loads(encode(sample()))
+    assert "probe" not in body and "details" not in body and "final_url" not in body
+    assert sample().probe_name == "http"
+
+
+def test_a_v1_message_of_an_older_writer_reads_as_http() -> None:
+    body = json.loads(encode(sample()))
+    body["final_url"] = None  # older writers wrote the null
+    result = read(body)
+    assert result == sample() and result.probe is None and result.probe_name == "http"
+
+
+def test_probe_and_details_round_trip() -> None:
+    from wac.result import Details
+
+    result = sample(
+        probe="dns",
+        status_code=None,
+        error=CheckError("dns", "x.test. does not exist (NXDOMAIN from 127.0.0.1:53)"),
+        details=Details(address="127.0.0.1", dns_rcode="NXDOMAIN", dns_answers=[], dns_tcp=False),
+    )
+    body = json.loads(encode(result))
+    assert body["probe"] == "dns"
+    assert body["details"] == {
+        "address": "127.0.0.1",
+        "dns_rcode": "NXDOMAIN",
+        "dns_answers": [],
+        "dns_tcp": False,
+    }
+    assert read(body) == result and result.probe_name == "dns"
+
+
+def test_a_newer_writers_probe_and_details_are_read_without_what_is_unknown() -> None:
+    body = json.loads(encode(sample()))
+    body.update(probe="grpc", details={"address": "192.0.2.1", "grpc_status": "SERVING"})
+    result = read(body)
+    assert result.probe == "grpc" and result.details is not None
+    assert result.details.address == "192.0.2.1"
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"probe": ""}, "$.probe"),
+        ({"probe": "A" * 3}, "$.probe"),
+        ({"probe": "x" * 33}, "$.probe"),
+        ({"details": {"icmp_loss_pct": 100.5}}, "$.details.icmp_loss_pct"),
+        ({"details": {"icmp_sent": 10_001}}, "$.details.icmp_sent"),
+        ({"details": {"dns_answers": ["a"] * 65}}, "$.details.dns_answers"),
+        ({"details": {"tcp_reply": "x" * 1025}}, "$.details.tcp_reply"),
+        ({"details": {"tls_verified": "yes"}}, "$.details.tls_verified"),
+        ({"details": []}, "$.details"),
+        ({"error": {"kind": "gremlins", "message": "x"}}, "$.error.kind"),
+    ],
+)
+def test_probe_and_details_out_of_their_bounds_are_refused(change: dict, fragment: str) -> None:
+    body = json.loads(encode(sample()))
+    body.update(change)
+    assert fragment in refusal(body)
+
+
+def test_the_new_error_kinds_are_in_the_one_set() -> None:
+    from wac.result import ERROR_KINDS
+
+    assert ERROR_KINDS == (
+        "dns", "connect", "timeout", "tls", "status", "pattern", "protocol", "too_large",
+        "other", "packet_loss", "assertion", "heartbeat",
+    )  # fmt: skip
+    for kind in ("packet_loss", "assertion", "heartbeat"):
+        assert read(json.loads(encode(sample(error=CheckError(kind, "x"))))).error.kind == kind  # type: ignore[union-attr]
+
+
+def test_the_schema_states_the_phases_of_each_probe() -> None:
+    probe = json_schema()["$defs"]["CheckResult"]["properties"]["probe"]
+    text = json.dumps(probe)
+    for phrase in (
+        "http: resolve, connect, tls (https), processing, transfer",
+        "tls: resolve, connect, tls",
+        "dns: resolve",
+        "icmp: resolve",
+    ):
+        assert phrase in text

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Message
 
 from tests.support.store import result
-from wac.result import encode
+from wac.result import Details, encode
 from wac.store.decode import (
     CHECK_COLUMNS,
     CHECK_TYPES,
@@ -52,7 +52,7 @@ def test_row_has_every_column_in_order() -> None:
         final_url="https://example.example.com/next",
     )
     row = dict(zip(CHECK_COLUMNS, check_row(r), strict=True))
-    assert len(CHECK_COLUMNS) == len(CHECK_TYPES) == 19
+    assert len(CHECK_COLUMNS) == len(CHECK_TYPES) == 21
     assert row == {
         "id": r.id,
         "target": "example",
@@ -73,8 +73,22 @@ def test_row_has_every_column_in_order() -> None:
         "final_url": "https://example.example.com/next",
         "error_kind": "status",
         "error_message": "HTTP status 503, expected 2xx or 3xx",
+        "probe": None,  # an HTTP result: NULL, as in a message without the field
+        "details": None,
     }
     assert dict(zip(CHECK_COLUMNS, check_row(result()), strict=True))["error_kind"] is None
+
+
+def test_row_of_another_probe_has_its_name_and_details_as_jsonb() -> None:
+    details = Details(dns_rcode="NXDOMAIN", dns_answers=[], address="127.0.0.1")
+    r = result("example", ok=False, probe="dns", details=details)
+    row = dict(zip(CHECK_COLUMNS, check_row(r), strict=True))
+    assert row["probe"] == "dns"
+    assert row["details"].obj == details
+    # Written as JSON without the fields the probe did not fill.
+    assert row["details"].dumps(row["details"].obj) == (
+        b'{"address":"127.0.0.1","dns_rcode":"NXDOMAIN","dns_answers":[]}'
+    )
 
 
 def test_good_messages_become_rows_and_offsets() -> None:
@@ -198,6 +212,21 @@ def poison_cases() -> list[tuple[str, bytes, str]]:
         ("expiry past 9999 in UTC", changed(tls_expires_at="9999-12-31T23:00:00-05:00"), "after"),
         ("expiry before 1950", changed(tls_expires_at="1900-01-01T00:00:00Z"), "before 1950"),
         ("phase over a day", changed(phases={"tls": 9e7}), "$.phases.tls"),
+        ("NUL in details", changed(probe="dns", details={"dns_answers": ["a\u0000"]}), "NUL"),
+        ("NUL in a detail", changed(probe="tcp", details={"tcp_reply": "\u0000"}), "NUL"),
+        ("NUL in the probe", changed(probe="tcp\u0000"), "$.probe"),
+        ("probe not a name", changed(probe="TCP probe"), "$.probe"),
+        ("loss over 100%", changed(details={"icmp_loss_pct": 101}), "$.details.icmp_loss_pct"),
+        ("rtt over a day", changed(details={"icmp_rtt_max_ms": 1e300}), "icmp_rtt_max_ms"),
+        ("too many answers", changed(details={"dns_answers": ["a"] * 65}), "$.details.dns_answers"),
+        (
+            "an answer too long",
+            changed(details={"dns_answers": ["a" * 1025]}),
+            "$.details.dns_answers[0]",
+        ),
+        ("answers nested", changed(details={"dns_answers": [["a"]]}), "$.details.dns_answers[0]"),
+        ("count negative", changed(details={"icmp_sent": -1}), "$.details.icmp_sent"),
+        ("unknown error kind", changed(error={"kind": "gremlins", "message": "x"}), "kind"),
     ]
 
 

@@ -78,6 +78,39 @@ def test_target_status_writes_changes_at_once_and_refreshes_last_seen() -> None:
     assert [u.first_seen for u in status.updates(summarize([older]))] == [older.checked_at]
 
 
+def test_since_is_the_first_check_of_the_batch_when_the_status_held_through_it() -> None:
+    status = TargetStatus(refresh_s=60)
+    batch = [result("a", checked_at=T0 + timedelta(seconds=i), ok=False) for i in range(3)]
+    (update,) = status.updates(summarize(batch))
+    assert update.since == update.first_seen == T0  # the run may have begun before
+
+
+def test_since_is_the_start_of_the_last_run_when_the_status_changed_in_the_batch() -> None:
+    at = [T0 + timedelta(seconds=i) for i in range(6)]
+    oks = [True, True, False, False, True, True]
+    batch = [result("a", checked_at=t, ok=ok) for t, ok in zip(at, oks, strict=True)]
+    for order in (batch, batch[::-1], [batch[i] for i in (3, 0, 5, 1, 4, 2)]):
+        (update,) = TargetStatus().updates(summarize(order))
+        assert (update.first_seen, update.since, update.latest.checked_at) == (at[0], at[4], at[5])
+    # Two locations that disagree: the newest check of either wins, and so its run.
+    eu = [result("a", checked_at=t, ok=True, monitor="eu") for t in at[::2]]
+    us = [result("a", checked_at=t, ok=False, monitor="us") for t in at[1::2]]
+    (update,) = TargetStatus().updates(summarize(eu + us))
+    assert (update.latest.monitor, update.latest.ok, update.since) == ("us", False, at[5])
+
+
+def test_a_failure_and_recovery_within_one_batch_is_written_with_its_since() -> None:
+    status = TargetStatus(refresh_s=60)
+    status.committed(status.updates(summarize([result("a", checked_at=T0)])))
+    blip = [
+        result("a", checked_at=T0 + timedelta(seconds=1), ok=False),
+        result("a", checked_at=T0 + timedelta(seconds=2)),
+    ]
+    # The same status as written, within the refresh interval: written for its new since.
+    (update,) = status.updates(summarize(blip))
+    assert update.since == T0 + timedelta(seconds=2)
+
+
 def test_target_status_reset_forgets_what_was_written() -> None:
     status = TargetStatus(refresh_s=60)
     status.committed(status.updates(summarize([result("a", checked_at=T0)])))

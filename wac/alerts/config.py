@@ -38,8 +38,9 @@ from wac.alerts.maintenance import MaintenanceWindow, parse_windows
 from wac.alerts.notifiers import Notifier, build
 from wac.errors import ConfigError
 from wac.runtime.backoff import delay
-from wac.targets import parse_duration, parse_targets_document, reject_unknown_keys
-from wac.yaml_config import collector_paused, load_yaml_file, shown
+from wac.settings.durations import parse_duration
+from wac.targets import TargetsFile, parse_targets_file, read_targets_file
+from wac.yaml_config import load_yaml_file, reject_unknown_keys, shown, some_of
 
 Quorum = int | Literal["majority", "all"]
 _RULE_KEYS = {
@@ -109,14 +110,13 @@ class AlertConfig:
 def load_alert_config(path: Path | None, env: Mapping[str, str]) -> AlertConfig:
     """The alert configuration of a targets file; defaults (no notifier) without one.
 
-    The file is read by the same loader as the monitor's (wac.yaml_config), with the
-    same refusals: not UTF-8, duplicate keys, alias bombs, exotic tags.
+    The file is read by the same loader as the monitor's (wac.targets.read_targets_file),
+    with the same refusals: not UTF-8, duplicate keys, alias bombs, exotic tags.
     """
     if path is None:
         return AlertConfig()
-    with collector_paused():
-        document = load_yaml_file(path)
-        return parse_alert_config(document, source=str(path), env=env)
+    targets_file = read_targets_file(path, default_timeout=1.0, require_targets=False)
+    return alert_config_of(targets_file, env)
 
 
 def has_alerts_section(path: Path) -> bool:
@@ -129,14 +129,21 @@ def has_alerts_section(path: Path) -> bool:
 
 
 def parse_alert_config(document: object, *, source: str, env: Mapping[str, str]) -> AlertConfig:
+    """The alert configuration of a parsed targets-file document."""
     if not isinstance(document, Mapping):
         raise ConfigError(f"{source}: expected a mapping with `targets:` and `alerts:`")
-    known: frozenset[str] = frozenset()
-    if "targets" in document:
-        # The same checks the monitor makes, so a file wac alert accepts, monitors accept.
-        targets = parse_targets_document(document, source=source, default_timeout=1.0)
-        known = frozenset(t.id for t in targets)
-    section = document.get("alerts")
+    # The same checks the monitor makes, so a file wac alert accepts, monitors accept.
+    targets_file = parse_targets_file(
+        document, source=source, default_timeout=1.0, require_targets=False
+    )
+    return alert_config_of(targets_file, env)
+
+
+def alert_config_of(targets_file: TargetsFile, env: Mapping[str, str]) -> AlertConfig:
+    """The `alerts:` section of a targets file read once, checked against its targets."""
+    source = targets_file.source
+    known = targets_file.target_ids
+    section = targets_file.alerts
     if section is None:
         return AlertConfig(known_targets=known)
     where = f"{source}: alerts"
@@ -161,7 +168,8 @@ def parse_alert_config(document: object, *, source: str, env: Mapping[str, str])
         tw = f"{where}.targets.{_label(name)}"
         if known and name not in known:
             raise ConfigError(
-                f"{tw}: no target has the id {shown(name)} in this file; known ids: {_some(known)}"
+                f"{tw}: no target has the id {shown(name)} in this file; "
+                f"known ids: {some_of(known)}"
             )
         per_target[str(name)] = _parse_rules(raw or {}, defaults, tw)
     for rules_where, rules in [(f"{where}.defaults", defaults)] + [
@@ -291,10 +299,3 @@ def _label(key: object) -> str:
     """A key of the file as a message names it: as written, unless too long to read."""
     text = str(key)
     return text if len(text) <= 60 and text.isprintable() else shown(key)
-
-
-def _some(names: frozenset[str]) -> str:
-    """A few of the names, for a message that must stay one readable line."""
-    first = sorted(names)[:10]
-    more = f", ... ({len(names)} in all)" if len(names) > len(first) else ""
-    return ", ".join(shown(n) for n in first) + more

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wac.errors import ConfigError
-from wac.targets import parse_duration
+from wac.settings.durations import parse_duration
 from wac.yaml_config import shown
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

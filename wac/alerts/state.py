@@ -125,11 +125,15 @@ Change = WentDown | WentUp | LocationsChanged
 
 
 def cause_of(result: CheckResult) -> str:
+    """Why the check failed, in one line; it names the probe when it is not HTTP's
+    (`icmp probe, packet_loss: 3 of 3 echo requests ... unanswered`)."""
+    probe = result.probe_name
+    named = "" if probe == "http" else f"{probe} probe, "
     if result.error is not None:
-        return f"{result.error.kind}: {result.error.message}"
+        return f"{named}{result.error.kind}: {result.error.message}"
     if result.status_code is not None:
         return f"check failed with HTTP status {result.status_code}"
-    return "check failed"
+    return f"{probe} check failed"
 
 
 def apply_result(state: TargetState, result: CheckResult, rules: Rules) -> Change | None:

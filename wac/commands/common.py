@@ -1,4 +1,4 @@
-"""Helpers shared by the subcommands: error reporting and target collection."""
+"""Helpers shared by the subcommands: error reporting, target collection, `--period`."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import click
 from wac import limits
 from wac.config import Settings
 from wac.errors import ConfigError, WacError
-from wac.targets import Target, load_targets_file, target_from_url
+from wac.settings.durations import describe, parse_duration_text
+from wac.targets import DEFAULT_INTERVAL, Target, TargetsFile, read_targets_file, target_from_url
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -33,13 +35,46 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def period_option(func: F) -> F:
+    """`--period`: how often the URLs of the command line are checked."""
+    return click.option(
+        "--period",
+        default=None,
+        metavar="DURATION",
+        help="How often each URL given on the command line is checked: seconds or a "
+        f"duration such as 500ms, 30s or 5m, from {describe(limits.MIN_INTERVAL_S)} to "
+        f"{describe(limits.MAX_INTERVAL_S)}. Default: {DEFAULT_INTERVAL:g} s (a targets "
+        "file sets its own intervals).",
+    )(func)
+
+
+def parse_period(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    return parse_duration_text(
+        raw, "--period", lowest=limits.MIN_INTERVAL_S, highest=limits.MAX_INTERVAL_S
+    )
+
+
+def read_config(config: Path | None, settings: Settings) -> TargetsFile | None:
+    """The targets file of `--config`, read once (None without one)."""
+    if config is None:
+        return None
+    return read_targets_file(config, default_timeout=settings.check_timeout)
+
+
 def collect_targets(
-    urls: Sequence[str], config: Path | None, period: float | None, settings: Settings
+    urls: Sequence[str],
+    config: Path | TargetsFile | None,
+    period: float | None,
+    settings: Settings,
 ) -> list[Target]:
-    interval = period if period is not None else 10.0
+    """The targets of the command line: the URLs and the targets file's."""
+    targets_file = read_config(config, settings) if isinstance(config, Path) else config
+    interval = period if period is not None else DEFAULT_INTERVAL
     targets: list[Target] = []
-    if config is not None:
-        targets.extend(load_targets_file(config, default_timeout=settings.check_timeout))
+    if targets_file is not None:
+        targets.extend(targets_file.targets)
     targets.extend(
         target_from_url(url, interval=interval, timeout=settings.check_timeout) for url in urls
     )
@@ -52,11 +87,3 @@ def collect_targets(
     if duplicates:
         raise ConfigError(f"the same target is given twice: {', '.join(sorted(duplicates))}")
     return targets
-
-
-def validate_period(ctx: click.Context, param: click.Parameter, value: float | None) -> Any:
-    if value is not None and not limits.MIN_INTERVAL_S <= value <= limits.MAX_INTERVAL_S:
-        raise click.BadParameter(
-            f"must be between {limits.MIN_INTERVAL_S:g} and {limits.MAX_INTERVAL_S:g} seconds"
-        )
-    return value

@@ -8,16 +8,26 @@ from pathlib import Path
 import click
 
 from wac import limits
-from wac.commands.common import collect_targets, reports_errors, validate_period
+from wac.commands.common import (
+    collect_targets,
+    parse_period,
+    period_option,
+    reports_errors,
+)
 from wac.commands.output import format_result_table, print_result_line
-from wac.config import Settings, load_environment, load_settings, parse_positive_int
+from wac.config import Settings, load_environment, load_settings
 from wac.errors import ConfigError
 from wac.monitor.sharding import Shard, parse_shard
 from wac.probes.policy import probe_policy
 from wac.result import encode
-from wac.targets import Target, target_from_url
+from wac.settings import variables as v
+from wac.settings.durations import parse_duration_text
+from wac.settings.options import option
+from wac.targets import DEFAULT_INTERVAL, Target, target_from_url
 
 DEFAULT_WORKERS = 1
+MAX_WORKERS = 256
+DEFAULT_SUMMARY_INTERVAL_S = 60.0
 
 
 @click.command()
@@ -28,19 +38,8 @@ DEFAULT_WORKERS = 1
     type=click.Path(path_type=Path),
     help="YAML targets file (see README); reloaded when it changes or on SIGHUP.",
 )
-@click.option(
-    "--period",
-    type=float,
-    default=None,
-    callback=validate_period,
-    help="Seconds between checks of each URL given on the command line (default 10).",
-)
-@click.option(
-    "--location",
-    default=None,
-    metavar="NAME",
-    help="Name written in each result's `monitor` field.",
-)
+@period_option
+@option(v.WAC_MONITOR_NAME, "--location", metavar="NAME")
 @click.option(
     "--shard",
     default=None,
@@ -51,34 +50,23 @@ DEFAULT_WORKERS = 1
     "--workers",
     default=None,
     metavar="N",
-    help="Processes to run, each with a share of the targets (default 1; `auto`: one per core).",
+    help=f"Processes to run, each with a share of the targets, 1 to {MAX_WORKERS} or `auto` "
+    f"(one per core). Default: {DEFAULT_WORKERS}.",
 )
-@click.option(
-    "--max-in-flight",
-    default=None,
-    metavar="N",
-    help="Checks running at once, per process (default 1000; WAC_MONITOR_MAX_IN_FLIGHT).",
-)
-@click.option(
-    "--buffer",
-    default=None,
-    metavar="N",
-    help="Results held while Kafka is away, per process (default 100000; WAC_MONITOR_BUFFER).",
-)
+@option(v.WAC_MONITOR_MAX_IN_FLIGHT, "--max-in-flight", metavar="N")
+@option(v.WAC_MONITOR_BUFFER, "--buffer", metavar="N")
 @click.option(
     "--summary-interval",
-    type=float,
-    default=60.0,
-    show_default=True,
-    help="Seconds between the one-line summaries in the log.",
-)
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(1, 65535),
     default=None,
+    metavar="DURATION",
+    help="How often a one-line summary is logged: seconds or a duration such as 30s or 5m. "
+    f"Default: {DEFAULT_SUMMARY_INTERVAL_S:g} s.",
+)
+@option(
+    v.WAC_MONITOR_METRICS_PORT,
+    "--metrics-port",
     metavar="PORT",
-    help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (default WAC_MONITOR_METRICS_PORT); "
-    "with --workers N, worker i uses PORT+i.",
+    extra="With --workers N, worker i uses PORT+i.",
 )
 @click.option("--stats-file", type=click.Path(path_type=Path), default=None, hidden=True)
 @click.option("--print-results", is_flag=True, help="Also print each result as a line on stdout.")
@@ -86,14 +74,14 @@ DEFAULT_WORKERS = 1
 def monitor(
     urls: tuple[str, ...],
     config: Path | None,
-    period: float | None,
+    period: str | None,
     location: str | None,
     shard: str | None,
     workers: str | None,
     max_in_flight: str | None,
     buffer: str | None,
-    summary_interval: float,
-    metrics_port: int | None,
+    summary_interval: str | None,
+    metrics_port: str | None,
     stats_file: Path | None,
     print_results: bool,
 ) -> None:
@@ -102,21 +90,27 @@ def monitor(
 
     env = load_environment()
     settings = load_settings(env)
+    every = parse_period(period)
     my_shard = parse_shard(shard) if shard is not None else Shard()
     worker_count = _workers(workers)
-    in_flight = _positive(max_in_flight, "--max-in-flight", env, "WAC_MONITOR_MAX_IN_FLIGHT", 1000)
-    buffer_limit = _positive(buffer, "--buffer", env, "WAC_MONITOR_BUFFER", 100_000)
-    if summary_interval <= 0:
-        raise ConfigError("--summary-interval must be a positive number of seconds")
+    in_flight = v.WAC_MONITOR_MAX_IN_FLIGHT.pick(max_in_flight, "--max-in-flight", env)
+    buffer_limit = v.WAC_MONITOR_BUFFER.pick(buffer, "--buffer", env)
+    summary_every = (
+        DEFAULT_SUMMARY_INTERVAL_S
+        if summary_interval is None
+        else parse_duration_text(
+            summary_interval,
+            "--summary-interval",
+            lowest=limits.MIN_SETTING_DURATION_S,
+            highest=limits.MAX_SETTING_DURATION_S,
+        )
+    )
     policy = probe_policy(env)
-    if metrics_port is None and env.get("WAC_MONITOR_METRICS_PORT", "").strip():
-        metrics_port = _positive(None, "--metrics-port", env, "WAC_MONITOR_METRICS_PORT", 0)
-    name = location or settings.monitor_name
-    if not name.strip():
-        raise ConfigError("--location must not be empty")
+    port = v.WAC_MONITOR_METRICS_PORT.pick(metrics_port, "--metrics-port", env)
+    name = v.WAC_MONITOR_NAME.pick(location, "--location", env) or settings.monitor_name
 
     def load_targets() -> list[Target]:
-        return my_shard.select(collect_targets(urls, config, period, settings))
+        return my_shard.select(collect_targets(urls, config, every, settings))
 
     targets = load_targets()  # a bad targets file is reported before anything starts
     kafka = settings.kafka()
@@ -132,14 +126,14 @@ def monitor(
 
         def child_args(child_shard: Shard, child_stats: Path | None) -> list[str]:
             args = [*urls, "--shard", str(child_shard), "--workers", "1", "--location", name]
-            if metrics_port is not None:
-                args += ["--metrics-port", str(metrics_port + position[str(child_shard)])]
+            if port is not None:
+                args += ["--metrics-port", str(port + position[str(child_shard)])]
             args += ["--max-in-flight", str(in_flight), "--buffer", str(buffer_limit)]
-            args += ["--summary-interval", str(summary_interval)]
+            args += ["--summary-interval", repr(summary_every)]
             if config is not None:
                 args += ["--config", str(config)]
-            if period is not None:
-                args += ["--period", str(period)]
+            if every is not None:
+                args += ["--period", repr(every)]
             if child_stats is not None:
                 args += ["--stats-file", str(child_stats)]
             if print_results:
@@ -155,10 +149,10 @@ def monitor(
             max_in_flight=in_flight,
             buffer_limit=buffer_limit,
             policy=policy,
-            summary_interval=summary_interval,
+            summary_interval=summary_every,
             watch=config,
             stats_file=stats_file,
-            metrics_port=metrics_port,
+            metrics_port=port,
         ),
         on_result=print_result_line if print_results else None,
         initial_targets=targets,
@@ -176,28 +170,20 @@ def _workers(raw: str | None) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"--workers {raw!r} is not a whole number (or `auto`)") from None
-    if not 1 <= value <= 256:
-        raise ConfigError(f"--workers {raw!r} must be between 1 and 256")
+    if not 1 <= value <= MAX_WORKERS:
+        raise ConfigError(f"--workers {raw!r} must be between 1 and {MAX_WORKERS}")
     return value
-
-
-def _positive(
-    raw: str | None, option: str, env: dict[str, str], variable: str, default: int
-) -> int:
-    if raw is None:
-        return parse_positive_int(env.get(variable), variable, default)
-    return parse_positive_int(raw, option, default)
 
 
 @click.command()
 @click.argument("url")
 @click.option("--pattern", default=None, help="Regex (RE2 syntax) that must be found in the body.")
-@click.option("--timeout", type=float, default=None, help="Seconds (default CHECK_TIMEOUT).")
+@option(v.CHECK_TIMEOUT, "--timeout", metavar="DURATION")
 @click.option("--no-verify-tls", is_flag=True, help="Do not verify the server's certificate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the v1 JSON message.")
 @reports_errors
 def check(
-    url: str, pattern: str | None, timeout: float | None, no_verify_tls: bool, as_json: bool
+    url: str, pattern: str | None, timeout: str | None, no_verify_tls: bool, as_json: bool
 ) -> None:
     """Check one URL once and print the result (no Kafka needed); exit 0 when up."""
     from dataclasses import replace
@@ -206,14 +192,8 @@ def check(
 
     env = load_environment()
     settings: Settings = load_settings(env)
-    if timeout is not None and not limits.MIN_TIMEOUT_S <= timeout <= limits.MAX_TIMEOUT_S:
-        raise ConfigError(
-            f"--timeout must be between {limits.MIN_TIMEOUT_S} and {limits.MAX_TIMEOUT_S:g} "
-            f"seconds, got {timeout:g}"
-        )
-    target = target_from_url(
-        url, interval=10.0, timeout=timeout or settings.check_timeout, pattern=pattern
-    )
+    seconds = v.CHECK_TIMEOUT.pick(timeout, "--timeout", env)
+    target = target_from_url(url, interval=DEFAULT_INTERVAL, timeout=seconds, pattern=pattern)
     if no_verify_tls:
         target = replace(target, verify_tls=False)
     (result,) = run_checks([target], settings.monitor_name, policy=probe_policy(env))

@@ -8,11 +8,15 @@ from datetime import UTC, datetime
 
 import click
 
+from wac import limits
 from wac.commands.common import reports_errors
 from wac.config import load_settings
 from wac.errors import WacError
+from wac.settings.durations import parse_duration_text
 
 log = logging.getLogger(__name__)
+DEFAULT_LOCK_WAIT_S = 300.0
+DEFAULT_INTERVAL_S = 15.0
 
 
 @click.command()
@@ -58,13 +62,16 @@ def report(
 )
 @click.option(
     "--lock-wait",
-    type=click.FloatRange(min=0, min_open=True, max=86400),
-    default=300.0,
-    show_default=True,
-    help="With --once: seconds to wait for another process's pass before giving up (exit 1).",
+    default=None,
+    metavar="DURATION",
+    help="With --once: how long to wait for another process's pass before giving up (exit 1): "
+    f"seconds or a duration, up to 24h. Default: {DEFAULT_LOCK_WAIT_S:g} s.",
 )
 @click.option(
-    "--interval", type=float, default=15.0, show_default=True, help="Seconds between passes."
+    "--interval",
+    default=None,
+    metavar="DURATION",
+    help=f"Time between passes: seconds or a duration. Default: {DEFAULT_INTERVAL_S:g} s.",
 )
 @click.option(
     "--rebuild",
@@ -73,13 +80,17 @@ def report(
     help="Recompute the last DURATION from raw rows first (e.g. 7d).",
 )
 @reports_errors
-def rollup(once: bool, lock_wait: float, interval: float, rebuild_since: str | None) -> None:
+def rollup(
+    once: bool, lock_wait: str | None, interval: str | None, rebuild_since: str | None
+) -> None:
     """Keep the rollups current (the dashboard's `wac web` also does it)."""
     from wac.db.connect import connect_reader
     from wac.db.migrate import migrate
     from wac.reports.window import parse_duration
     from wac.rollups import job as job
 
+    wait_s = _seconds(lock_wait, "--lock-wait", DEFAULT_LOCK_WAIT_S, limits.MAX_INTERVAL_S)
+    every_s = _seconds(interval, "--interval", DEFAULT_INTERVAL_S, limits.MAX_INTERVAL_S)
     settings = load_settings()
     conn = connect_reader(settings.postgres(), "wac-rollup")
     migrate(conn)
@@ -93,10 +104,10 @@ def rollup(once: bool, lock_wait: float, interval: float, rebuild_since: str | N
     with conn, Signals() as signals:
         stopping = signals.stop
         while True:
-            result = job.catch_up(conn, stop=stopping, wait=lock_wait if once else 0.0)
+            result = job.catch_up(conn, stop=stopping, wait=wait_s if once else 0.0)
             if once and not result.ran:
                 raise WacError(
-                    f"another process held the rollup lock for {lock_wait:g} s (--lock-wait): "
+                    f"another process held the rollup lock for {wait_s:g} s (--lock-wait): "
                     "the rollups were not brought up to date; run it again"
                 )
             if result.ran:
@@ -108,5 +119,11 @@ def rollup(once: bool, lock_wait: float, interval: float, rebuild_since: str | N
                     result.late_minutes,
                     result.seconds,
                 )
-            if once or stopping.wait(interval):
+            if once or stopping.wait(every_s):
                 break
+
+
+def _seconds(raw: str | None, option: str, default: float, highest: float) -> float:
+    if raw is None:
+        return default
+    return parse_duration_text(raw, option, lowest=limits.MIN_SETTING_DURATION_S, highest=highest)

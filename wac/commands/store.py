@@ -8,37 +8,59 @@ import click
 
 from wac.commands.common import reports_errors
 from wac.commands.output import print_stored
-from wac.config import load_environment, load_settings, parse_positive_int
+from wac.config import load_environment, load_settings, redact_userinfo
 from wac.result import json_schema
+from wac.safe_text import visible
+from wac.settings import variables as v
+from wac.settings.options import option
+
+SEED_STORE_HELP = """The seed's store: consume results from Kafka and store them in PostgreSQL.
+
+Same as `wac store`. Arguments it does not know are ignored, as the seed's store
+ignored its arguments (a compose file may give it the monitor's `--period 2`)."""
 
 
 @click.command()
 @click.option("--echo", is_flag=True, help="Print each result once it is in PostgreSQL.")
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(1, 65535),
-    default=None,
-    metavar="PORT",
-    help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (default WAC_STORE_METRICS_PORT).",
-)
+@option(v.WAC_STORE_METRICS_PORT, "--metrics-port", metavar="PORT")
 @reports_errors
-def store(echo: bool, metrics_port: int | None) -> None:
+def store(echo: bool, metrics_port: str | None) -> None:
     """Consume results from Kafka and store them in PostgreSQL, exactly once."""
+    run_store(echo, metrics_port)
+
+
+@click.command(
+    help=SEED_STORE_HELP,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.option("--echo", is_flag=True, help="Print each result once it is in PostgreSQL.")
+@option(v.WAC_STORE_METRICS_PORT, "--metrics-port", metavar="PORT")
+@click.argument("ignored", nargs=-1, type=click.UNPROCESSED, metavar="[IGNORED]...")
+@reports_errors
+def seed_store(echo: bool, metrics_port: str | None, ignored: tuple[str, ...]) -> None:
+    if ignored:
+        shown = " ".join(redact_userinfo(argument) for argument in ignored)  # URLs' credentials
+        click.echo(
+            f"python -m wac.store_results: ignoring {visible(shown)[:200]} (as the seed's "
+            "store did; see `python -m wac.store_results --help`)",
+            err=True,
+        )
+    run_store(echo, metrics_port)
+
+
+def run_store(echo: bool, metrics_port_option: str | None) -> None:
     from wac.store.service import StoreService
     from wac.store.settings import StoreSettings
 
     env = load_environment()
     settings = load_settings(env)
+    metrics_port = v.WAC_STORE_METRICS_PORT.pick(metrics_port_option, "--metrics-port", env)
     service = StoreService(
         settings.kafka(),
         settings.postgres(),
-        StoreSettings.from_env(),
+        StoreSettings.from_env(env),
         on_stored=print_stored if echo else None,
     )
-    if metrics_port is None and env.get("WAC_STORE_METRICS_PORT", "").strip():
-        metrics_port = parse_positive_int(
-            env["WAC_STORE_METRICS_PORT"], "WAC_STORE_METRICS_PORT", 0
-        )
     if metrics_port is not None:
         from prometheus_client import CollectorRegistry
 

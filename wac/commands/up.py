@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from wac.commands import web as commands_web
-from wac.commands.common import collect_targets, reports_errors, validate_period
+from wac.commands.common import (
+    collect_targets,
+    parse_period,
+    period_option,
+    read_config,
+    reports_errors,
+)
 from wac.config import load_environment, load_settings
 from wac.localservices.proc import port_free
 from wac.runtime.supervisor import Child, Supervisor
@@ -16,45 +22,54 @@ from wac.runtime.supervisor import Child, Supervisor
 
 @click.command()
 @click.argument("urls", nargs=-1)
-@click.option("--config", "-c", type=click.Path(path_type=Path), help="YAML targets file.")
-@click.option("--period", type=float, default=None, callback=validate_period)
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(path_type=Path),
+    help="YAML targets file (see README); its alerts: section starts wac alert, its "
+    "status_pages: section the public pages of the dashboard.",
+)
+@period_option
 @reports_errors
-def up(urls: tuple[str, ...], config: Path | None, period: float | None) -> None:
-    """Run monitor and store together (starting local services unless endpoints are set)."""
+def up(urls: tuple[str, ...], config: Path | None, period: str | None) -> None:
+    """Run monitor, store and dashboard together (and wac alert for a targets file with
+    alerts): on your Kafka and PostgreSQL when KAFKA_ENDPOINT and POSTGRES_ENDPOINT are
+    set, else on the local services, started first."""
     environment = load_environment()
     settings = load_settings(environment)
-    collect_targets(urls, config, period, settings)  # fail early on bad targets
+    every = parse_period(period)
+    own_services = settings.endpoints_given()  # one of the two alone is a mistake
+    targets_file = read_config(config, settings)  # the file read once, every section checked
+    collect_targets(urls, targets_file, every, settings)  # fail early on bad targets
     web_port = commands_web.web_port(environment)  # and on bad dashboard settings
     commands_web.web_token(environment)
     commands_web.web_admin_token(environment)
-    if config is not None:
-        from wac.pages.config import load_status_pages
-
-        load_status_pages(config)  # and on a bad status_pages section
     with_alerts = False
-    if config is not None:
-        from wac.alerts.config import has_alerts_section, load_alert_config
+    if targets_file is not None:
+        from wac.alerts.config import alert_config_of
+        from wac.pages.config import pages_of
 
-        with_alerts = has_alerts_section(config)
+        pages_of(targets_file)  # a bad status_pages section
+        with_alerts = targets_file.alerts is not None
         if with_alerts:
-            load_alert_config(config, environment)  # and on a bad alerts section
-    if settings.kafka_endpoint and settings.kafka_use_ssl:
+            alert_config_of(targets_file, environment)  # a bad alerts section
+    if own_services and settings.kafka_use_ssl:
         from wac.runtime.kafka import check_cert_files
 
         check_cert_files(settings.kafka())  # one line here, not one per service
-    child_env = dict(environment)
-    if not (settings.kafka_endpoint and settings.postgres_endpoint):
+    child_env = dict(environment)  # .env included: the children need not find it
+    if not own_services:
         from wac.localservices import LocalServices
 
         click.echo("KAFKA_ENDPOINT/POSTGRES_ENDPOINT not set: starting local services...")
-        local = LocalServices()
+        local = LocalServices(env=environment)
         local.up()
         child_env.update(local.env())
     monitor_args = [*urls]
     if config is not None:
         monitor_args += ["--config", str(config)]
-    if period is not None:
-        monitor_args += ["--period", str(period)]
+    if every is not None:
+        monitor_args += ["--period", repr(every)]
     commands = {
         "store": [sys.executable, "-m", "wac", "store", "--echo"],
         "monitor": [sys.executable, "-m", "wac", "monitor", *monitor_args],

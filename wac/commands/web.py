@@ -9,53 +9,32 @@ from pathlib import Path
 import click
 
 from wac.commands.common import reports_errors
-from wac.config import load_environment, load_settings, parse_port
+from wac.config import load_environment, load_settings
 from wac.errors import ConfigError
 from wac.pages.config import load_status_pages
+from wac.settings import variables as v
+from wac.settings.options import option
+
+DEFAULT_HOST = "127.0.0.1"
 
 log = logging.getLogger(__name__)
-DEFAULT_PORT = 8080
 
 
 def web_port(env: Mapping[str, str], option: str | None = None) -> int:
     """--port, else WAC_WEB_PORT, else 8080; ConfigError unless 1 to 65535."""
-    if option is not None:
-        return parse_port(option, "--port")
-    raw = env.get("WAC_WEB_PORT", "")
-    return parse_port(raw, "WAC_WEB_PORT") if raw.strip() else DEFAULT_PORT
+    return v.WAC_WEB_PORT.pick(option, "--port", env)
 
 
-def web_token(env: Mapping[str, str], name: str = "WAC_WEB_TOKEN") -> str | None:
-    """WAC_WEB_TOKEN (or `name`), or None when it is not set at all (no auth).
-
-    Set but empty or blank is refused rather than read as "no auth": that is most often a
-    secret that failed to arrive. So is a token no client can send back exactly: one
-    with surrounding spaces or a character that is not printable.
-    """
-    token = env.get(name)
-    if token is None:
-        return None
-    if not token.strip():
-        raise ConfigError(
-            f"{name} is set but empty: set it to a secret, or unset it "
-            + (
-                "to serve without authentication"
-                if name == "WAC_WEB_TOKEN"
-                else "to turn the writes it allows off"
-            )
-        )
-    if token != token.strip() or not token.isprintable() or not _encodable(token):
-        raise ConfigError(
-            f"{name} has leading or trailing spaces or characters that are not "
-            "printable: a client could not send it back; use printable text"
-        )
-    return token
+def web_token(env: Mapping[str, str]) -> str | None:
+    """WAC_WEB_TOKEN, or None when it is not set at all (no auth); set but blank, padded
+    or not printable is refused (wac.settings.values.secret_token)."""
+    return v.WAC_WEB_TOKEN.read(env)
 
 
 def web_admin_token(env: Mapping[str, str]) -> str | None:
     """WAC_WEB_ADMIN_TOKEN: writes notices through the API (bearer only); None: no writes.
     It must differ from WAC_WEB_TOKEN, or every reader could write."""
-    admin = web_token(env, "WAC_WEB_ADMIN_TOKEN")
+    admin = v.WAC_WEB_ADMIN_TOKEN.read(env)
     if admin is not None and admin == env.get("WAC_WEB_TOKEN"):
         raise ConfigError(
             "WAC_WEB_ADMIN_TOKEN is the same as WAC_WEB_TOKEN: give the admin token a "
@@ -64,17 +43,16 @@ def web_admin_token(env: Mapping[str, str]) -> str | None:
     return admin
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")  # bytes of the environment that were not UTF-8 are surrogates
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=None, help="Port, 1 to 65535 (default WAC_WEB_PORT or 8080).")
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    metavar="ADDRESS",
+    show_default=True,
+    help="Address to listen on: 127.0.0.1 serves this machine only; 0.0.0.0 (or ::) every "
+    "address, for a dashboard other machines reach (set WAC_WEB_TOKEN then).",
+)
+@option(v.WAC_WEB_PORT, "--port", metavar="PORT")
 @click.option(
     "--no-rollup", is_flag=True, help="Do not run the rollup job here (run `wac rollup`)."
 )

@@ -136,7 +136,7 @@ class KafkaService:
         if stamp is None:
             raise ServiceError(
                 f"Kafka's jars are not in {self.paths.kafka_libs} and {pom} is missing, so they "
-                "cannot be fetched. Run this from a checkout of the wac repository."
+                "cannot be fetched: wac's package data is incomplete; reinstall wac."
             )
         make_dir(self.paths.kafka, 0o700)
         log = self.paths.kafka / "mvn.log"
@@ -224,7 +224,7 @@ class KafkaService:
         return [f"{key}={value}" for key, value in lines.items()]
 
     def _jvm(self, java: str) -> list[str]:
-        heap = os.environ.get("WAC_KAFKA_HEAP", "").strip() or "512m"
+        heap = self.settings.kafka_heap
         return [
             java,
             f"-Xms{heap}",

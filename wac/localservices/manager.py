@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +12,9 @@ from wac.localservices.certs import CertFiles, ensure_certs
 from wac.localservices.kafka import START_TIMEOUT, KafkaService
 from wac.localservices.paths import Paths, Settings, default_home
 from wac.localservices.postgres import PostgresService
-from wac.localservices.proc import file_lock, make_dir
+from wac.localservices.proc import file_lock, listener_on, make_dir
 from wac.localservices.system import is_root
+from wac.settings.environment import load_environment
 
 
 @dataclass(frozen=True)
@@ -23,28 +24,43 @@ class ServiceStatus:
     pid: int | None
     endpoint: str
     log_path: Path
+    # When not running: what else listens on its port (another WAC_HOME's service, any
+    # other program), or None when the port is free.
+    port_taken_by: str | None = None
 
     @classmethod
     def of(cls, name: str, pid: int | None, endpoint: str, log_path: Path) -> ServiceStatus:
+        taken_by = None
+        if pid is None:
+            host, _, port = endpoint.rpartition(":")
+            taken_by = listener_on(host, int(port))
         return cls(
-            name=name, running=pid is not None, pid=pid, endpoint=endpoint, log_path=log_path
+            name=name,
+            running=pid is not None,
+            pid=pid,
+            endpoint=endpoint,
+            log_path=log_path,
+            port_taken_by=taken_by,
         )
 
 
 class LocalServices:
     """Local Apache Kafka (SSL with client certificates) and PostgreSQL for dev, tests and CI.
 
-    ``home`` defaults to ``$WAC_HOME`` or ``<repo root>/.wac``. Ports, topic and partitions come
-    from ``WAC_KAFKA_PORT`` (19092; SSL +1, controller +2), ``WAC_POSTGRES_PORT`` (15432),
-    ``KAFKA_TOPIC`` (website-monitoring) and ``KAFKA_PARTITIONS`` (6), read at construction.
+    ``home`` defaults to ``$WAC_HOME`` or the ``.wac`` folder of the current folder. Ports,
+    topic and partitions come from ``WAC_KAFKA_PORT`` (19092; SSL +1, controller +2),
+    ``WAC_POSTGRES_PORT`` (15432), ``KAFKA_TOPIC`` (website-monitoring) and
+    ``KAFKA_PARTITIONS`` (6), read at construction from ``env`` (default: the environment
+    over ``.env``, as every command reads its settings).
     Every method is idempotent; ``up``/``down`` and the start/stop methods hold a file lock so
     that concurrent callers (two terminals, parallel tests) don't race.
     """
 
-    def __init__(self, home: Path | None = None) -> None:
-        self.home = Path(home).expanduser().resolve() if home is not None else default_home()
+    def __init__(self, home: Path | None = None, env: Mapping[str, str] | None = None) -> None:
+        merged = load_environment() if env is None else env
+        self.home = Path(home).expanduser().resolve() if home is not None else default_home(merged)
         self.paths = Paths(self.home)
-        self.settings = Settings.from_env()
+        self.settings = Settings.from_env(merged)
         self.kafka = KafkaService(self.paths, self.settings)
         self.postgres = PostgresService(self.paths, self.settings)
         self._lock_depth = 0

@@ -1,6 +1,6 @@
 """Where the local services keep their files, and which ports they use.
 
-Layout under the home folder (``$WAC_HOME``, default ``<repo root>/.wac``, git-ignored)::
+Layout under the home folder (``$WAC_HOME``, default ``./.wac`` of the current folder)::
 
     <home>/
       .lock                   serialises up/down between processes
@@ -20,57 +20,39 @@ when the ``postgres`` user cannot traverse to ``<home>/postgres``.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from wac.settings import variables
+from wac.settings.environment import load_environment
 
 # The Maven project that names Kafka's jars and the broker's log4j2 configuration ship
 # inside this package (package data), so an installed wheel has them too.
 PACKAGE_FILES = Path(__file__).resolve().parent
 
-DEFAULT_KAFKA_PORT = 19092
-DEFAULT_POSTGRES_PORT = 15432
-DEFAULT_TOPIC = "website-monitoring"
-DEFAULT_PARTITIONS = 6
+DEFAULT_KAFKA_PORT = variables.WAC_KAFKA_PORT.default
+DEFAULT_POSTGRES_PORT = variables.WAC_POSTGRES_PORT.default
+DEFAULT_TOPIC = variables.KAFKA_TOPIC.default
+DEFAULT_PARTITIONS = variables.KAFKA_PARTITIONS.default
 
 
-def repo_root() -> Path:
-    """The folder holding the ``wac`` package (the git checkout in development)."""
-    return PACKAGE_FILES.parents[1]
-
-
-def default_home() -> Path:
-    env = os.environ.get("WAC_HOME")
-    if env:
-        return Path(env).expanduser().resolve()
-    return repo_root() / ".wac"
-
-
-def _env_int(name: str, default: int, low: int = 1, high: int = 65535) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        from wac.localservices.errors import ServiceError
-
-        raise ServiceError(f"{name}={raw!r} is not an integer.") from None
-    if not low <= value <= high:
-        from wac.localservices.errors import ServiceError
-
-        raise ServiceError(f"{name}={value} is out of range ({low}..{high}).")
-    return value
+def default_home(env: Mapping[str, str] | None = None) -> Path:
+    """``WAC_HOME``, else the ``.wac`` folder of the current folder (never the package's)."""
+    home = variables.WAC_HOME.read(load_environment() if env is None else env)
+    return (home if home is not None else Path.cwd() / ".wac").resolve()
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Ports, topic and partitions, read from the environment once."""
+    """Ports, topic, partitions and programs, read once from the settings (wac.settings)."""
 
     kafka_port: int
     postgres_port: int
     topic: str
     partitions: int
+    kafka_heap: str = variables.WAC_KAFKA_HEAP.default
+    pg_bin: Path = variables.WAC_PG_BIN.default
 
     @property
     def kafka_ssl_port(self) -> int:
@@ -81,12 +63,16 @@ class Settings:
         return self.kafka_port + 2
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """From `env` (default: the environment over `.env`); a bad value is a ConfigError."""
+        merged = load_environment() if env is None else env
         return cls(
-            kafka_port=_env_int("WAC_KAFKA_PORT", DEFAULT_KAFKA_PORT, 1, 65533),
-            postgres_port=_env_int("WAC_POSTGRES_PORT", DEFAULT_POSTGRES_PORT),
-            topic=os.environ.get("KAFKA_TOPIC", "").strip() or DEFAULT_TOPIC,
-            partitions=_env_int("KAFKA_PARTITIONS", DEFAULT_PARTITIONS, 1, 10_000),
+            kafka_port=variables.WAC_KAFKA_PORT.read(merged),
+            postgres_port=variables.WAC_POSTGRES_PORT.read(merged),
+            topic=variables.KAFKA_TOPIC.read(merged),
+            partitions=variables.KAFKA_PARTITIONS.read(merged),
+            kafka_heap=variables.WAC_KAFKA_HEAP.read(merged),
+            pg_bin=variables.WAC_PG_BIN.read(merged),
         )
 
 

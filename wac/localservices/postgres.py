@@ -26,7 +26,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 import shutil
 import string
@@ -74,11 +73,6 @@ SELECT 'CREATE DATABASE wac OWNER wac'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'wac')\\gexec
 ALTER DATABASE wac OWNER TO wac;
 """
-
-
-def pg_bin() -> Path:
-    override = os.environ.get("WAC_PG_BIN", "").strip()
-    return Path(override) if override else Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
 
 
 def scram_verifier(password: str, iterations: int = 4096) -> str:
@@ -250,15 +244,17 @@ class PostgresService:
 
     # ----------------------------------------------------------------- setup
     def _ensure_installed(self) -> None:
-        if (pg_bin() / "initdb").exists():
+        if (self.settings.pg_bin / "initdb").exists():
             return
         apt_install(
             [f"postgresql-{PG_MAJOR}"],
             self.paths.home / "apt.log",
-            f"PostgreSQL {PG_MAJOR} ({pg_bin() / 'initdb'})",
+            f"PostgreSQL {PG_MAJOR} ({self.settings.pg_bin / 'initdb'})",
         )
-        if not (pg_bin() / "initdb").exists():
-            raise ServiceError(f"postgresql-{PG_MAJOR} was installed but {pg_bin()} is missing.")
+        if not (self.settings.pg_bin / "initdb").exists():
+            raise ServiceError(
+                f"postgresql-{PG_MAJOR} was installed but {self.settings.pg_bin} is missing."
+            )
 
     def _prepare(self, lay: Layout) -> None:
         private = 0o711 if is_root() else 0o700
@@ -287,7 +283,7 @@ class PostgresService:
         log = lay.base / "initdb.log"
         rc = self._run(
             [
-                str(pg_bin() / "initdb"),
+                str(self.settings.pg_bin / "initdb"),
                 "-D",
                 str(lay.data),
                 "--auth-local=peer",
@@ -371,7 +367,7 @@ class PostgresService:
         ctl_log = lay.base / "pg_ctl.log"
         rc = self._run(
             [
-                str(pg_bin() / "pg_ctl"),
+                str(self.settings.pg_bin / "pg_ctl"),
                 "start",
                 "-D",
                 str(lay.data),
@@ -392,7 +388,9 @@ class PostgresService:
 
     def _reload(self, lay: Layout) -> None:
         log = lay.base / "pg_ctl.log"
-        rc = self._run([str(pg_bin() / "pg_ctl"), "reload", "-D", str(lay.data), "-s"], log)
+        rc = self._run(
+            [str(self.settings.pg_bin / "pg_ctl"), "reload", "-D", str(lay.data), "-s"], log
+        )
         if rc != 0:
             raise ServiceError(with_log_tail(f"PostgreSQL reload failed (exit {rc}).", log))
         time.sleep(0.5)  # the postmaster applies a reload asynchronously
@@ -454,7 +452,7 @@ class PostgresService:
         log = lay.base / "setup.log"
         rc = self._run(
             [
-                str(pg_bin() / "psql"),
+                str(self.settings.pg_bin / "psql"),
                 "-X",
                 "-q",
                 "-v",
@@ -493,7 +491,7 @@ class PostgresService:
         lay = self.layout()
         rc = self._run(
             [
-                str(pg_bin() / "pg_ctl"),
+                str(self.settings.pg_bin / "pg_ctl"),
                 "stop",
                 "-D",
                 str(lay.data),

@@ -267,3 +267,54 @@ def file_lock(path: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on TCP `port` (any local address), from /proc: None when
+    nothing listens there, or when its owner cannot be seen (another user's, without root).
+    """
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN; the inode is field 9
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def listener_on(host: str, port: int) -> str | None:
+    """What listens on host:port, in words (`Kafka, pid 12, of WAC_HOME /x/.wac`), or
+    None when nothing accepts connections there."""
+    pid = listening_pid(port)
+    if pid is None:
+        return "another process (not visible to this user)" if port_open(host, port) else None
+    argv = cmdline(pid) or []
+    joined = " ".join(argv)
+    if "kafka.Kafka" in joined:
+        config = Path(argv[-1]) if argv else None
+        if config is not None and config.name == "server.properties":
+            return f"the Kafka of WAC_HOME {config.parent.parent} (pid {pid})"
+        return f"a Kafka broker (pid {pid})"
+    if argv and Path(argv[0]).name == "postgres" and "-D" in argv[:-1]:
+        data = Path(argv[argv.index("-D") + 1])
+        if data.name == "data" and data.parent.name == "postgres":
+            return f"the PostgreSQL of WAC_HOME {data.parent.parent} (pid {pid})"
+        return f"a PostgreSQL with data in {data} (pid {pid})"
+    name = Path(argv[0]).name if argv else "?"
+    return f"{name} (pid {pid})"

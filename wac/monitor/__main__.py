@@ -1,15 +1,19 @@
-"""The seed's entry point: `python -m wac.monitor <url> [--period N]`.
+"""The seed's entry point: `python -m wac.monitor <url>... [--period N]`.
 
 Same as `wac monitor`; kept so that existing deployments keep working.
 """
 
 import sys
 
-from wac.cli import cli
+from wac.cli import setup_logging
+from wac.commands.monitor import monitor
 
 
 def main() -> None:
-    cli(["monitor", *sys.argv[1:]], prog_name="python -m wac.monitor")
+    setup_logging()
+    monitor.main(
+        sys.argv[1:], prog_name="python -m wac.monitor", help_option_names=["-h", "--help"]
+    )
 
 
 if __name__ == "__main__":

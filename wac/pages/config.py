@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from wac.errors import ConfigError
-from wac.yaml_config import collector_paused, load_yaml_file, shown
+from wac.targets import TargetsFile, parse_targets_file, read_targets_file
+from wac.yaml_config import reject_unknown_keys, shown, some_of
 
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 MAX_PAGES = 100
@@ -134,7 +135,7 @@ def parse_page(raw: object, where: str, known: frozenset[str] | None = None) -> 
         raise ConfigError(f"{where}: a page must be a mapping with slug, title and groups")
     if isinstance(raw.get("slug"), str) and SLUG.fullmatch(raw["slug"]):
         where = f"{where.rsplit(' #', 1)[0]} {raw['slug']!r}"
-    _reject_unknown(raw, _PAGE_KEYS, where)
+    reject_unknown_keys(raw, _PAGE_KEYS, where)
     slug = check_slug(raw.get("slug"), where)
     title = _text(raw.get("title"), where, "title", MAX_TITLE_CHARS, required=True)
     description = _text(
@@ -168,7 +169,7 @@ def _parse_group(raw: object, where: str, known: frozenset[str] | None) -> PageG
         raise ConfigError(f"{where}: a group must be a mapping {{name: ..., targets: [...]}}")
     if isinstance(raw.get("name"), str) and raw["name"].strip().isprintable():
         where = f"{where.rsplit(' #', 1)[0]} {shown(raw['name'].strip())}"
-    _reject_unknown(raw, _GROUP_KEYS, where)
+    reject_unknown_keys(raw, _GROUP_KEYS, where)
     name = _text(raw.get("name"), where, "name", MAX_TITLE_CHARS, required=True)
     entries = raw.get("targets")
     if not isinstance(entries, list) or not entries:
@@ -189,7 +190,7 @@ def _parse_group(raw: object, where: str, known: frozenset[str] | None) -> PageG
 def _parse_target(raw: object, where: str, known: frozenset[str] | None) -> PageTarget:
     label: str | None = None
     if isinstance(raw, Mapping):
-        _reject_unknown(raw, _TARGET_KEYS, where)
+        reject_unknown_keys(raw, _TARGET_KEYS, where)
         target_id = raw.get("id")
         if "label" in raw and raw["label"] is not None:
             label = _text(raw["label"], where, "label", MAX_TITLE_CHARS, required=True)
@@ -203,7 +204,7 @@ def _parse_target(raw: object, where: str, known: frozenset[str] | None) -> Page
     if known is not None and target_id not in known:
         raise ConfigError(
             f"{where}: no target has the id {shown(target_id)} in this file; known ids: "
-            f"{_some(known)}"
+            f"{some_of(known)}"
         )
     return PageTarget(id=target_id, label=label)
 
@@ -237,35 +238,21 @@ def _text(
     return text
 
 
-def _reject_unknown(mapping: Mapping[Any, Any], allowed: set[str], where: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise ConfigError(
-                f"{where}: unknown key {shown(key)}; allowed keys: {', '.join(sorted(allowed))}"
-            )
-
-
-def _some(names: frozenset[str]) -> str:
-    first = sorted(names)[:10]
-    more = f", ... ({len(names)} in all)" if len(names) > len(first) else ""
-    return ", ".join(shown(n) for n in first) + more
+def pages_of(targets_file: TargetsFile) -> tuple[StatusPage, ...]:
+    """The pages of a targets file read once, checked against its targets."""
+    return parse_status_pages(
+        targets_file.status_pages,
+        source=targets_file.source,
+        known_targets=targets_file.target_ids,
+    )
 
 
 def parse_pages_document(document: object, *, source: str) -> tuple[StatusPage, ...]:
     """The pages of a whole targets-file document, its targets checked as the monitor
     checks them (a file `wac web` accepts, monitors accept)."""
-    from wac.targets import parse_targets_document
-
-    if not isinstance(document, Mapping):
-        raise ConfigError(f"{source}: expected a mapping with a `targets:` list at the top level")
-    targets = parse_targets_document(document, source=source, default_timeout=1.0)
-    return parse_status_pages(
-        document.get("status_pages"), source=source, known_targets=(t.id for t in targets)
-    )
+    return pages_of(parse_targets_file(document, source=source, default_timeout=1.0))
 
 
 def load_status_pages(path: Path) -> tuple[StatusPage, ...]:
     """The status pages of the targets file at `path`; a one-line ConfigError if wrong."""
-    with collector_paused():
-        document = load_yaml_file(path)
-        return parse_pages_document(document, source=str(path))
+    return pages_of(read_targets_file(path, default_timeout=1.0))

@@ -1,17 +1,15 @@
-"""What a public status page and a badge show, read from the rollups, the latest checks,
-the alerts' `incidents` and the page's notices (synchronous; `wac web` runs it in
-threads).
+"""What a public status page and a badge show, read from the rollups, the targets'
+current status, the alerts' incidents and the page's notices (synchronous; `wac web`
+runs it in threads).
 
 Every query names the page's own targets: nothing of another target is read, so
-nothing of it can be shown. The readers are the dashboard's (wac.reports.queries),
-which read any row `checks` can hold; incidents and notices are read as defensively
-(an end before the start, a cause of a megabyte).
+nothing of it can be shown. The readers are the dashboard's (wac.reports), which read
+any row the tables can hold; notices are read as defensively (an end before the start,
+a text of a megabyte).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,15 +19,9 @@ import psycopg
 from wac.pages.config import StatusPage
 from wac.pages.notices import iso, page_notices
 from wac.reports.aggregate import Aggregate
-from wac.reports.queries import (
-    Status,
-    aggregate,
-    cert_days_left,
-    latest_status,
-    list_targets,
-    snapshot,
-    summaries,
-)
+from wac.reports.incidents import incidents as recorded_incidents
+from wac.reports.queries import aggregate, snapshot, summaries
+from wac.reports.status import Status, cert_days_left, current_status
 from wac.reports.window import plan_window
 from wac.rollups.tiers import DAY, HOUR, floor_to
 
@@ -43,51 +35,6 @@ DAYS_SHOWN = 90
 HOURS_SHOWN = 24
 INCIDENT_HISTORY = timedelta(days=90)
 INCIDENTS_SHOWN = 100
-CAUSE_CHARS = 300
-_USERINFO = re.compile(r"(://)[^/?#@\s]*@")
-
-
-@dataclass(frozen=True)
-class PageIncident:
-    target: str
-    started: datetime
-    ended: datetime | None
-    cause: str
-
-    def to_json(self, now: datetime, label: str) -> dict[str, Any]:
-        end = self.ended if self.ended is not None else now
-        return {
-            "target": self.target,
-            "label": label,
-            "start": iso(self.started),
-            "end": iso(self.ended),
-            "ongoing": self.ended is None,
-            "duration_s": round(max(0.0, (end - self.started).total_seconds()), 1),
-            "cause": self.cause,
-        }
-
-
-def page_incidents(
-    conn: psycopg.Connection, targets: Sequence[str], since: datetime, now: datetime
-) -> list[PageIncident]:
-    """The alerts' incidents of these targets that were open at some time since `since`,
-    newest first."""
-    rows = conn.execute(
-        "SELECT target, started, ended, left(cause, %(n)s) FROM incidents "
-        "WHERE target = ANY(%(targets)s) AND started <= %(now)s "
-        "AND (ended IS NULL OR ended >= %(since)s) ORDER BY started DESC LIMIT %(limit)s",
-        {
-            "targets": list(targets),
-            "now": now,
-            "since": since,
-            "n": CAUSE_CHARS,
-            "limit": INCIDENTS_SHOWN,
-        },
-    ).fetchall()
-    return [
-        PageIncident(target, started, ended, _USERINFO.sub(r"\1***@", cause or ""))
-        for target, started, ended, cause in rows
-    ]
 
 
 def page_view(conn: psycopg.Connection, page: StatusPage) -> dict[str, Any]:
@@ -96,7 +43,7 @@ def page_view(conn: psycopg.Connection, page: StatusPage) -> dict[str, Any]:
     with conn.transaction():
         snap = snapshot(conn)
         now = snap.now
-        status = latest_status(conn, snap, ids, now)
+        status = current_status(conn, ids)
         uptime = {
             label: summaries(conn, snap, now - span, now, ids)
             for label, span in UPTIME_WINDOWS.items()
@@ -111,7 +58,7 @@ def page_view(conn: psycopg.Connection, page: StatusPage) -> dict[str, Any]:
             first_hour, now, snap.watermark, snap.minute_horizon, coarsest="hour"
         )
         hours = aggregate(conn, hour_pieces, ids, HOUR)
-        incidents = page_incidents(conn, ids, now - INCIDENT_HISTORY, now)
+        incidents = recorded_incidents(conn, ids, now - INCIDENT_HISTORY, now, INCIDENTS_SHOWN)
         notices = page_notices(conn, page.slug, now)
     labels: dict[str, str] = {}  # the first listing's label wins
     for group in page.groups:
@@ -119,12 +66,12 @@ def page_view(conn: psycopg.Connection, page: StatusPage) -> dict[str, Any]:
             labels.setdefault(listed.id, listed.shown_as)
 
     def target_json(target: str, label: str) -> dict[str, Any]:
-        s = status[target]
+        s = status.get(target) or Status(target)
         day24 = uptime["24h"].get(target, Aggregate())
         return {
             "id": target,
             "label": label,
-            "status": _state(s),
+            "status": s.state,
             "since": iso(s.since),
             "last_checked_at": iso(s.last_checked_at),
             "response_time_ms": _round(s.response_time_ms),
@@ -148,13 +95,15 @@ def page_view(conn: psycopg.Connection, page: StatusPage) -> dict[str, Any]:
         {"name": g.name, "targets": [target_json(t.id, t.shown_as) for t in g.targets]}
         for g in page.groups
     ]
-    states = [_state(status[t]) for t in ids]
+    states = [status[t].state if t in status else None for t in ids]
     return {
         "page": {"slug": page.slug, "title": page.title, "description": page.description},
         "generated_at": iso(now),
         "overall": _overall(states),
         "groups": groups,
-        "incidents": [i.to_json(now, labels[i.target]) for i in incidents],
+        "incidents": [
+            {"target": i.target, "label": labels[i.target], **i.to_json(now)} for i in incidents
+        ],
         "notices": [n.to_json(now) for n in notices],
     }
 
@@ -171,10 +120,6 @@ def _bin(agg: Aggregate | None, start: datetime, is_day: bool) -> dict[str, Any]
         "uptime_pct": _round(agg.uptime_pct, 4),
         "avg_ms": _round(agg.avg_ms),
     }
-
-
-def _state(status: Status) -> str | None:
-    return None if status.ok is None else ("up" if status.ok else "down")
 
 
 def _overall(states: list[str | None]) -> dict[str, Any]:
@@ -202,11 +147,6 @@ class BadgeFacts:
     cert_days_left: float | None
 
 
-def target_exists(conn: psycopg.Connection, target: str) -> bool:
-    with conn.transaction():
-        return target in list_targets(conn, snapshot(conn), [target])
-
-
 def badge_facts(
     conn: psycopg.Connection, target: str, window: timedelta | None, kind: str
 ) -> BadgeFacts:
@@ -215,14 +155,14 @@ def badge_facts(
         snap = snapshot(conn)
         status: Status | None = None
         if kind in ("status", "certificate"):
-            status = latest_status(conn, snap, [target], snap.now)[target]
+            status = current_status(conn, [target]).get(target) or Status(target)
         agg = None
         if window is not None:
             agg = summaries(conn, snap, snap.now - window, snap.now, [target]).get(
                 target, Aggregate()
             )
     return BadgeFacts(
-        status=_state(status) if status is not None else None,
+        status=status.state if status is not None else None,
         window=agg,
         cert_days_left=(
             cert_days_left(status.tls_expires_at, snap.now) if status is not None else None

@@ -27,7 +27,14 @@ def failed_result(
         pattern_matched=None,
         tls_expires_at=None,
         error=CheckError("other", message),
+        probe=probe_of(target),
     )
+
+
+def probe_of(target: Target) -> str | None:
+    """The result's `probe` for a target: its URL's scheme, none for HTTP(S) (the default)."""
+    scheme = target.scheme
+    return None if scheme in ("http", "https") else scheme
 
 
 def describe_failure(target: Target, what: str, exc: BaseException) -> str:

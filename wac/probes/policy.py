@@ -5,10 +5,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from wac.config import parse_bool
-from wac.errors import ConfigError
+from wac.settings import variables
 
 
 @dataclass(frozen=True)
@@ -22,13 +20,11 @@ DEFAULT_POLICY = ProbePolicy()
 
 def probe_policy(env: Mapping[str, str]) -> ProbePolicy:
     """WAC_CA_BUNDLE and WAC_BLOCK_PRIVATE_TARGETS, checked."""
-    ca_bundle = env.get("WAC_CA_BUNDLE") or None
-    if ca_bundle is not None and not Path(ca_bundle).is_file():
-        raise ConfigError(f"WAC_CA_BUNDLE={ca_bundle!r} is not a file: give a PEM file of CA certs")
-    block = parse_bool(
-        env.get("WAC_BLOCK_PRIVATE_TARGETS"), "WAC_BLOCK_PRIVATE_TARGETS", default=False
+    ca_bundle = variables.WAC_CA_BUNDLE.read(env)
+    return ProbePolicy(
+        ca_bundle=str(ca_bundle) if ca_bundle is not None else None,
+        block_private=variables.WAC_BLOCK_PRIVATE_TARGETS.read(env),
     )
-    return ProbePolicy(ca_bundle=ca_bundle, block_private=block)
 
 
 def is_public_address(text: str) -> bool:

@@ -1,3 +1,4 @@
-"""Answers from the stored history: summaries per target over any window, status,
-time series, incidents. Used by `wac report` and `wac web`; reads rollups (see
-wac.rollups.tiers) plus the raw rows newer than the rollup watermark."""
+"""The answers `wac report`, the dashboard and the status pages show: the current status
+of targets (the store's `targets` table), summaries per target over any window and time
+series (the rollups, see wac.rollups.tiers, plus the raw rows newer than the rollup
+watermark), failure runs, and the alerts' incidents."""

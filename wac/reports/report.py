@@ -1,4 +1,9 @@
-"""`wac report`: per-target summary of a window, as JSON-able data or a text table."""
+"""`wac report`: per-target summary of a window, as JSON-able data or a text table.
+
+The numbers (checks, failures, uptime, response times) are those of the window; the
+status, since when, last error and certificate are the target's current ones (the
+store's `targets` table, wac/reports/status.py), whatever the window.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from typing import Any
 import psycopg
 
 from wac.reports.aggregate import Aggregate
-from wac.reports.queries import json_time, latest_status, list_targets, snapshot, summaries
+from wac.reports.queries import json_time, snapshot, summaries
+from wac.reports.status import Status, current_status
 from wac.safe_text import visible
 
 LAG_WARNING = timedelta(minutes=15)
@@ -31,13 +37,13 @@ def build_report(
         end = min(end, snap.now)
         aggs = summaries(conn, snap, start, end, targets)
         names = sorted(set(aggs) | set(targets or ()))
-        urls = list_targets(conn, snap, names) if names else {}
-        status = latest_status(conn, snap, names, end) if names else {}
+        status = current_status(conn, names) if names else {}
     rows = []
     for name in names:
-        entry: dict[str, Any] = {"target": name, "url": urls.get(name)}
+        current = status.get(name) or Status(name)
+        entry: dict[str, Any] = {"target": name, "url": current.url}
         entry.update(aggs.get(name, Aggregate()).to_json())
-        entry.update(status[name].to_json(snap.now))
+        entry.update(current.to_json(snap.now))
         rows.append(entry)
     lag = None if snap.watermark is None else (snap.now - snap.watermark).total_seconds()
     return {
@@ -83,6 +89,7 @@ def format_table(report: dict[str, Any]) -> str:
         return f"{head}\nno checks in this window"
     columns = (
         "TARGET",
+        "PROBE",
         "STATUS",
         "SINCE",
         "UPTIME",
@@ -103,6 +110,7 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(
             (
                 visible(t["target"]),
+                visible(t.get("probe") or "-"),
                 status,
                 fmt_time(t["since"]),
                 uptime,
@@ -115,7 +123,7 @@ def format_table(report: dict[str, Any]) -> str:
             )
         )
     widths = [max(len(row[i]) for row in lines) for i in range(len(columns))]
-    right = {3, 4, 6, 7, 8, 9}
+    right = {4, 5, 7, 8, 9, 10}
     out = [head, ""]
     for row in lines:
         cells = [

@@ -4,15 +4,13 @@ what is not rolled up yet."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from wac.errors import ConfigError
 from wac.rollups.tiers import DAY, HOUR, MINUTE, ceil_to, floor_to
+from wac.settings.durations import parse_duration_text
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 SOURCE_UNITS = {"day": DAY, "hour": HOUR, "minute": MINUTE}
 
 
@@ -21,20 +19,20 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 # The longest window: a century, far beyond any data, and well inside what dates can hold.
 MAX_DURATION = timedelta(days=36500)
+MIN_DURATION = timedelta(milliseconds=1)
 
 
 def parse_duration(text: str, what: str = "--since") -> timedelta:
-    """`90s`, `15m`, `24h`, `365d`, `2w`; at most MAX_DURATION."""
-    shown = text if len(text) <= 40 else text[:40] + "…"
-    match = _DURATION.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise ConfigError(f"{what}={shown!r} is not a duration: use e.g. 30m, 24h, 7d, 365d")
-    seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds > MAX_DURATION.total_seconds():  # also inf, from a number with 400 digits
-        raise ConfigError(
-            f"{what}={shown!r} is longer than {MAX_DURATION.days}d (100 years): "
-            "use a shorter window"
-        )
+    """`90s`, `15m`, `24h`, `365d`, `2w` (the one duration grammar, its unit required);
+    at most MAX_DURATION."""
+    seconds = parse_duration_text(
+        text,
+        what,
+        lowest=MIN_DURATION.total_seconds(),
+        highest=MAX_DURATION.total_seconds(),
+        bare=False,
+        examples="30m, 24h, 7d, 365d",
+    )
     return timedelta(seconds=seconds)
 
 

@@ -105,18 +105,6 @@ def recompute_minutes(
         upsert=_upsert_tail(),
     )
     cur = conn.execute(query)
-    conn.execute(
-        sql.SQL(
-            "INSERT INTO rollup_targets AS t (target, url, first_seen, last_seen) "
-            "SELECT DISTINCT ON (target) target, url, "
-            "min(checked_at) OVER w, max(checked_at) OVER w FROM checks "
-            "WHERE {} WINDOW w AS (PARTITION BY target) ORDER BY target, checked_at DESC "
-            "ON CONFLICT (target) DO UPDATE SET "
-            "url = CASE WHEN EXCLUDED.last_seen >= t.last_seen THEN EXCLUDED.url ELSE t.url END, "
-            "first_seen = least(t.first_seen, EXCLUDED.first_seen), "
-            "last_seen = greatest(t.last_seen, EXCLUDED.last_seen)"
-        ).format(where)
-    )
     return cur.rowcount
 
 

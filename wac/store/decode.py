@@ -23,7 +23,9 @@ from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
+import msgspec
 from confluent_kafka import Message
+from psycopg.types.json import Jsonb
 
 from wac import limits
 from wac.result import BadMessage, CheckResult, read_result
@@ -65,6 +67,8 @@ CHECK_COLUMNS = (
     "final_url",
     "error_kind",
     "error_message",
+    "probe",
+    "details",
 )
 # PostgreSQL types of CHECK_COLUMNS, for binary COPY.
 CHECK_TYPES = (
@@ -87,6 +91,8 @@ CHECK_TYPES = (
     "text",
     "text",
     "text",
+    "text",
+    "jsonb",
 )
 
 Row = tuple[Any, ...]
@@ -120,12 +126,18 @@ class Batch:
 
 _row_head = attrgetter(*CHECK_COLUMNS[:8], *(f"phases.{p}" for p in PHASES), *CHECK_COLUMNS[13:17])
 _NO_ERROR = (None, None)
+_HTTP = (None, None)  # `probe` and `details` of an HTTP result: NULL
+_encode_details = msgspec.json.Encoder().encode
 
 
 def check_row(result: CheckResult) -> Row:
     """The `checks` row of a result, in CHECK_COLUMNS order."""
     error = result.error
-    return _row_head(result) + (_NO_ERROR if error is None else (error.kind, error.message))
+    row = _row_head(result) + (_NO_ERROR if error is None else (error.kind, error.message))
+    details = result.details
+    if result.probe is None and details is None:
+        return row + _HTTP
+    return (*row, result.probe, None if details is None else Jsonb(details, dumps=_encode_details))
 
 
 def time_span(results: Sequence[CheckResult]) -> tuple[datetime, datetime]:
@@ -240,6 +252,12 @@ def _has_nul(result: CheckResult) -> bool:
     texts = [result.target, result.url, result.monitor, result.pattern, result.final_url]
     if result.error is not None:
         texts += [result.error.message]
+    if result.probe is not None:
+        texts += [result.probe]
+    details = result.details
+    if details is not None:  # jsonb refuses \u0000 in its strings too
+        texts += [v for v in msgspec.structs.astuple(details) if isinstance(v, str)]
+        texts += details.dns_answers or []
     return any(text is not None and "\x00" in text for text in texts)
 
 

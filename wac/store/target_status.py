@@ -1,11 +1,18 @@
-"""The `targets` table: first seen, last seen and latest status of every target.
+"""The `targets` table: the current status of every target, the one read model of it.
+
+One row per target: first and last seen, the newest check's probe, status, error,
+response time and monitor, since when its status (up or down) holds, and the latest certificate
+expiry seen. With several monitor locations the newest check of any location wins
+(`last_monitor` says which). `wac report`, the dashboard and the status pages read it.
 
 Per batch, the latest result of each target is upserted in the batch's own transaction
 (idempotent: LEAST/GREATEST and "newer wins", so a replay changes nothing). Writing a
 row per check would double the database's work at high rates, so this process
 remembers what it last wrote for each target and skips a target whose status did not
-change and whose `last_seen` was written less than `refresh_s` ago. The memory is
-cleared at every rebalance, since another store may have written meanwhile.
+change and whose `last_seen` was written less than `refresh_s` ago: a change of status
+is written at once, `last_seen` (and the response time with it) lags by up to
+`refresh_s`. The memory is cleared at every rebalance, since another store may have
+written meanwhile.
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ COLUMNS = (
     "last_error_message",
     "last_monitor",
     "last_check_id",
+    "status_since",
+    "last_response_time_ms",
+    "tls_expires_at",
+    "last_probe",
 )
 TYPES = (
     "text",
@@ -46,6 +57,10 @@ TYPES = (
     "text",
     "text",
     "uuid",
+    "timestamptz",
+    "float8",
+    "timestamptz",
+    "text",
 )
 _cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
 CREATE_STAGING = sql.SQL(
@@ -72,6 +87,21 @@ ON CONFLICT (target) DO UPDATE SET
                         THEN EXCLUDED.last_monitor ELSE t.last_monitor END,
     last_check_id = CASE WHEN EXCLUDED.last_seen >= t.last_seen
                          THEN EXCLUDED.last_check_id ELSE t.last_check_id END,
+    last_probe = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                      THEN EXCLUDED.last_probe ELSE t.last_probe END,
+    last_response_time_ms = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                                 THEN EXCLUDED.last_response_time_ms
+                                 ELSE t.last_response_time_ms END,
+    tls_expires_at = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                          THEN coalesce(EXCLUDED.tls_expires_at, t.tls_expires_at)
+                          ELSE t.tls_expires_at END,
+    -- The status's run began in this batch (it held a check of the other status: the
+    -- run starts after first_seen), or the status changed: the batch says since when.
+    status_since = CASE WHEN EXCLUDED.last_seen >= t.last_seen
+                             AND (EXCLUDED.status_since > EXCLUDED.first_seen
+                                  OR EXCLUDED.last_ok <> t.last_ok
+                                  OR t.status_since IS NULL)
+                        THEN EXCLUDED.status_since ELSE t.status_since END,
     updated_at = now()
 """).format(cols=_cols)
 
@@ -86,27 +116,64 @@ class Written:
 @dataclass(frozen=True)
 class TargetUpdate:
     target: str
-    first_seen: datetime
+    first_seen: datetime  # the batch's earliest check of the target
     latest: CheckResult
+    # The first check of the run of the latest status that ends the batch: `first_seen`
+    # when the whole batch had that status (the run may have begun before it).
+    since: datetime
 
 
-# target → [earliest checked_at, latest result] in one batch.
+# target → [earliest checked_at, latest result, start of the latest status's run when
+# the batch holds both statuses (else None)] in one batch.
 Summary = dict[str, list[Any]]
 
 
 def summarize(results: Sequence[CheckResult]) -> Summary:
-    """Each target's earliest check time and latest result in a batch."""
+    """Each target's earliest check time, latest result and, when its status changed
+    within the batch, the first check of the latest status's run."""
     spans: Summary = {}
+    mixed: list[str] = []
     get = spans.get
     for result in results:
         span = get(result.target)
         if span is None:
-            spans[result.target] = [result.checked_at, result]
-        elif result.checked_at > span[1].checked_at:
+            spans[result.target] = [result.checked_at, result, None]
+            continue
+        newest = span[1]
+        if result.ok is not newest.ok and span[2] is None:
+            span[2] = True  # both statuses: where the latest one's run began is found below
+            mixed.append(result.target)
+        if result.checked_at > newest.checked_at:
             span[1] = result
         elif result.checked_at < span[0]:
             span[0] = result.checked_at
+    if mixed:
+        _find_runs(spans, mixed, results)
     return spans
+
+
+def _find_runs(spans: Summary, mixed: list[str], results: Sequence[CheckResult]) -> None:
+    """The start of the latest status's run of each target that had both statuses: its
+    first check after the newest check of the other status (results may come in any
+    order, e.g. from several monitor locations)."""
+    wanted = set(mixed)
+    other: dict[str, datetime] = {}
+    for result in results:
+        target = result.target
+        if target in wanted and result.ok is not spans[target][1].ok:
+            at = result.checked_at
+            if target not in other or at > other[target]:
+                other[target] = at
+    starts: dict[str, datetime] = {}
+    for result in results:
+        target = result.target
+        if target in wanted and result.ok is spans[target][1].ok:
+            at = result.checked_at
+            if at > other[target] and (target not in starts or at < starts[target]):
+                starts[target] = at
+    for target in mixed:
+        span = spans[target]
+        span[2] = starts.get(target, span[1].checked_at)
 
 
 def encode(updates: Sequence[TargetUpdate], conn: psycopg.Connection) -> bytes:
@@ -124,6 +191,10 @@ def encode(updates: Sequence[TargetUpdate], conn: psycopg.Connection) -> bytes:
                 u.latest.error.message if u.latest.error else None,
                 u.latest.monitor,
                 u.latest.id,
+                u.since,
+                u.latest.response_time_ms,
+                u.latest.tls_expires_at,
+                u.latest.probe,
             )
             for u in updates
         ),
@@ -158,19 +229,23 @@ class TargetStatus:
         needed = self._needed
         return sorted(
             (
-                TargetUpdate(target, first, newest)
-                for target, (first, newest) in summary.items()
-                if needed(target, first, newest)
+                TargetUpdate(target, first, newest, run or first)
+                for target, (first, newest, run) in summary.items()
+                if needed(target, first, newest, run)
             ),
             key=_by_target,
         )
 
-    def _needed(self, target: str, first: datetime, newest: CheckResult) -> bool:
+    def _needed(
+        self, target: str, first: datetime, newest: CheckResult, run: datetime | None
+    ) -> bool:
         written = self._written.get(target)
         if written is None or first < written.first_seen:
             return True
         if newest.checked_at <= written.last_seen:
             return False
+        if run is not None:  # the status changed and back within the batch: a new `since`
+            return True
         if newest.checked_at - written.last_seen >= self.refresh:
             return True
         ok, code, kind = written.status

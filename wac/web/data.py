@@ -8,15 +8,10 @@ from typing import Any
 import psycopg
 
 from wac.reports.aggregate import Aggregate
-from wac.reports.queries import (
-    incidents,
-    json_time,
-    latest_status,
-    list_targets,
-    series,
-    snapshot,
-    summaries,
-)
+from wac.reports.failure_runs import failure_runs
+from wac.reports.incidents import incidents
+from wac.reports.queries import json_time, series, snapshot, summaries
+from wac.reports.status import current_status
 from wac.rollups.tiers import DAY, floor_to
 
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -28,9 +23,10 @@ RANGES = {
     "30d": (timedelta(days=30), timedelta(hours=6)),
 }
 DAYS_SHOWN = 90
-INCIDENT_WINDOW = timedelta(days=30)
+HISTORY_WINDOW = timedelta(days=30)  # of the incidents, failure runs and errors shown
 ERRORS_SHOWN = 20
 INCIDENTS_SHOWN = 50
+FAILURE_RUNS_SHOWN = 50
 STATUS_ORDER = {"down": 0, None: 1, "up": 2}
 
 
@@ -51,13 +47,11 @@ def _uptimes(
 def overview(conn: psycopg.Connection) -> dict[str, Any]:
     with conn.transaction():
         snap = snapshot(conn)
-        urls = list_targets(conn, snap)
-        names = sorted(urls)
-        status = latest_status(conn, snap, names, snap.now) if names else {}
+        status = current_status(conn)
         uptimes = _uptimes(conn, snap, None)
     rows = []
-    for name in names:
-        entry: dict[str, Any] = {"target": name, "url": urls[name]}
+    for name in sorted(status):
+        entry: dict[str, Any] = {"target": name, "url": status[name].url}
         entry.update(status[name].to_json(snap.now))
         windows = uptimes.get(name, {})
         entry["uptime"] = {
@@ -84,18 +78,19 @@ def target_detail(conn: psycopg.Connection, name: str, range_name: str) -> dict[
     span, step = RANGES[range_name]
     with conn.transaction():
         snap = snapshot(conn)
-        urls = list_targets(conn, snap, [name])
-        if name not in urls:
+        status = current_status(conn, [name]).get(name)
+        if status is None:
             raise NotFound(name)
-        status = latest_status(conn, snap, [name], snap.now)[name]
         uptimes = _uptimes(conn, snap, [name]).get(name, {})
         start = snap.now - span
         summary = summaries(conn, snap, start, snap.now, [name]).get(name, Aggregate())
         points = series(conn, snap, name, floor_to(start, step), snap.now, step)
         first_day = floor_to(snap.now, DAY) - DAY * (DAYS_SHOWN - 1)
         days = dict(series(conn, snap, name, first_day, snap.now, DAY))
-        found, errors = incidents(conn, snap, name, snap.now - INCIDENT_WINDOW, snap.now)
-    result: dict[str, Any] = {"target": name, "url": urls[name]}
+        since = snap.now - HISTORY_WINDOW
+        recorded = incidents(conn, [name], since, snap.now, INCIDENTS_SHOWN)
+        runs, errors = failure_runs(conn, snap, name, since, snap.now)
+    result: dict[str, Any] = {"target": name, "url": status.url}
     result.update(status.to_json(snap.now))
     result["uptime"] = {
         label: _round(uptimes[label].uptime_pct if label in uptimes else None)
@@ -130,7 +125,8 @@ def target_detail(conn: psycopg.Connection, name: str, range_name: str) -> dict[
                 for i in range(DAYS_SHOWN)
                 for d in [first_day + DAY * i]
             ],
-            "incidents": [i.to_json(snap.now) for i in found[:INCIDENTS_SHOWN]],
+            "incidents": [i.to_json(snap.now) for i in recorded],
+            "failure_runs": [r.to_json(snap.now) for r in runs[:FAILURE_RUNS_SHOWN]],
             "errors": [e.to_json() for e in errors[:ERRORS_SHOWN]],
         }
     )

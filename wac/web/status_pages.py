@@ -39,7 +39,8 @@ from wac.errors import ConfigError, ServiceUnavailable
 from wac.pages import badges, notices
 from wac.pages.config import StatusPage
 from wac.pages.feed import render_feed
-from wac.pages.read import badge_facts, page_view, target_exists
+from wac.pages.read import badge_facts, page_view
+from wac.reports.status import target_exists
 from wac.safe_text import visible
 
 T = TypeVar("T")

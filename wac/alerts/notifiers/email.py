@@ -17,7 +17,7 @@ from typing import Any
 from wac.alerts.messages import Notification, subject
 from wac.alerts.notifiers import DeliveryError, Notifier, from_env, reject_unknown, string
 from wac.errors import ConfigError
-from wac.targets import parse_duration
+from wac.settings.durations import parse_duration
 from wac.yaml_config import shown
 
 _KEYS = {

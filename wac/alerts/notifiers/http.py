@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from wac.alerts.notifiers import DeliveryError
 from wac.errors import ConfigError
-from wac.targets import parse_duration
+from wac.settings.durations import parse_duration
 from wac.yaml_config import shown
 
 DEFAULT_TIMEOUT_S = 10.0

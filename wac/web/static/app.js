@@ -182,6 +182,7 @@ async function targetPage() {
   drawChart(document.getElementById("chart"), data);
   drawDays(data.days);
   drawIncidents(data.incidents);
+  drawFailureRuns(data.failure_runs);
   drawErrors(data.errors);
   document.getElementById("updated").textContent = `updated ${fmtTime(data.generated_at, false)} UTC`;
   refreshTimer = setTimeout(targetPage, (data.refresh_s || 15) * 1000);
@@ -294,15 +295,28 @@ function drawDays(days) {
   document.getElementById("days-last").textContent = days.length ? "today" : "";
 }
 
+function periodCells(p) {
+  return [
+    el("td", { class: "nowrap", text: fmtTime(p.start) }),
+    el("td", { text: p.ongoing ? "ongoing" : fmtTime(p.end), class: p.ongoing ? "bad nowrap" : "nowrap" }),
+    el("td", { class: "num", text: fmtDuration(p.duration_s) }),
+  ];
+}
+
+// Incidents: the down periods wac alert recorded (thresholds, quorum of locations).
 function drawIncidents(list) {
   const body = document.querySelector("#incidents tbody");
-  body.replaceChildren(...list.map((i) => el("tr", {},
-    el("td", { class: "nowrap", text: fmtTime(i.start) }),
-    el("td", { text: i.ongoing ? "ongoing" : fmtTime(i.end), class: i.ongoing ? "bad nowrap" : "nowrap" }),
-    el("td", { class: "num", text: fmtDuration(i.duration_s) }),
-    el("td", {}, el("span", { class: "kind", text: i.cause.kind || "?" }), " ", i.cause.message || ""),
-  )));
+  body.replaceChildren(...list.map((i) => el("tr", {}, ...periodCells(i), el("td", { text: i.cause }))));
   document.getElementById("no-incidents").hidden = list.length > 0;
+}
+
+// Failure runs: stretches of consecutive failed checks, from the stored checks.
+function drawFailureRuns(list) {
+  const body = document.querySelector("#failure-runs tbody");
+  body.replaceChildren(...list.map((r) => el("tr", {}, ...periodCells(r),
+    el("td", {}, el("span", { class: "kind", text: r.cause.kind || "?" }), " ", r.cause.message || ""),
+  )));
+  document.getElementById("no-failure-runs").hidden = list.length > 0;
 }
 
 function drawErrors(list) {

@@ -1,0 +1,214 @@
+"""TCP probe: `tcp://host:port`. Connect; optionally TLS over the connection, send some
+bytes, and look for an `expect` regex in the reply.
+
+Phases: `resolve`, `connect`, `tls` (with `tls`), and when a reply is expected
+`processing` (from the request sent, or the connection made, to the reply's first
+byte) and `transfer` (from there to the end of what was read). Up when the connection
+is made (and the handshake verified, and the regex found). Errors: `dns`, `connect`
+(refused, unreachable, WAC_BLOCK_PRIVATE_TARGETS), `tls`, `timeout`, `pattern` (the
+reply ended, or reached `max_read_bytes`, without the regex). The regex is the result's
+`pattern`; `details` holds the address, the start of the reply and its length, and the
+TLS version and cipher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from dataclasses import dataclass
+from functools import lru_cache
+
+from wac import limits
+from wac.probes.contract import ProbeContext
+from wac.probes.netcheck import (
+    CheckFailed,
+    SocketCheck,
+    connect_tcp,
+    describe_ssl_error,
+    excerpt,
+    expect_pattern,
+    run_check,
+    split_url,
+)
+from wac.probes.tlsinfo import client_context, session_of
+from wac.result import CheckResult
+from wac.targets import Target
+
+DEFAULT_MAX_READ_BYTES = 4096
+_READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class TcpOptions:
+    """What a tcp:// target may set beyond the URL (defaults: connect only).
+
+    Raises ValueError, naming the option, for a value out of its bounds.
+    """
+
+    send: bytes | str | None = None  # sent once connected; text is sent as UTF-8
+    expect: str | None = None  # an RE2 regex looked for in the reply
+    tls: bool = False  # a TLS handshake first, verified as HTTP verifies
+    max_read_bytes: int = DEFAULT_MAX_READ_BYTES  # the most of the reply read
+
+    def __post_init__(self) -> None:
+        if isinstance(self.send, str):
+            object.__setattr__(self, "send", self.send.encode())
+        if self.send is not None and not 0 < len(self.send) <= limits.MAX_TCP_SEND_BYTES:
+            raise ValueError(
+                f"send must be 1 to {limits.MAX_TCP_SEND_BYTES} bytes, got {len(self.send)}"
+            )
+        if not 1 <= self.max_read_bytes <= limits.MAX_TCP_READ_BYTES:
+            raise ValueError(
+                f"max_read_bytes must be from 1 to {limits.MAX_TCP_READ_BYTES}, "
+                f"got {self.max_read_bytes}"
+            )
+        if self.expect is not None:
+            expect_pattern(self.expect)
+
+    @property
+    def payload(self) -> bytes | None:
+        return self.send if isinstance(self.send, bytes) else None
+
+
+DEFAULT_OPTIONS = TcpOptions()
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+
+@lru_cache(maxsize=65536)
+def parse_host_port_url(url: str, scheme: str) -> HostPort:
+    """`scheme://host:port` (no path but `/`, no query); ValueError saying what is wrong."""
+    parts = split_url(url)
+    if parts.scheme.lower() != scheme:
+        raise ValueError(f"a {scheme} target's URL starts with {scheme}://")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{scheme}:// URLs are {scheme}://host:port, with nothing after the port")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{scheme}:// URLs take no user name or password")
+    if not parts.hostname:
+        raise ValueError(f"{scheme}:// URLs need a host: {scheme}://host:port")
+    if parts.port is None or parts.port == 0:
+        raise ValueError(f"{scheme}:// URLs need a port from 1 to 65535: {scheme}://host:port")
+    return HostPort(parts.hostname, parts.port)
+
+
+def options_of(target: Target) -> TcpOptions:
+    options = target.probe_options
+    if options is None:
+        return DEFAULT_OPTIONS
+    if not isinstance(options, TcpOptions):
+        raise TypeError(f"a tcp target takes TcpOptions, not {type(options).__name__}")
+    return options
+
+
+async def probe_tcp(target: Target, context: ProbeContext) -> CheckResult:
+    """The `ProbeFn` of tcp:// URLs."""
+    endpoint = parse_host_port_url(target.url, "tcp")
+    options = options_of(target)
+    check = SocketCheck(target, context, "tcp")
+    if options.expect is not None:
+        check.pattern = options.expect
+
+    async def body(check: SocketCheck) -> None:
+        sock = await connect_tcp(check, endpoint.host, endpoint.port)
+        if not (options.tls or options.send or options.expect):
+            sock.close()
+            check.answered = True
+            return
+        await _converse(check, sock, endpoint, options)
+
+    return await run_check(check, body)
+
+
+async def _converse(
+    check: SocketCheck, sock: socket.socket, endpoint: HostPort, options: TcpOptions
+) -> None:
+    """TLS, send and read over the connection made."""
+    target = check.target
+    writer: asyncio.StreamWriter | None = None
+    try:
+        if options.tls:
+            check.stage = "in the TLS handshake"
+            context = client_context(
+                check.context.policy.ca_bundle,
+                verify=target.verify_tls,
+                check_hostname=target.verify_tls,
+            )
+            try:
+                reader, writer = await asyncio.open_connection(
+                    sock=sock,
+                    ssl=context,
+                    server_hostname=endpoint.host,
+                    ssl_handshake_timeout=check.remaining(),
+                    limit=_READ_CHUNK,
+                )
+            except ssl.SSLError as exc:
+                raise CheckFailed(
+                    "tls", f"TLS failed with {endpoint.host}: {describe_ssl_error(exc)}"
+                ) from None
+            check.lap("tls")
+            session = session_of(writer.get_extra_info("ssl_object"))
+            check.tls_expires_at = session.expires_at
+            check.details["tls_version"] = session.version
+            check.details["tls_cipher"] = session.cipher
+        else:
+            reader, writer = await asyncio.open_connection(sock=sock, limit=_READ_CHUNK)
+        check.answered = True
+        payload = options.payload
+        if payload:
+            check.stage = "sending the request"
+            writer.write(payload)
+            await writer.drain()
+        if options.expect is not None:
+            check.restart_lap()
+            await _read_expected(check, reader, options)
+    finally:
+        if writer is not None:
+            writer.transport.abort()
+        else:
+            sock.close()
+
+
+async def _read_expected(
+    check: SocketCheck, reader: asyncio.StreamReader, options: TcpOptions
+) -> None:
+    assert options.expect is not None
+    pattern = expect_pattern(options.expect)
+    limit = options.max_read_bytes
+    reply = bytearray()
+    check.stage = "waiting for the reply"
+    ended = False
+    with contextlib.suppress(ConnectionResetError):  # what was read until then is the reply
+        while len(reply) < limit:
+            chunk = await reader.read(min(_READ_CHUNK, limit - len(reply)))
+            if not chunk:
+                ended = True
+                break
+            if not reply:
+                check.lap("processing")
+                check.stage = "reading the reply"
+            reply += chunk
+            if len(reply) - len(chunk) < 256:
+                check.details["tcp_reply"] = excerpt(bytes(reply[:256]))
+            check.details["tcp_reply_bytes"] = len(reply)
+            if pattern.found(bytes(reply)):
+                check.lap("transfer")
+                check.pattern_matched = True
+                return
+    if not reply:
+        check.lap("processing")
+    check.lap("transfer")
+    check.details["tcp_reply_bytes"] = len(reply)
+    check.pattern_matched = False
+    where = (
+        f"the reply ({len(reply)} bytes, then the server closed the connection)"
+        if ended or len(reply) < limit
+        else f"the first {limit} bytes of the reply (max_read_bytes)"
+    )
+    raise CheckFailed("pattern", f"expect {options.expect!r} not found in {where}")

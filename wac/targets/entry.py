@@ -1,0 +1,150 @@
+"""A target from its entry: a targets-file mapping, a JSON value, or a URL; and back.
+
+`target_from_entry` is the one way from the fields as written to a `Target`: the targets
+file's entries (wac.targets.document) and a target's JSON value (`target_from_json`)
+both go through it, so both are checked by the same field table with the same messages.
+`target_to_json` gives the JSON form back: every field, durations in seconds, sizes in
+bytes; reading it gives the same target.
+
+The JSON form holds the URL as written, credentials included: it is a definition for a
+monitor, not something to log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from wac import limits
+from wac.errors import ConfigError
+from wac.patterns import BodyPattern
+from wac.settings.durations import check_seconds
+from wac.targets.fields import (
+    FIELDS,
+    TARGET_PARSERS,
+    check_target_id,
+    check_url,
+    compile_pattern,
+    field_defaults,
+)
+from wac.targets.target import Target, default_target_id, safe_url
+from wac.yaml_config import reject_unknown_keys, shown
+
+ParserTable = Mapping[str, Any]
+
+
+def entry_where(entry: Mapping[Any, Any], prefix: str, index: int | None = None) -> str:
+    """How messages name an entry: by its name, else its number and URL."""
+    number = f" #{index}" if index is not None else ""
+    name, url = entry.get("name"), entry.get("url")
+    if isinstance(name, str):
+        return f"{prefix} {shown(name)}"
+    if isinstance(url, str):
+        return f"{prefix}{number} ({safe_url(url)})"
+    return f"{prefix}{number}"
+
+
+def parse_fields(entry: Mapping[Any, Any], parsers: ParserTable, where: str) -> dict[str, Any]:
+    """Each field of `entry` through its parser; an unknown key is an error."""
+    fields = {}
+    for key, raw in entry.items():
+        parse = parsers.get(key)
+        if parse is None:
+            reject_unknown_keys(entry, set(parsers), where)
+        else:
+            fields[key] = parse(raw, where)
+    return fields
+
+
+def target_from_entry(entry: Mapping[Any, Any], where: str, base: Mapping[str, Any]) -> Target:
+    """The target of an entry; `base` holds the value of every field it leaves out."""
+    return make_target({**base, **parse_fields(entry, TARGET_PARSERS, where)}, where)
+
+
+def make_target(fields: Mapping[str, Any], where: str) -> Target:
+    url = fields.get("url")
+    if url is None:
+        raise ConfigError(f"{where}: `url` is required and must be a string")
+    method = fields["method"]
+    name = fields.get("name")
+    pattern: BodyPattern | None = fields.get("pattern")
+    return Target(
+        url=url,
+        id=check_target_id(name if name is not None else default_target_id(method, url), where),
+        interval=fields["interval"],
+        timeout=fields["timeout"],
+        method=method,
+        headers=fields["headers"],
+        expect_status=fields["expect_status"],
+        pattern=pattern.text if pattern is not None else None,
+        verify_tls=fields["verify_tls"],
+        max_body_bytes=fields["max_body_size"],
+        max_redirects=fields["max_redirects"],
+        compiled_pattern=pattern,
+    )
+
+
+def target_to_json(target: Target) -> dict[str, object]:
+    """The target's JSON form: every field of an entry, as `target_from_json` reads it."""
+    return {field.key: field.to_json(target) for field in FIELDS}
+
+
+def target_from_json(
+    value: bytes | str | Mapping[str, Any], where: str = "target", *, default_timeout: float = 1.0
+) -> Target:
+    """The target of a JSON value (bytes, text or an already decoded object), checked as a
+    targets-file entry is; a one-line ConfigError naming the field otherwise."""
+    entry = value if isinstance(value, Mapping) else decode_json_object(value, where)
+    return target_from_entry(entry, entry_where(entry, where), field_defaults(default_timeout))
+
+
+def decode_json_object(value: bytes | str, where: str) -> dict[str, Any]:
+    """Strict JSON (no NaN, no key written twice) that must be an object."""
+    try:
+        decoded = json.loads(
+            value, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant
+        )
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except ValueError as exc:  # a key twice, NaN, a number too long for Python
+        raise ConfigError(f"{where}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid JSON: nested too deep") from None
+    if not isinstance(decoded, dict):
+        raise ConfigError(f"{where}: expected a JSON object with at least `url`")
+    return decoded
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in found:
+            raise ValueError(f"the key {shown(key)} is written twice in one object; keep one")
+        found[key] = item
+    return found
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def target_from_url(
+    url: str, *, interval: float, timeout: float, pattern: str | None = None
+) -> Target:
+    """A target given on the command line."""
+    where = f"URL {safe_url(url)}"
+    check_url(url, where)
+    check_seconds(interval, where, "interval", limits.MIN_INTERVAL_S, limits.MAX_INTERVAL_S)
+    check_seconds(timeout, where, "timeout", limits.MIN_TIMEOUT_S, limits.MAX_TIMEOUT_S)
+    compiled = compile_pattern(pattern, where) if pattern is not None else None
+    return Target(
+        url=url,
+        id=check_target_id(default_target_id("GET", url), where),
+        interval=interval,
+        timeout=timeout,
+        pattern=pattern,
+        compiled_pattern=compiled,
+    )

@@ -1,0 +1,73 @@
+"""`Target`: one thing to check, as the monitor and the probes use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from wac.config import redact_userinfo
+from wac.patterns import BodyPattern
+from wac.yaml_config import shown
+
+DEFAULT_INTERVAL = 10.0
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 5
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to check. `id` is the Kafka key and the `target` field of results."""
+
+    url: str = field(repr=False)  # may hold credentials: publish `public_url`
+    id: str
+    interval: float = DEFAULT_INTERVAL
+    timeout: float = 1.0
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    expect_status: frozenset[int] | None = None  # None: any 2xx or 3xx
+    pattern: str | None = None
+    verify_tls: bool = True
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    compiled_pattern: BodyPattern | None = field(default=None, compare=False, repr=False)
+    # The options of the probe of the URL's scheme (e.g. `wac.probes.tcp.TcpOptions`), a
+    # frozen structure its module defines and checks; None: that probe's defaults.
+    probe_options: object | None = None
+
+    @cached_property
+    def public_url(self) -> str:
+        """The URL without credentials: what results and logs show."""
+        return redact_userinfo(self.url)
+
+    @cached_property
+    def scheme(self) -> str:
+        """The URL's scheme, lower case: it picks the probe (`wac.probes.registry`)."""
+        return self.url.partition(":")[0].lower()
+
+    @property
+    def has_own_name(self) -> bool:
+        """True when the id is a `name:` rather than the default `METHOD url`."""
+        return self.id != default_target_id(self.method, self.url)
+
+    def status_expected(self, status: int) -> bool:
+        if self.expect_status is None:
+            return 200 <= status < 400
+        return status in self.expect_status
+
+
+def default_target_id(method: str, url: str) -> str:
+    return f"{method} {public(url)}"
+
+
+def public(url: str) -> str:
+    return redact_userinfo(url) if "@" in url else url  # most URLs: no parsing at all
+
+
+def safe_url(url: str) -> str:
+    """The URL for a message: never its credentials, even when it does not parse."""
+    shown_url = public(url)
+    if shown_url == url and "@" in url:
+        scheme, _, rest = url.partition("://")
+        shown_url = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return shown(shown_url)
