@@ -9,6 +9,7 @@ fails stops them all), and merges their stats.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 from wac.monitor.service import merge_stats, write_stats
 from wac.monitor.sharding import Shard
 from wac.runtime.supervisor import Child, Supervisor
+
+log = logging.getLogger(__name__)
 
 
 def run_workers(
@@ -41,6 +44,7 @@ def run_workers(
         )
         for shard, path in zip(shards, stats_files, strict=True)
     ]
+    log.info("started %d monitor workers (shards %s)", len(children), ", ".join(map(str, shards)))
     supervisor = Supervisor(children, label="wac monitor --workers")
     exit_code = supervisor.run()
     if stats_file is not None:
