@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from tests.integration.test_web import free_port
 from tests.support.processes import start, stop, wait_for
 from tests.support.store import own_schema
+from wac.targets.definition import Definition
 from wac.targets_topic import read_definitions, targets_topic_settings
 
 TOKEN = "reader-token-for-tests"
@@ -164,3 +166,62 @@ def test_the_openapi_document_is_served(api: Api) -> None:
     status, document = api.call("GET", "/api/openapi.json", token=TOKEN)
     assert status == 200 and document["openapi"] == "3.1.0"
     assert set(document["paths"]["/api/targets/{id}"]) >= {"get", "put", "patch", "delete"}
+
+
+def test_the_dashboard_adds_edits_pauses_resumes_and_deletes(api: Api) -> None:
+    from tests.integration.test_web import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
+    from playwright.sync_api import sync_playwright
+
+    def topic() -> dict[str, Definition]:
+        return read_definitions(targets_topic_settings(api.env))
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(http_credentials={"username": "ops", "password": TOKEN})
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.goto(api.base + "/targets")
+        page.fill("#admin-token", ADMIN)
+        page.dispatch_event("#admin-token", "change")
+
+        # A bad interval: the error beside the interval field, nothing published.
+        page.fill("#f-id", "web1")
+        page.fill("#f-url", "https://user:pw@web1.example.com/")
+        page.fill("#f-interval", "soon")
+        page.click("#save")
+        page.wait_for_selector('.field-error[data-for="interval"]:not(:empty)')
+        assert "not a duration" in page.inner_text('.field-error[data-for="interval"]')
+        assert "web1" not in topic()
+
+        page.fill("#f-interval", "30s")
+        page.click("#save")
+        row = page.locator('tr[data-id="web1"]')
+        row.wait_for()
+        assert "30 s" in row.inner_text() and "https://***@web1.example.com/" in row.inner_text()
+        assert page.inner_text('.field-error[data-for="interval"]') == ""
+        assert topic()["web1"].target.interval == 30
+
+        row.locator(".toggle").click()
+        page.wait_for_selector('tr[data-id="web1"] td.state:text("paused")')
+        assert topic()["web1"].paused is True
+        page.locator('tr[data-id="web1"] .toggle').click()
+        page.wait_for_selector('tr[data-id="web1"] td.state:text("active")')
+        assert topic()["web1"].paused is False
+
+        # Edit: the masked URL is written back as shown, the credentials are kept.
+        page.locator('tr[data-id="web1"] .edit').click()
+        assert page.input_value("#f-url") == "https://***@web1.example.com/"
+        page.fill("#f-interval", "1m")
+        page.click("#save")
+        page.wait_for_selector('tr[data-id="web1"] td.num:text("60 s")')
+        assert topic()["web1"].target.url == "https://user:pw@web1.example.com/"
+
+        page.locator('tr[data-id="web1"] .delete').click()
+        page.wait_for_selector('tr[data-id="web1"]', state="detached")
+        assert "web1" not in topic()
+        assert problems == []
+        browser.close()

@@ -331,6 +331,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
 
     app.router.add_get("/", page("index.html"))
     app.router.add_get("/target", page("target.html"))
+    app.router.add_get("/targets", page("targets.html"))
     app.router.add_get("/static/{file}", static)
     app.router.add_get("/api/overview", api_overview)
     app.router.add_get("/api/target", api_target)
