@@ -14,6 +14,7 @@ from wac.errors import ConfigError
 from wac.pages.config import load_status_pages
 from wac.settings import variables as v
 from wac.settings.options import option
+from wac.targets_topic import TargetsTopicSettings
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -84,6 +85,7 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
             run_rollups=not no_rollup,
             pages=pages,
             admin_token=admin_token,
+            targets_topic=_targets_topic(env),
         )
     )
     quiet_protocol_errors()
@@ -98,3 +100,12 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
             f"cannot listen on {host}:{listen_port}: {exc.strerror}; set WAC_WEB_PORT "
             "(or --port) to a free port"
         ) from None
+
+
+def _targets_topic(env: Mapping[str, str]) -> TargetsTopicSettings | None:
+    """Where the targets API writes; None (writes answer 503) without KAFKA_ENDPOINT."""
+    from wac.targets_topic import targets_topic_settings
+
+    if not v.KAFKA_ENDPOINT.read(env):
+        return None
+    return targets_topic_settings(env)

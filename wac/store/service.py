@@ -39,8 +39,10 @@ from wac.store.partitions import Partitions
 from wac.store.settings import StoreSettings
 from wac.store.stats import StoreStats
 from wac.store.target_status import TargetStatus
+from wac.store.targets_mirror import TargetsMirror
 from wac.store.writer import APPLICATION_NAME, BatchWriter
 from wac.store.writer_thread import WriterThread
+from wac.targets_topic import TargetsTopicSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,14 @@ class StoreService:
         settings: StoreSettings | None = None,
         *,
         on_stored: Callable[[list[CheckResult]], None] | None = None,
+        targets_topic: TargetsTopicSettings | None = None,
     ) -> None:
         self.kafka = kafka
         self.postgres_url = postgres_url
         self.settings = settings if settings is not None else StoreSettings()
+        # The mirror of the targets topic: a thread and consumer of its own, off the
+        # results' path (wac/store/targets_mirror.py); None: not mirrored.
+        self.mirror = TargetsMirror(targets_topic, postgres_url) if targets_topic else None
         self.stats = StoreStats()
         self._stop = Stop(log, "finishing the batch being written", lambda: self.writer.wake())
         self.stopping = self._stop.event
@@ -103,6 +109,8 @@ class StoreService:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         gc.freeze()
         self.writer.start()
+        if self.mirror is not None:
+            self.mirror.start()
         try:
             self.consumer.run(consumer)
         except Exception as exc:  # KafkaFatal, or a bug: stop cleanly, then raise it
@@ -129,6 +137,8 @@ class StoreService:
         failed = self._stop.failure is not None
         if not failed:  # a consumer that failed for good commits nothing more
             self.committer.settle(sync=True)
+        if self.mirror is not None:
+            self.mirror.stop()
         try:
             consumer.close()  # leaves the group (its revocation commits nothing new)
         except (KafkaException, RuntimeError) as exc:

@@ -35,10 +35,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from wac.db.connect import connect_reader, error_text, reader_pool
 from wac.errors import described
 from wac.pages.config import StatusPage
+from wac.targets_topic import TargetsTopicSettings
 from wac.web import data
 from wac.web.metrics import WebMetrics
+from wac.web.openapi import openapi_document
 from wac.web.rollup_thread import RollupThread
-from wac.web.status_pages import StatusPages, access
+from wac.web.status_pages import StatusPages, access, bearer_matches
+from wac.web.targets_api import FieldError, TargetsApi
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,7 @@ SECURITY_HEADERS = {
 }
 PLAIN_ERRORS = {
     404: "not found: no such page, file or API route",
-    405: "method not allowed: the dashboard is read-only (GET)",
+    405: "method not allowed: see /api/openapi.json for each route's methods",
 }
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
@@ -68,7 +71,8 @@ class WebConfig:
     rollup_interval_s: float = 15.0
     pool_size: int = 4
     pages: tuple[StatusPage, ...] = ()  # public status pages (wac/web/status_pages.py)
-    admin_token: str | None = None  # writes notices through the API
+    admin_token: str | None = None  # writes notices and targets through the API
+    targets_topic: TargetsTopicSettings | None = None  # where the targets API writes
 
 
 def authorized(header: str | None, token: str) -> bool:
@@ -188,7 +192,8 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
             text = exc.text or ""
             if text.strip() in ("", f"{exc.status}: {exc.reason}"):  # aiohttp's own words
                 text = PLAIN_ERRORS.get(exc.status, exc.reason.lower())
-            response = error_response(request, exc.status, text, exc.headers)
+            field = exc.field if isinstance(exc, FieldError) else None
+            response = error_response(request, exc.status, text, exc.headers, field=field)
         except Exception as exc:
             log.error("%s %s failed: %s", request.method, name, described(exc))
             response = error_response(request, 500, "internal error: see the server's log")
@@ -282,6 +287,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
 
     app.router.add_get("/", page("index.html"))
     app.router.add_get("/target", page("target.html"))
+    app.router.add_get("/targets", page("targets.html"))
     app.router.add_get("/static/{file}", static)
     app.router.add_get("/api/overview", api_overview)
     app.router.add_get("/api/target", api_target)
@@ -296,6 +302,22 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         admin_token=config.admin_token,
         authorized=authorized,
     ).add_routes(app)
+
+    def check_admin(request: web.Request, what: str) -> None:
+        if not config.admin_token:
+            raise web.HTTPForbidden(text=f"{what} through the API needs WAC_WEB_ADMIN_TOKEN set")
+        if not bearer_matches(request.headers.get("Authorization"), config.admin_token):
+            raise web.HTTPUnauthorized(
+                text=f"{what} needs the admin token: Authorization: Bearer WAC_WEB_ADMIN_TOKEN",
+                headers={"WWW-Authenticate": 'Bearer realm="wac-admin"'},
+            )
+
+    TargetsApi(config.postgres_url, config.targets_topic, run_query, check_admin).add_routes(app)
+
+    async def api_openapi(request: web.Request) -> web.StreamResponse:
+        return web.json_response(openapi_document())
+
+    app.router.add_get("/api/openapi.json", api_openapi)
 
     rollups: list[RollupThread] = []
 
@@ -320,14 +342,21 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
 
 
 def error_response(
-    request: web.Request, status: int, message: str, headers: Mapping[str, str] | None = None
+    request: web.Request,
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    field: str | None = None,
 ) -> web.Response:
     """An error answer: JSON `{"error": message}` under /api/ (and from JSON routes
-    elsewhere: `/status/SLUG/api`, `*.json` badges), one line of text otherwise."""
+    elsewhere: `/status/SLUG/api`, `*.json` badges), one line of text otherwise. `field`:
+    the field of the request's body to blame (`{"error": ..., "field": "interval"}`)."""
     message = " ".join(message.split()) or str(status)
     extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("www-authenticate", "allow")}
     if request.path.startswith("/api/") or request.path.endswith(("/api", ".json")):
-        return web.json_response({"error": message}, status=status, headers=extra)
+        body = {"error": message} if field is None else {"error": message, "field": field}
+        return web.json_response(body, status=status, headers=extra)
     return web.Response(text=message + "\n", status=status, headers=extra)
 
 

@@ -1,0 +1,46 @@
+"""Every /api route `wac web` serves, with each of its methods, is in its OpenAPI 3.1
+document, and the document lists no route that is not served."""
+
+from __future__ import annotations
+
+import json
+
+from wac.web.app import WebConfig, create_app
+from wac.web.openapi import openapi_document
+
+
+def served_api_routes() -> set[tuple[str, str]]:
+    app = create_app(WebConfig("postgresql://nobody@127.0.0.1:1/none", run_rollups=False))
+    found = set()
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if path.startswith("/api/") and route.method not in ("HEAD", "OPTIONS"):
+            found.add((path, route.method.lower()))
+    return found
+
+
+def documented_routes() -> set[tuple[str, str]]:
+    paths = openapi_document()["paths"]
+    return {
+        (path, method)
+        for path, item in paths.items()
+        for method in item
+        if method in ("get", "put", "patch", "post", "delete")
+    }
+
+
+def test_every_api_route_is_documented_and_nothing_else() -> None:
+    served = served_api_routes()
+    assert ("/api/targets/{id}", "patch") in served
+    assert served == documented_routes()
+
+
+def test_the_document_is_openapi_3_1_and_json() -> None:
+    document = json.loads(json.dumps(openapi_document()))
+    assert document["openapi"] == "3.1.0"
+    target = document["components"]["schemas"]["Target"]
+    assert {"id", "url", "interval", "paused"} <= set(target["properties"])
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method in ("put", "patch", "post", "delete"):
+                assert operation["security"] == [{"admin": []}]
