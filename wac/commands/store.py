@@ -88,6 +88,16 @@ def migrate() -> None:
 
 
 @click.command()
-def schema() -> None:
-    """Print the JSON Schema of the v1 result message."""
+@click.option(
+    "--targets",
+    is_flag=True,
+    help="Print the schema of a target's definition in the targets topic instead.",
+)
+def schema(targets: bool) -> None:
+    """Print the JSON Schema of the v1 result message (or of a target definition)."""
+    if targets:
+        from wac.targets.definition import definition_json_schema
+
+        click.echo(json.dumps(definition_json_schema(), indent=2, sort_keys=True))
+        return
     click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))

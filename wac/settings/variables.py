@@ -154,6 +154,25 @@ KAFKA_EVENTS_TOPIC: Variable[str | None] = _var(
     "topic of incident events (`website-monitoring-events` by default)",
     KAFKA,
 )
+KAFKA_TARGETS_TOPIC: Variable[str | None] = _var(
+    "KAFKA_TARGETS_TOPIC",
+    values.text,
+    None,
+    "`<KAFKA_TOPIC>-targets`",
+    "compacted topic of managed target definitions (`wac targets`, the API, "
+    "`wac monitor --fleet`): key = target id, a tombstone deletes",
+    KAFKA,
+)
+WAC_TARGETS_PARTITIONS: Variable[int] = _var(
+    "WAC_TARGETS_PARTITIONS",
+    values.whole(1, 10_000, example=12),
+    12,
+    "`12`",
+    "partitions of the targets topic when wac creates it: the units a fleet of monitors "
+    "shares out, so at most this many monitors of one location get targets (12 spreads "
+    "evenly over 1, 2, 3, 4, 6 or 12 monitors)",
+    KAFKA,
+)
 POSTGRES_ENDPOINT: Variable[str | None] = _var(
     "POSTGRES_ENDPOINT",
     values.postgres_endpoint,
