@@ -90,3 +90,30 @@ def test_a_hundred_thousand_changes_do_not_hold_up_the_checks_due_meanwhile(site
     )
     assert lateness.count >= 5
     assert lateness.max_ms <= 50, "the changes held up the loop"
+
+
+def test_changes_queued_while_others_apply_leave_the_collector_running(site: str) -> None:
+    """Batches queued from another thread while the loop applies earlier ones: each is
+    applied, and the collector is running again once the queue is empty."""
+    import dataclasses
+    import gc
+
+    results: list[CheckResult] = []
+    loop = CheckLoop(results.append, monitor="loop-test", max_in_flight=10)
+    base = target_from_url(f"{site}/ok?batches", interval=86400.0, timeout=1)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        events = [
+            loop.change_targets(
+                [dataclasses.replace(base, id=f"b{batch}-{i}") for i in range(2000)]
+            )
+            for batch in range(20)
+        ]
+        assert all(event.wait(20) for event in events)
+        assert len(loop.scheduler) == 40_000
+        wait_for(gc.isenabled, 5, "the collector to run again")
+    finally:
+        loop.stop()
+        thread.join(10)
+    assert thread.is_alive() is False

@@ -116,7 +116,24 @@ def test_a_decoder_bug_is_skipped_too(caplog: pytest.LogCaptureFixture) -> None:
     state.assign(0)
     with caplog.at_level(logging.ERROR, logger="wac.monitor.fleet_targets"):
         assert not state.record(0, 0, b"k", b"v")
-    assert "unexpected KeyError" in caplog.text
+        assert not state.end_reached(0)
+        assert not state.record(0, 1, b"k", b"v")
+    assert caplog.text.count("unexpected KeyError") == 2
+
+
+def test_read_from_the_start_a_bad_latest_record_leaves_its_target_unchecked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a, b = target("a"), target("b")
+    state = fleet()
+    state.assign(0)
+    state.record(0, 0, *record(a))
+    state.record(0, 1, *record(b))
+    state.record(0, 2, a.id.encode(), b'{"v": 2, "url": "http://site-a.test/"}')
+    with caplog.at_level(logging.ERROR, logger="wac.monitor.fleet_targets"):
+        started = state.end_reached(0)
+    assert ids(started.upsert) == {b.id}
+    assert "partition 0 offset 2" in caplog.text and "v must be 1" in caplog.text
 
 
 @settings(max_examples=200, deadline=None)

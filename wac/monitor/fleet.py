@@ -12,6 +12,9 @@ Each location is a group of its own, so every location checks every target.
   the whole partition, compacted. Its targets start once that end is reached, on the
   wall-clock grid (wac.monitor.scheduler), so a target that moved keeps its slots. Then
   the partition is followed: each new record changes the loop within a fetch.
+- While a partition is read to its end, only each key's latest record is kept, undecoded;
+  at the end they are decoded and handed over, partition by partition, so with 100,000
+  targets the first ones are checked after a fraction of the whole decoding.
 - On revocation the partition's targets leave the check loop before the callback returns,
   so the next owner, which starts them only after this, never checks one in the same slot.
 
@@ -142,7 +145,11 @@ class FleetFeed:
             partition = message.partition()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF and partition is not None:
-                    changes.extend(self._end_reached(partition))
+                    # Handed over at once: the first partitions' checks start while the
+                    # next ones are decoded.
+                    started = self._end_reached(partition)
+                    if started:
+                        self._loop.change_targets(started.upsert)
                 elif error.fatal():
                     raise KafkaException(error)
                 else:

@@ -196,16 +196,15 @@ class CheckLoop:
                 counts[1] += scheduler.remove(change)
             else:
                 change.set()
-                if not changes:
-                    self._holds_gc_pause = False
-                    GC_PAUSE.release()
-                    if any(counts):
-                        self._log_changes()
+                if not changes and any(counts):
+                    self._log_changes()
             applied += 1
             if applied % CHANGES_BETWEEN_CLOCK_READS == 0:
                 now = clock()
-                if now >= deadline:
-                    return
+                if now >= deadline and changes:
+                    return  # the rest on the next turn, the collector still held off
+        self._holds_gc_pause = False
+        GC_PAUSE.release()
 
     def _log_changes(self) -> None:
         added, removed, changed = self._change_counts
