@@ -24,6 +24,7 @@ Each location is a group of its own, so every location checks every target.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -43,7 +44,10 @@ BATCH = 1000  # records taken from the consumer at once
 POLL_S = 0.1  # how long one poll waits for records (stop and loading checks in between)
 REVOKE_WAIT_S = 2.0  # how long a revocation waits for the loop to drop the targets
 FETCH_WAIT_MS = 100
-MAX_GC_PAUSE_S = 30.0  # loading longer than this lets the collector run again
+MAX_GC_PAUSE_S = 30.0
+# While this thread decodes a partition, the check loop waits for the GIL each time it
+# wants it back (after epoll, after curl): 5 ms each by default, several times a turn.
+SWITCH_INTERVAL_S = 0.001  # loading longer than this lets the collector run again
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class FleetFeed:
 
     def run(self) -> None:
         options = self.options
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         session_ms = int(options.session_timeout_s * 1000)
         consumer = Consumer(
             client_config(
