@@ -23,6 +23,8 @@ from wac.targets.definition import (
     definition_json_schema,
     definition_to_json,
     encode_definition,
+    masked_json,
+    unmask,
 )
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -169,3 +171,23 @@ def test_docs_schema_is_the_generated_one() -> None:
     """`wac schema --targets` wrote docs/target-definition-v1.schema.json; they agree."""
     path = Path(__file__).parents[2] / "docs" / "target-definition-v1.schema.json"
     assert json.loads(path.read_text()) == definition_json_schema()
+
+
+def test_reads_mask_secrets_and_writes_keep_them() -> None:
+    stored = good(
+        {
+            "url": "https://user:pw@example.com/x@y",
+            "name": "api",
+            "headers": {"Authorization": "Bearer s3cret", "Accept": "text/html"},
+        }
+    )
+    shown_value = masked_json(stored)
+    assert "pw" not in json.dumps(shown_value) and "s3cret" not in json.dumps(shown_value)
+    assert shown_value["url"] == "https://***@example.com/x@y"
+    assert shown_value["headers"] == {"Authorization": "***", "Accept": "text/html"}
+    back = decode_definition(b"api", json.dumps(unmask(shown_value, stored)).encode())
+    assert back == stored
+    with pytest.raises(BadDefinition, match=r"url holds \*\*\* as its credentials"):
+        unmask(shown_value, None)
+    with pytest.raises(BadDefinition, match=r"headers: Authorization is \*\*\*"):
+        unmask({**shown_value, "url": "https://example.com/"}, None)

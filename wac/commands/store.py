@@ -51,6 +51,7 @@ def seed_store(echo: bool, metrics_port: str | None, ignored: tuple[str, ...]) -
 def run_store(echo: bool, metrics_port_option: str | None) -> None:
     from wac.store.service import StoreService
     from wac.store.settings import StoreSettings
+    from wac.targets_topic import targets_topic_settings
 
     env = load_environment()
     settings = load_settings(env)
@@ -60,6 +61,7 @@ def run_store(echo: bool, metrics_port_option: str | None) -> None:
         settings.postgres(),
         StoreSettings.from_env(env),
         on_stored=print_stored if echo else None,
+        targets_topic=targets_topic_settings(env),
     )
     if metrics_port is not None:
         from prometheus_client import CollectorRegistry

@@ -61,7 +61,9 @@ from wac.store.settings import StoreSettings
 from wac.store.stats import StoreStats
 from wac.store.target_status import TargetStatus, summarize
 from wac.store.target_status import encode as encode_targets
+from wac.store.targets_mirror import TargetsMirror
 from wac.store.writer import APPLICATION_NAME, BatchWriter, WriteOutcome, days_of
+from wac.targets_topic import TargetsTopicSettings
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +91,15 @@ class StoreService:
         settings: StoreSettings | None = None,
         *,
         on_stored: Callable[[list[CheckResult]], None] | None = None,
+        targets_topic: TargetsTopicSettings | None = None,
     ) -> None:
         self.kafka = kafka
         self.postgres_url = postgres_url
         self.settings = settings if settings is not None else StoreSettings()
         self.on_stored = on_stored
+        # The mirror of the targets topic: a thread and consumer of its own, off the
+        # results' path (wac/store/targets_mirror.py); None: not mirrored.
+        self.mirror = TargetsMirror(targets_topic, postgres_url) if targets_topic else None
         self.stats = StoreStats()
         self.stopping = threading.Event()
         self.partitions = Partitions(self.settings.retention_days)
@@ -169,6 +175,8 @@ class StoreService:
         gc.freeze()
         writer = threading.Thread(target=self._writer_loop, name="store-writer", daemon=True)
         writer.start()
+        if self.mirror is not None:
+            self.mirror.start()
         try:
             self._consume_loop(consumer)
         finally:
@@ -217,6 +225,8 @@ class StoreService:
         if writer.is_alive():
             log.warning("the batch being written did not finish in %g s; leaving it", STOP_WAIT_S)
         self._settle(sync=True)
+        if self.mirror is not None:
+            self.mirror.stop()
         try:
             consumer.close()  # leaves the group (its revocation commits nothing new)
         except (KafkaException, RuntimeError) as exc:

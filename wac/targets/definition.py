@@ -21,6 +21,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from wac import limits
 from wac.errors import ConfigError
@@ -200,3 +201,59 @@ def definition_json_schema() -> dict[str, Any]:
             "max_redirects": {"type": "integer", "minimum": 0, "maximum": limits.MAX_REDIRECTS},
         },
     }
+
+
+# --- what reads show: a definition without its secrets -------------------------------------
+
+MASK = "***"
+_SECRET_HEADER_WORDS = ("auth", "cookie", "token", "secret", "key", "password", "session")
+
+
+def secret_header(name: str) -> bool:
+    """Headers whose values reads never show (Authorization, Cookie, X-Api-Key, ...)."""
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_HEADER_WORDS)
+
+
+def masked_json(definition: Definition) -> dict[str, object]:
+    """The definition as reads show it (`wac targets list/get`, the API): the URL without
+    its credentials and secret header values as `***`. A write that gives `***` back keeps
+    the stored secret (`unmask`)."""
+    value = definition_to_json(definition)
+    value["url"] = definition.target.public_url
+    value["headers"] = {
+        name: MASK if secret_header(name) else text for name, text in definition.target.headers
+    }
+    return value
+
+
+def unmask(
+    value: Mapping[str, Any], current: Definition | None, where: str = "definition"
+) -> dict[str, Any]:
+    """`value` with the `***` that reads show put back from `current`, the stored
+    definition; BadDefinition naming the field when there is no secret to keep."""
+    found = dict(value)
+    url = found.get("url")
+    if isinstance(url, str) and f"://{MASK}@" in url:
+        stored = urlsplit(current.target.url).netloc if current is not None else ""
+        userinfo = stored.rpartition("@")[0]
+        if not userinfo:
+            raise BadDefinition(
+                f"{where}: url holds {MASK} as its credentials but no credentials are stored: "
+                "write them out (https://USER:PASSWORD@host/) or leave them out"
+            )
+        found["url"] = url.replace(f"://{MASK}@", f"://{userinfo}@", 1)
+    headers = found.get("headers")
+    if isinstance(headers, Mapping):
+        stored_headers = dict(current.target.headers) if current is not None else {}
+        restored = {}
+        for name, text in headers.items():
+            if text == MASK and secret_header(str(name)):
+                if name not in stored_headers:
+                    raise BadDefinition(
+                        f"{where}: headers: {name} is {MASK} but no value is stored: give its value"
+                    )
+                text = stored_headers[name]
+            restored[name] = text
+        found["headers"] = restored
+    return found

@@ -125,21 +125,37 @@ def read_records(
 
 
 def _ends(consumer: Consumer, topic: str, timeout: float) -> dict[int, int]:
-    """Each partition's high watermark, for the partitions holding records."""
-    try:
-        metadata = consumer.list_topics(timeout=timeout)  # all topics: never auto-creates
-        found = metadata.topics.get(topic)
-        if found is None or found.error is not None:
-            return {}
-        ends = {}
-        for partition in found.partitions:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=timeout
-            )
-            if high > low:
-                ends[partition] = high
-        return ends
-    except KafkaException as exc:
-        raise ServiceUnavailable(
-            f"cannot read the targets topic {topic!r}: {exc.args[0]}: check that Kafka is up"
-        ) from None
+    """Each partition's high watermark, for the partitions holding records. Retried while
+    Kafka says it is settling (a topic just created has no leaders for a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            metadata = consumer.list_topics(timeout=timeout)  # all topics: never auto-creates
+            found = metadata.topics.get(topic)
+            if found is None or found.error is not None:
+                return {}
+            ends = {}
+            for partition in found.partitions:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=timeout
+                )
+                if high > low:
+                    ends[partition] = high
+            return ends
+        except KafkaException as exc:
+            error = exc.args[0]
+            settling = isinstance(error, KafkaError) and error.code() in _SETTLING
+            if not (settling or getattr(error, "retriable", lambda: False)()) or (
+                time.monotonic() > deadline
+            ):
+                raise ServiceUnavailable(
+                    f"cannot read the targets topic {topic!r}: {error}: check that Kafka is up"
+                ) from None
+            time.sleep(0.2)
+
+
+_SETTLING = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
