@@ -5,10 +5,13 @@ Threads:
   prober of each target's scheme (HTTP: one curl multi handle), turns each into a
   result and queues it in the Kafka producer;
 - librdkafka's own threads and the publisher's callback thread;
+- with `--fleet`, the fleet's consumer (wac.monitor.fleet.FleetFeed), which hands the
+  loop the targets of its partitions of the targets topic instead of a file;
 - the main thread: signals (SIGTERM/SIGINT stop, SIGHUP reloads: wac.runtime.signals),
-  watching the targets file, the periodic one-line summary, and the shutdown (stop the
-  loop, abandon checks in flight, flush the producer); a producer that failed for good
-  stops the monitor too, with exit code 2 (wac.runtime.kafka_fatal).
+  watching the targets file, the periodic one-line summary, and the shutdown (leave the
+  fleet's group, stop the loop, abandon checks in flight, flush the producer); a
+  producer that failed for good stops the monitor too, with exit code 2
+  (wac.runtime.kafka_fatal).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
@@ -39,6 +42,9 @@ from wac.runtime.kafka import connect_check, ensure_topic
 from wac.runtime.metrics import serve
 from wac.runtime.signals import Signals
 from wac.targets import Target
+
+if TYPE_CHECKING:
+    from wac.monitor.fleet import FleetFeed, FleetOptions
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +71,22 @@ def run_monitor(
     *,
     on_result: Callable[[CheckResult], None] | None = None,
     initial_targets: list[Target] | None = None,
+    fleet: FleetOptions | None = None,
 ) -> None:
     """Check the targets until SIGTERM or SIGINT, then flush what was produced.
 
     `load_targets` is called at start and on every reload; it raises ConfigError for a
     bad targets file (at start that ends the monitor, on reload the old targets stay).
+    With `fleet`, the targets come from the fleet's partitions of the targets topic.
     """
     targets = initial_targets if initial_targets is not None else load_targets()
     _raise_file_limit(options.max_in_flight)
     connect_check(kafka)
     ensure_topic(kafka)
+    if fleet is not None:
+        from wac.targets_topic import ensure_targets_topic
+
+        ensure_targets_topic(fleet.targets)
     publisher = ResultPublisher(kafka, buffer_limit=options.buffer_limit)
     ok_count = [0]
     collector: MonitorCollector | None = None
@@ -105,24 +117,34 @@ def run_monitor(
     thread = threading.Thread(target=loop.run, name="check-loop", daemon=True)
     watch = FileWatch(options.watch) if options.watch is not None else None
     summary = _Summary(loop, publisher, ok_count)
+    feed, feed_thread = _fleet_feed(fleet, loop)
     log.info(
-        "monitor %s checking %d target(s), at most %d at once, publishing to %s on %s",
+        "monitor %s checking %s, at most %d at once, publishing to %s on %s",
         options.monitor_name,
-        len(targets),
+        f"{len(targets)} target(s)" if fleet is None else "the fleet's targets",
         options.max_in_flight,
         kafka.topic,
         kafka.endpoint,
     )
     with Signals(reloads=True) as signals:
         thread.start()
+        if feed_thread is not None:
+            feed_thread.start()
         next_watch = next_summary = time.monotonic()
         next_summary += options.summary_interval
-        while thread.is_alive() and publisher.failed is None:
+        while (
+            thread.is_alive()
+            and publisher.failed is None
+            and (feed_thread is None or feed_thread.is_alive())
+        ):
             if signals.stop.wait(TICK_S):
                 break
             now = time.monotonic()
             reload = signals.reload.is_set()
-            if reload or (watch is not None and now >= next_watch and watch.changed()):
+            if feed is not None and reload:
+                signals.reload.clear()
+                log.info("SIGHUP: nothing to reload, the fleet follows the targets topic")
+            elif reload or (watch is not None and now >= next_watch and watch.changed()):
                 why = "SIGHUP" if reload else f"{options.watch} changed"
                 signals.reload.clear()
                 _reload(loop, load_targets, why)
@@ -132,6 +154,9 @@ def run_monitor(
                 next_summary = now + options.summary_interval
                 log.info("%s", summary.line())
         crashed = not signals.stop.is_set() and publisher.failed is None
+        if feed is not None and feed_thread is not None:
+            feed.stop()  # leaves the group while the loop still runs to drop the targets
+            feed_thread.join(30)
         log.info("stopping: abandoning checks in flight, flushing results to Kafka")
         loop.stop()
         thread.join()
@@ -172,7 +197,20 @@ def run_monitor(
     if publisher.failed is not None:
         raise publisher.failed
     if crashed:
+        if feed is not None and feed.failure is not None:
+            raise WacError(f"the fleet's consumer stopped: {feed.failure}")
         raise WacError("the check loop stopped unexpectedly (see the error above)")
+
+
+def _fleet_feed(
+    fleet: FleetOptions | None, loop: CheckLoop
+) -> tuple[FleetFeed | None, threading.Thread | None]:
+    if fleet is None:
+        return None, None
+    from wac.monitor.fleet import FleetFeed
+
+    feed = FleetFeed(fleet, loop)
+    return feed, threading.Thread(target=feed.run, name="fleet", daemon=True)
 
 
 def _raise_file_limit(max_in_flight: int) -> None:

@@ -232,6 +232,18 @@ WAC_MONITOR_METRICS_PORT: Variable[int | None] = _var(
     CHECKS,
     options=("wac monitor --metrics-port",),
 )
+WAC_FLEET_SESSION_TIMEOUT: Variable[float] = _var(
+    "WAC_FLEET_SESSION_TIMEOUT",
+    values.seconds(1.0, 300.0),
+    6.0,
+    "`6`",
+    "`wac monitor --fleet`: how long (seconds, or a duration) a monitor may go unheard "
+    "before its partitions go to the others: a killed monitor's targets are unchecked for "
+    "about this long plus an interval. 6 s is the least Kafka brokers accept by default "
+    "(`group.min.session.timeout.ms`)",
+    CHECKS,
+    options=("wac monitor --session-timeout",),
+)
 WAC_BLOCK_PRIVATE_TARGETS: Variable[bool] = _var(
     "WAC_BLOCK_PRIVATE_TARGETS",
     values.boolean,
