@@ -20,7 +20,7 @@ NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 # -- the JSONPath subset -----------------------------------------------------------------
 
-NAMES = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+NAMES = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 STEPS = st.lists(st.one_of(NAMES, st.integers(-999, 999)), max_size=8)
 
 
@@ -52,7 +52,8 @@ JSON_VALUES = st.recursive(
 def documents_and_walks(draw: st.DrawFn) -> tuple[Any, list[str | int], Any]:
     """A JSON document, a walk into it (the steps taken) and the value reached."""
     document = draw(JSON_VALUES)
-    value, steps = document, []
+    value: Any = document
+    steps: list[str | int] = []
     while isinstance(value, list | dict) and value and draw(st.booleans()):
         if isinstance(value, list):
             index = draw(st.integers(-len(value), len(value) - 1))
@@ -122,7 +123,7 @@ def test_any_text_is_a_condition_or_one_line(text: str) -> None:
     steps=STEPS,
     operator=st.sampled_from(["==", "!=", "contains", "!contains"]),
     value=st.text(
-        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20
+        alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=20
     ),
 )
 def test_body_conditions_keep_their_path_and_value(

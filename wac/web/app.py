@@ -1,6 +1,7 @@
 """`wac web`: the dashboard (aiohttp.web), its JSON API and /metrics.
 
-Read-only: every route is a GET. Pages are static HTML shells whose script
+Read-only: every route is a GET, but the heartbeat pings (`/api/push/<token>`, GET or
+POST, wac/web/push.py: public, the token is the secret). Pages are static HTML shells whose script
 (wac/web/static/app.js, no external asset) fetches the JSON API and redraws every
 `REFRESH_S` seconds. Queries run in threads on a small psycopg pool, each in one
 REPEATABLE READ read-only transaction. The process also runs the rollup job
@@ -40,6 +41,8 @@ from wac.pages.config import StatusPage
 from wac.rollups import job as rollup
 from wac.web import data
 from wac.web.metrics import WebMetrics
+from wac.web.push import ROUTE as PUSH_ROUTE
+from wac.web.push import PushReceiver
 from wac.web.status_pages import StatusPages, access
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ class WebConfig:
     pool_size: int = 4
     pages: tuple[StatusPage, ...] = ()  # public status pages (wac/web/status_pages.py)
     admin_token: str | None = None  # writes notices through the API
+    push: PushReceiver | None = None  # heartbeat pings (wac/web/push.py)
 
 
 def authorized(header: str | None, token: str) -> bool:
@@ -218,7 +222,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
             token = config.token
             if (
                 token
-                and name != "/healthz"
+                and name not in ("/healthz", PUSH_ROUTE)
                 and access(name, request.method) == "token"
                 and not authorized(request.headers.get("Authorization"), token)
             ):
@@ -341,6 +345,9 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         authorized=authorized,
     ).add_routes(app)
 
+    if config.push is not None:
+        config.push.add_routes(app)
+
     rollups: list[RollupThread] = []
 
     async def on_startup(app: web.Application) -> None:
@@ -357,6 +364,8 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         for thread in rollups:
             await loop.run_in_executor(None, thread.join, 30)
         await loop.run_in_executor(None, pool.close)
+        if config.push is not None:
+            await loop.run_in_executor(None, config.push.close)
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
