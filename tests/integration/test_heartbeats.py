@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.support.processes import start, stop, wac, wait_for
@@ -125,7 +125,9 @@ def test_pings_and_missed_periods_exactly_once_across_a_monitor_restart(
         (ping_row,) = rows(env, "push://missing", True)
         downs = rows(env, "push://missing", False)
         assert len(downs) >= 8, (downs, monitor_err, store_err)
-        first = ping_row[0] + timedelta(seconds=1.5)  # expected +1 s, grace 0.5 s
+        pinged_at = ping_row[0]
+        assert isinstance(pinged_at, datetime)
+        first = pinged_at + timedelta(seconds=1.5)  # expected +1 s, grace 0.5 s
         expected = [first + timedelta(seconds=k) for k in range(len(downs))]
         assert [row[0] for row in downs] == expected
         assert len({row[1] for row in downs}) == len(downs)
