@@ -217,6 +217,13 @@ class Details(
         Annotated[float, msgspec.Meta(ge=0, le=MAX_MS, description="icmp: the longest round trip")]
         | None
     ) = None
+    http_version: (
+        Annotated[
+            str,
+            _text(8, "http, with http_version set: the version the server answered (1.1, 2)"),
+        ]
+        | None
+    ) = None
 
 
 ProbeName = Annotated[

@@ -48,6 +48,7 @@ def test_each_package_owns_the_sql_of_its_tables() -> None:
         ],
         "alerts": ["0020_alerts.sql"],
         "pages": ["0040_status_notices.sql"],
+        "heartbeat": ["0145_push_pings.sql"],
     }
 
 

@@ -4,13 +4,22 @@ document, and the document lists no route that is not served."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from wac.config import KafkaSettings
 from wac.web.app import WebConfig, create_app
 from wac.web.openapi import openapi_document
+from wac.web.push import PushReceiver
+
+NOWHERE = "postgresql://nobody@127.0.0.1:1/none"
 
 
 def served_api_routes() -> set[tuple[str, str]]:
-    app = create_app(WebConfig("postgresql://nobody@127.0.0.1:1/none", run_rollups=False))
+    """With every optional part configured (heartbeat pings included)."""
+    push = PushReceiver(
+        [], NOWHERE, KafkaSettings("127.0.0.1:1", Path("certs"), "t", "c", "g", False, 1), "here"
+    )
+    app = create_app(WebConfig(NOWHERE, run_rollups=False, push=push))
     found = set()
     for route in app.router.routes():
         path = route.resource.canonical if route.resource is not None else ""
@@ -32,6 +41,7 @@ def documented_routes() -> set[tuple[str, str]]:
 def test_every_api_route_is_documented_and_nothing_else() -> None:
     served = served_api_routes()
     assert ("/api/targets/{id}", "patch") in served
+    assert ("/api/push/{token}", "post") in served
     assert served == documented_routes()
 
 

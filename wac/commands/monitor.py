@@ -130,6 +130,7 @@ def monitor(
         return my_shard.select(collect_targets(urls, config, every, settings))
 
     targets = load_targets()  # a bad targets file is reported before anything starts
+    postgres_url = _push_postgres(targets, settings)
     kafka = settings.kafka()
     fleet_options = None
     if fleet:
@@ -180,6 +181,7 @@ def monitor(
             watch=config,
             stats_file=stats_file,
             metrics_port=port,
+            postgres_url=postgres_url,
         ),
         on_result=print_result_line if print_results else None,
         initial_targets=targets,
@@ -207,6 +209,18 @@ def _check_fleet_arguments(
             "cannot go with it: drop them (add targets with `wac targets apply FILE`), or "
             "drop --fleet to check them with this monitor alone"
         )
+
+
+def _push_postgres(targets: list[Target], settings: Settings) -> str | None:
+    """PostgreSQL's URL when there are push:// targets (their pings are read there)."""
+    if not any(t.scheme == "push" for t in targets):
+        return settings.postgres_endpoint or None
+    try:
+        return settings.postgres()
+    except ConfigError as exc:
+        raise ConfigError(
+            f"push:// targets need PostgreSQL, where wac web notes their pings: {exc}"
+        ) from None
 
 
 def _workers(raw: str | None) -> int:
@@ -243,6 +257,13 @@ def check(
     env = load_environment()
     settings: Settings = load_settings(env)
     seconds = v.CHECK_TIMEOUT.pick(timeout, "--timeout", env)
+    if url.lower().startswith("push:"):
+        raise ConfigError(
+            f"{url}: a push:// target is not probed, it is pinged: the job it watches calls "
+            "wac web at /api/push/<token> (GET or POST) once per interval, and the monitor "
+            "publishes a heartbeat failure for each period without a ping; to try a ping: "
+            "curl http://127.0.0.1:8080/api/push/<token>"
+        )
     target = target_from_url(url, interval=DEFAULT_INTERVAL, timeout=seconds, pattern=pattern)
     if no_verify_tls:
         target = replace(target, verify_tls=False)

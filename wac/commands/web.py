@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from wac.commands.common import reports_errors
-from wac.config import load_environment, load_settings
+from wac.config import Settings, load_environment, load_settings
 from wac.errors import ConfigError
 from wac.pages.config import load_status_pages
 from wac.settings import variables as v
 from wac.settings.options import option
 from wac.targets_topic import TargetsTopicSettings
+
+if TYPE_CHECKING:
+    from wac.web.push import PushReceiver
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -42,6 +46,22 @@ def web_admin_token(env: Mapping[str, str]) -> str | None:
             "secret of its own, or every reader could write notices"
         )
     return admin
+
+
+def _push_receiver(config: Path | None, settings: Settings, url: str) -> PushReceiver | None:
+    """The pings of the targets file's push:// targets (None without any)."""
+    from wac.targets import read_targets_file
+    from wac.web.push import PushReceiver
+
+    if config is None:
+        return None
+    targets = read_targets_file(
+        config, default_timeout=settings.check_timeout, require_targets=False
+    ).targets
+    pushed = [t for t in targets if t.scheme == "push"]
+    if not pushed:
+        return None
+    return PushReceiver(pushed, url, settings.kafka(), settings.monitor_name)
 
 
 @click.command()
@@ -76,7 +96,9 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
     token = web_token(env)
     admin_token = web_admin_token(env)
     pages = load_status_pages(config) if config is not None else ()
-    url = load_settings(env).postgres()
+    settings = load_settings(env)
+    url = settings.postgres()
+    push = _push_receiver(config, settings, url)
     prepare_database(url)
     app = create_app(
         WebConfig(
@@ -86,11 +108,14 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
             pages=pages,
             admin_token=admin_token,
             targets_topic=_targets_topic(env),
+            push=push,
         )
     )
     quiet_protocol_errors()
     auth = "token required" if token else "no auth (set WAC_WEB_TOKEN to require one)"
     log.info("dashboard on http://%s:%d/ (%s)", host, listen_port, auth)
+    if push is not None:
+        log.info("heartbeat pings of %d push target(s) on /api/push/<token>", push.targets)
     for page in pages:
         log.info("status page (public) on http://%s:%d/status/%s", host, listen_port, page.slug)
     try:

@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry
 
 from wac.config import KafkaSettings
 from wac.errors import ConfigError, WacError, described
+from wac.heartbeat.watcher import PushWatcher
 from wac.monitor.file_watch import FileWatch
 from wac.monitor.histogram import Histogram
 from wac.monitor.loop import CheckLoop
@@ -62,6 +63,7 @@ class MonitorOptions:
     watch: Path | None = None  # the targets file, reloaded when it changes
     stats_file: Path | None = None  # counters and lateness written there at exit
     metrics_port: int | None = None  # Prometheus /metrics on 127.0.0.1:port
+    postgres_url: str | None = None  # push:// targets' pings are read there
 
 
 def run_monitor(
@@ -112,7 +114,8 @@ def run_monitor(
         registry.register(collector)
         serve(options.metrics_port, registry)
         log.info("metrics on http://127.0.0.1:%d/metrics", options.metrics_port)
-    loop.set_targets(targets)
+    watcher = _push_watcher(kafka, options, on_result)
+    _set_targets(loop, watcher, targets)
     started = time.monotonic()
     thread = threading.Thread(target=loop.run, name="check-loop", daemon=True)
     watch = FileWatch(options.watch) if options.watch is not None else None
@@ -130,6 +133,8 @@ def run_monitor(
         thread.start()
         if feed_thread is not None:
             feed_thread.start()
+        if watcher is not None:
+            watcher.start()
         next_watch = next_summary = time.monotonic()
         next_summary += options.summary_interval
         while (
@@ -147,7 +152,7 @@ def run_monitor(
             elif reload or (watch is not None and now >= next_watch and watch.changed()):
                 why = "SIGHUP" if reload else f"{options.watch} changed"
                 signals.reload.clear()
-                _reload(loop, load_targets, why)
+                _reload(loop, watcher, load_targets, why)
             if now >= next_watch:
                 next_watch = now + WATCH_S
             if now >= next_summary:
@@ -160,6 +165,8 @@ def run_monitor(
         log.info("stopping: abandoning checks in flight, flushing results to Kafka")
         loop.stop()
         thread.join()
+        if watcher is not None:
+            watcher.stop()
         undelivered = publisher.close()
     elapsed = time.monotonic() - started
     stats = loop.scheduler.stats
@@ -229,7 +236,36 @@ def _raise_file_limit(max_in_flight: int) -> None:
             )
 
 
-def _reload(loop: CheckLoop, load_targets: Callable[[], list[Target]], why: str) -> None:
+def _push_watcher(
+    kafka: KafkaSettings,
+    options: MonitorOptions,
+    on_result: Callable[[CheckResult], None] | None,
+) -> PushWatcher | None:
+    if options.postgres_url is None:
+        return None
+    return PushWatcher(options.postgres_url, kafka, options.monitor_name, on_result=on_result)
+
+
+def _set_targets(loop: CheckLoop, watcher: PushWatcher | None, targets: list[Target]) -> None:
+    """The push:// targets to the heartbeat watcher, the others to the check loop."""
+    pushed = [t for t in targets if t.scheme == "push"]
+    loop.set_targets([t for t in targets if t.scheme != "push"] if pushed else targets)
+    if watcher is not None:
+        watcher.set_targets(pushed)
+    elif pushed:
+        log.error(
+            "%d push:// target(s) not watched: this monitor has no POSTGRES_ENDPOINT, where "
+            "their pings are",
+            len(pushed),
+        )
+
+
+def _reload(
+    loop: CheckLoop,
+    watcher: PushWatcher | None,
+    load_targets: Callable[[], list[Target]],
+    why: str,
+) -> None:
     try:
         targets = load_targets()
     except ConfigError as exc:
@@ -244,7 +280,7 @@ def _reload(loop: CheckLoop, load_targets: Callable[[], list[Target]], why: str)
         log.debug("reload failure", exc_info=True)
         return
     log.info("reload (%s): %d target(s)", why, len(targets))
-    loop.set_targets(targets)
+    _set_targets(loop, watcher, targets)
 
 
 class _Summary:

@@ -1,14 +1,16 @@
 """`wac web`: the dashboard (aiohttp.web), its JSON API and /metrics.
 
-Read-only: every route is a GET. Pages are static HTML shells whose script
-(wac/web/static/app.js, no external asset) fetches the JSON API and redraws every
-`REFRESH_S` seconds. Queries run in threads on a small psycopg pool, each in one
-REPEATABLE READ read-only transaction. The process also runs the rollup job
-(wac.rollups.job) in a background thread unless told not to.
+Reads are GETs. The writes are the targets API (PUT, PATCH, DELETE /api/targets/{id},
+wac/web/targets_api.py: to the targets topic) and notices (wac/web/status_pages.py),
+both behind WAC_WEB_ADMIN_TOKEN, and the heartbeat pings (`/api/push/<token>`, GET or
+POST, wac/web/push.py: public, the token is the secret). Pages are static HTML shells
+whose scripts (wac/web/static/, no external asset) fetch the JSON API. Queries run in
+threads on a small psycopg pool, each in one REPEATABLE READ read-only transaction.
+The process also runs the rollup job (wac.rollups.job) in a background thread unless
+told not to. `/api/openapi.json` documents every /api route (wac/web/openapi.py).
 
-Auth: with WAC_WEB_TOKEN set, every route but /healthz and the public status pages
-and badges (wac/web/status_pages.py says which, and has the only writes: notices,
-behind WAC_WEB_ADMIN_TOKEN) needs either
+Auth: with WAC_WEB_TOKEN set, every route but /healthz, the heartbeat pings and the
+public status pages and badges (wac/web/status_pages.py says which) needs either
 `Authorization: Bearer TOKEN` or HTTP basic auth with TOKEN as the password (any
 user name: what a browser prompts for). The token is compared in constant time and
 never logged (the access log has no headers).
@@ -39,6 +41,8 @@ from wac.targets_topic import TargetsTopicSettings
 from wac.web import data
 from wac.web.metrics import WebMetrics
 from wac.web.openapi import openapi_document
+from wac.web.push import ROUTE as PUSH_ROUTE
+from wac.web.push import PushReceiver
 from wac.web.rollup_thread import RollupThread
 from wac.web.status_pages import StatusPages, access, bearer_matches
 from wac.web.targets_api import FieldError, TargetsApi
@@ -73,6 +77,7 @@ class WebConfig:
     pages: tuple[StatusPage, ...] = ()  # public status pages (wac/web/status_pages.py)
     admin_token: str | None = None  # writes notices and targets through the API
     targets_topic: TargetsTopicSettings | None = None  # where the targets API writes
+    push: PushReceiver | None = None  # heartbeat pings (wac/web/push.py)
 
 
 def authorized(header: str | None, token: str) -> bool:
@@ -178,7 +183,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
             token = config.token
             if (
                 token
-                and name != "/healthz"
+                and name not in ("/healthz", PUSH_ROUTE)
                 and access(name, request.method) == "token"
                 and not authorized(request.headers.get("Authorization"), token)
             ):
@@ -318,6 +323,8 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         return web.json_response(openapi_document())
 
     app.router.add_get("/api/openapi.json", api_openapi)
+    if config.push is not None:
+        config.push.add_routes(app)
 
     rollups: list[RollupThread] = []
 
@@ -335,6 +342,8 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         for thread in rollups:
             await loop.run_in_executor(None, thread.join, 30)
         await loop.run_in_executor(None, pool.close)
+        if config.push is not None:
+            await loop.run_in_executor(None, config.push.close)
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)

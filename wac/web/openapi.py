@@ -157,6 +157,20 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/push/{token}": {
+                "parameters": [_path("token", "the push target's token (its `token_env`)")],
+                **{
+                    method: {
+                        "summary": "a heartbeat ping: the push target of this token is up",
+                        "security": [],  # the token in the path is the secret
+                        "responses": {
+                            "200": _json({"type": "object"}, "the ping, noted and published"),
+                            **_errors(404, 503),
+                        },
+                    }
+                    for method in ("get", "post")
+                },
+            },
             "/api/pages": {
                 "get": {
                     "summary": "the status pages",
