@@ -47,7 +47,7 @@ from wac.probes.netcheck import (
 )
 from wac.result import MAX_ANSWER_CHARS, MAX_DNS_ANSWERS, CheckResult
 from wac.targets import Target
-from wac.targets.options import DNS_PORT, expect_pattern, split_dns_url
+from wac.targets.options import DNS_PORT, expect_pattern, options_as, split_dns_url
 from wac.targets.options import QUERY_TYPES as QUERY_TYPES
 from wac.targets.options import DnsOptions as DnsOptions
 
@@ -87,12 +87,7 @@ def parse_dns_url(url: str) -> DnsQuery:
 
 
 def options_of(target: Target) -> DnsOptions:
-    options = target.probe_options
-    if options is None:
-        return DEFAULT_OPTIONS
-    if not isinstance(options, DnsOptions):
-        raise TypeError(f"a dns target takes DnsOptions, not {type(options).__name__}")
-    return options
+    return options_as(target.probe_options, DnsOptions, DEFAULT_OPTIONS, "dns")
 
 
 async def probe_dns(target: Target, context: ProbeContext) -> CheckResult:
