@@ -68,19 +68,10 @@ CREATE_STAGING = sql.SQL(
     "AS SELECT {} FROM targets WITH NO DATA"
 ).format(_cols)
 COPY_STAGING = sql.SQL("COPY targets_staging ({}) FROM STDIN (FORMAT BINARY)").format(_cols)
-# The columns the newer check sets (the row's `last_seen` is older than or as old as the
-# batch's); the others are merged below.
-NEWER_WINS = (
-    "url",
-    "last_ok",
-    "last_status_code",
-    "last_error_kind",
-    "last_error_message",
-    "last_monitor",
-    "last_check_id",
-    "last_probe",
-    "last_response_time_ms",
-)
+# Merged by the upsert below; every other column is set by the newer check (the row's
+# `last_seen` older than or as old as the batch's).
+_MERGED = ("target", "first_seen", "last_seen", "status_since", "tls_expires_at")
+NEWER_WINS = tuple(column for column in COLUMNS if column not in _MERGED)
 _newer_wins = sql.SQL(",\n    ").join(
     sql.SQL(
         "{0} = CASE WHEN EXCLUDED.last_seen >= t.last_seen THEN EXCLUDED.{0} ELSE t.{0} END"
