@@ -86,14 +86,10 @@ def parse_dns_url(url: str) -> DnsQuery:
     return DnsQuery(parts.server, parts.port, dns.name.from_text(parts.name), parts.type_name)
 
 
-def options_of(target: Target) -> DnsOptions:
-    return options_as(target.probe_options, DnsOptions, DEFAULT_OPTIONS, "dns")
-
-
 async def probe_dns(target: Target, context: ProbeContext) -> CheckResult:
     """The `ProbeFn` of dns:// URLs."""
     query = parse_dns_url(target.url)
-    options = options_of(target)
+    options = options_as(target.probe_options, DnsOptions, DEFAULT_OPTIONS, "dns")
     check = SocketCheck(target, context, "dns")
     check.pattern = options.expect
 

@@ -70,10 +70,6 @@ class IcmpUnavailable(Exception):
     """Neither kind of ICMP socket may be opened by this process."""
 
 
-def options_of(target: Target) -> IcmpOptions:
-    return options_as(target.probe_options, IcmpOptions, DEFAULT_OPTIONS, "icmp")
-
-
 def open_icmp_socket(family: int) -> tuple[socket.socket, str]:
     """A non-blocking ICMP socket of `family` and its kind (`datagram` or `raw`);
     IcmpUnavailable when neither may be opened."""
@@ -108,7 +104,7 @@ def icmp_unavailable() -> str | None:
 async def probe_icmp(target: Target, context: ProbeContext) -> CheckResult:
     """The `ProbeFn` of icmp:// URLs."""
     host = parse_icmp_url(target.url)
-    options = options_of(target)
+    options = options_as(target.probe_options, IcmpOptions, DEFAULT_OPTIONS, "icmp")
     check = SocketCheck(target, context, "icmp")
 
     async def body(check: SocketCheck) -> None:

@@ -42,14 +42,10 @@ _READ_CHUNK = 65536
 DEFAULT_OPTIONS = TcpOptions()
 
 
-def options_of(target: Target) -> TcpOptions:
-    return options_as(target.probe_options, TcpOptions, DEFAULT_OPTIONS, "tcp")
-
-
 async def probe_tcp(target: Target, context: ProbeContext) -> CheckResult:
     """The `ProbeFn` of tcp:// URLs."""
     endpoint = parse_host_port_url(target.url, "tcp")
-    options = options_of(target)
+    options = options_as(target.probe_options, TcpOptions, DEFAULT_OPTIONS, "tcp")
     check = SocketCheck(target, context, "tcp")
     if options.expect is not None:
         check.pattern = options.expect

@@ -47,14 +47,10 @@ _VERSION_ORDER = list(TLS_VERSIONS)
 DEFAULT_OPTIONS = TlsOptions()
 
 
-def options_of(target: Target) -> TlsOptions:
-    return options_as(target.probe_options, TlsOptions, DEFAULT_OPTIONS, "tls")
-
-
 async def probe_tls(target: Target, context: ProbeContext) -> CheckResult:
     """The `ProbeFn` of tls:// URLs."""
     endpoint = parse_host_port_url(target.url, "tls")
-    options = options_of(target)
+    options = options_as(target.probe_options, TlsOptions, DEFAULT_OPTIONS, "tls")
     check = SocketCheck(target, context, "tls")
     host = endpoint.host
 
