@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import psycopg
-from confluent_kafka import KafkaError, Message, Producer
 
 from wac.config import KafkaSettings
 from wac.db.connect import connect
@@ -31,7 +30,8 @@ from wac.errors import first_line
 from wac.heartbeat.periods import down_result, missed_periods, options_of
 from wac.heartbeat.pings import PingState, note_missed, watch
 from wac.result import CheckResult, encode, utc_now
-from wac.runtime.kafka import client_config
+from wac.runtime.confirmed import ConfirmingProducer
+from wac.runtime.kafka_clients import producer_config
 from wac.targets import Target
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class PushWatcher:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="push-watcher", daemon=True)
-        self._producer: Producer | None = None
+        self._producer: ConfirmingProducer | None = None
         self._failing = False
         self._migrated = False
         self.published = 0
@@ -149,20 +149,15 @@ class PushWatcher:
         """Produce the results and wait until Kafka has every one (else raise)."""
         producer = self._producer
         if producer is None:
-            producer = self._producer = Producer(
-                client_config(self._kafka, acks="all", **{"enable.idempotence": True})
+            producer = self._producer = ConfirmingProducer(
+                # librdkafka's own message timeout, as before the kit's producer was used
+                producer_config(self._kafka, linger_ms=5, message_timeout_ms=300_000),
+                what="heartbeat results",
             )
-        errors: list[KafkaError] = []
-
-        def delivered(error: KafkaError | None, message: Message) -> None:
-            if error is not None:
-                errors.append(error)
-
-        for result in results:
-            producer.produce(
-                self._kafka.topic, encode(result), result.target.encode(), on_delivery=delivered
-            )
-        left = producer.flush(DELIVERY_TIMEOUT_S)
-        if left or errors:
-            reason = errors[0].str() if errors else f"{left} not acknowledged in time"
-            raise RuntimeError(f"Kafka did not take the heartbeat results: {reason}")
+        unconfirmed = producer.send(
+            self._kafka.topic,
+            ((result.target.encode(), encode(result)) for result in results),
+            DELIVERY_TIMEOUT_S,
+        )
+        if unconfirmed is not None:
+            raise RuntimeError(f"Kafka did not take the heartbeat results: {unconfirmed.reason()}")
