@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -32,6 +33,7 @@ from wac.heartbeat.pings import PingState, note_missed, watch
 from wac.result import CheckResult, encode, utc_now
 from wac.runtime.confirmed import ConfirmingProducer
 from wac.runtime.kafka_clients import producer_config
+from wac.runtime.outage import OutageTracker, emit
 from wac.targets import Target
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,11 @@ class PushWatcher:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="push-watcher", daemon=True)
         self._producer: ConfirmingProducer | None = None
-        self._failing = False
+        # One line when the database or Kafka fails, one when the watcher works again.
+        self._outages = {
+            name: OutageTracker(name, meanwhile="the heartbeat watcher retries every second")
+            for name in ("PostgreSQL", "Kafka")
+        }
         self._migrated = False
         self.published = 0
 
@@ -93,13 +99,12 @@ class PushWatcher:
                         self._migrated = True
                     conn.autocommit = True
                 self.watch_once(conn)
-                if self._failing:
-                    log.info("heartbeat watcher: working again")
-                    self._failing = False
+                for outage in self._outages.values():
+                    emit(log, outage.up(time.monotonic()))
             except Exception as exc:  # the thread outlives a database or broker outage
-                if not self._failing:
-                    log.error("heartbeat watcher: %s (retrying every second)", first_line(exc))
-                    self._failing = True
+                # Besides the database's, the pass's only I/O is the delivery to Kafka.
+                name = "PostgreSQL" if isinstance(exc, psycopg.Error) else "Kafka"
+                emit(log, self._outages[name].down(first_line(exc), time.monotonic()))
                 if conn is not None:
                     conn.close()
                 conn = None
