@@ -9,7 +9,7 @@ variable `url_env` names.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
@@ -39,9 +39,9 @@ MAX_TEXT = 2000
 _KEYS = {"url_env", "username", "avatar_url", "timeout", "ca_file"}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DiscordNotifier(RequestNotifier):
-    url: str = field(repr=False)  # carries the webhook's token
+    url: str  # carries the webhook's token
     username: str | None
     avatar_url: str | None
 

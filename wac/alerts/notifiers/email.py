@@ -10,7 +10,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -35,18 +35,18 @@ _KEYS = {
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(eq=False, repr=False, kw_only=True)
 class EmailNotifier:
     name: str
     host: str
     port: int
     security: str
-    username: str | None = field(repr=False)
-    password: str | None = field(repr=False)
+    username: str | None
+    password: str | None
     sender: str
     recipients: list[str]
     timeout: float
-    context: ssl.SSLContext = field(repr=False)  # verifies the server (against `ca_file`)
+    context: ssl.SSLContext  # verifies the server (against `ca_file`)
 
     def describe(self) -> str:
         return f"email via {self.host}:{self.port} ({self.security}) to {len(self.recipients)}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
@@ -32,9 +32,9 @@ MAX_THREAD_KEY = 128
 _KEYS = {"url_env", "timeout", "ca_file"}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class GoogleChatNotifier(RequestNotifier):
-    url: str = field(repr=False)  # carries the webhook's key and token
+    url: str  # carries the webhook's key and token
 
     def describe(self) -> str:
         return f"google chat webhook to {host_of(self.url)}"

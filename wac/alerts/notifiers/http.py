@@ -159,14 +159,14 @@ class HttpPoster:
         return self._client.post(self.url, body, headers).status
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RequestNotifier:
     """A notifier that makes one HTTP request per notification (`request`; None: nothing
     to send for it), delivered by its client with the notification's id as the
-    idempotency key. Its fields that hold a secret are left out of its repr."""
+    idempotency key. Notifiers hold secrets: their repr is object's, which shows none."""
 
     name: str
-    client: HttpClient = field(repr=False)
+    client: HttpClient
 
     def request(self, notification: Notification) -> Outgoing | None:
         raise NotImplementedError

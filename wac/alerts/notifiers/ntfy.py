@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
@@ -46,11 +46,11 @@ def clip_bytes(text: str, limit: int) -> str:
     return cut + "…"
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(eq=False, repr=False, kw_only=True)
 class NtfyNotifier(RequestNotifier):
     api_url: str
-    topic: str = field(repr=False)  # a public server's topic name is its only secret
-    token: str | None = field(repr=False)
+    topic: str  # a public server's topic name is its only secret
+    token: str | None
     priority: int
 
     def describe(self) -> str:

@@ -12,7 +12,7 @@ integration) comes from the variable `api_key_env` names; EU accounts set
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -59,9 +59,9 @@ _KEYS = {
 }
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(eq=False, repr=False, kw_only=True)
 class OpsgenieNotifier(RequestNotifier):
-    api_key: str = field(repr=False)
+    api_key: str
     api_url: str
     priority: str
     tags: list[str]

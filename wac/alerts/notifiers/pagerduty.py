@@ -11,7 +11,7 @@ resolve once the certificate is renewed. The routing key (the integration key of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
@@ -42,9 +42,9 @@ MAX_DEDUP_KEY = 255
 _KEYS = {"routing_key_env", "api_url", "severity", "key_prefix", "client_url", "timeout", "ca_file"}
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(eq=False, repr=False, kw_only=True)
 class PagerDutyNotifier(RequestNotifier):
-    routing_key: str = field(repr=False)
+    routing_key: str
     url: str  # the Events API's enqueue URL
     severity: str
     key_prefix: str

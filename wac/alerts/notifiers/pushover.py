@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,10 +52,10 @@ _KEYS = {
 }
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(eq=False, repr=False, kw_only=True)
 class PushoverNotifier(RequestNotifier):
-    token: str = field(repr=False)
-    user_key: str = field(repr=False)
+    token: str
+    user_key: str
     url: str  # the Message API's URL
     priority: int
     sound: str | None

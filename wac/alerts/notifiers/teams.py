@@ -9,7 +9,7 @@ signature (`sig=`), so it comes only from the variable `url_env` names.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
@@ -32,9 +32,9 @@ STYLES = {"down": "attention", "up": "good", "reminder": "warning", "certificate
 _KEYS = {"url_env", "timeout", "ca_file"}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class TeamsNotifier(RequestNotifier):
-    url: str = field(repr=False)  # carries the workflow's signature
+    url: str  # carries the workflow's signature
 
     def describe(self) -> str:
         return f"teams workflow webhook to {host_of(self.url)}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
@@ -51,9 +51,9 @@ def clip_utf16(text: str, limit: int) -> str:
     return "".join(kept) + "…"
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(eq=False, repr=False, kw_only=True)
 class TelegramNotifier(RequestNotifier):
-    url: str = field(repr=False)  # the bot's sendMessage URL, which holds its token
+    url: str  # the bot's sendMessage URL, which holds its token
     chat_id: int | str
     message_thread_id: int | None
 
