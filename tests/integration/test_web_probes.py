@@ -1,6 +1,7 @@
 """The target page of each probe: `/api/target` names the probe, the phases it fills and
 its latest check's details; stored details the contract refuses (rows written by other
-means) are dropped field by field, never a 500.
+means) are dropped field by field, never a 500; the pages in a real headless Chromium
+show each probe's phases and details, escaped.
 
 The dashboard runs on a schema of its own (`own_schema`) with a known data set.
 """
@@ -15,12 +16,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import psycopg
 import pytest
 
+from tests.integration.test_web import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.support.checks_data import Check, insert_checks, insert_raw
 from tests.support.processes import stop, wait_for
 from tests.support.servers import free_port
@@ -322,3 +325,133 @@ def test_stored_details_the_contract_refuses_are_dropped_field_by_field(
     data = target(web, f"hostile-{case}")
     assert data["probe"] == "dns" and data["phases_shown"] == ["resolve"]
     assert data["latest_check"]["details"] == HOSTILE[case][1]
+
+
+def _browser_page(pw: Any) -> tuple[Any, Any, list[str], list[str]]:
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    context = browser.new_context(
+        viewport={"width": 1360, "height": 900},
+        http_credentials={"username": "ops", "password": TOKEN},
+    )
+    page = context.new_page()
+    problems: list[str] = []
+    external: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.on(
+        "request",
+        lambda r: (
+            None if r.url.startswith(("http://127.0.0.1", "data:")) else external.append(r.url)
+        ),
+    )
+    return browser, page, problems, external
+
+
+def _open_target(page: Any, web: Web, kind: str) -> dict[str, str]:
+    page.goto(f"{web.base}/target?name={quote(name_of(web, kind))}&range=1h")
+    page.wait_for_selector("#latest-details .detail")
+    page.wait_for_selector("#chart svg")
+    shown: dict[str, str] = page.locator("#latest-details .detail").evaluate_all(
+        "ds => Object.fromEntries(ds.map(d => [d.dataset.detail, d.querySelector('dd').innerText]))"
+    )
+    return shown
+
+
+def _phases_on_page(page: Any) -> dict[str, list[str]]:
+    return {
+        "card": page.locator("#latest-phases .phase").evaluate_all(
+            "ps => ps.map(p => p.dataset.phase)"
+        ),
+        "chart": page.locator("#chart path[data-phase]").evaluate_all(
+            "ps => ps.map(p => p.dataset.phase)"
+        ),
+        "legend": page.locator("#legend > span").evaluate_all(
+            "ls => ls.map(l => l.innerText.trim())"
+        ),
+    }
+
+
+def test_each_probes_target_page_in_a_real_browser(web: Web) -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser, page, problems, external = _browser_page(pw)
+
+        # Overview: a probe label on each target's row.
+        page.goto(web.base + "/")
+        page.wait_for_selector(f'tr[data-target="{name_of(web, "dns")}"]')
+        for kind, expected in KINDS.items():
+            row = page.locator(f'tr[data-target="{name_of(web, kind)}"]')
+            assert row.locator(".probe").inner_text().lower() == (expected.probe or "http")
+        page.screenshot(path=str(SCREENSHOTS / "overview-probes.png"), full_page=True)
+
+        # DNS: one phase (resolve) everywhere, rcode and answers.
+        shown = _open_target(page, web, "dns")
+        assert page.locator("#probe").inner_text().lower() == "dns"
+        phases = _phases_on_page(page)
+        assert phases == {"card": ["resolve"], "chart": ["resolve"], "legend": ["resolve"]}
+        assert "3.0 ms" in page.locator("#latest-phases").inner_text()
+        assert shown["dns_rcode"] == "NOERROR"
+        assert shown["dns_answers"].splitlines() == DNS_DETAILS["dns_answers"]
+        assert shown["address"] == "127.0.0.1" and shown["dns_tcp"] == "UDP"
+        tiles = page.locator(".tile .label").all_inner_texts()
+        assert "CERTIFICATE" not in [t.upper() for t in tiles]
+        page.screenshot(path=str(SCREENSHOTS / "target-dns.png"), full_page=True)
+
+        # TLS: resolve, connect and tls; version, cipher, the failed verification, days left.
+        shown = _open_target(page, web, "tls")
+        assert page.locator("#probe").inner_text().lower() == "tls"
+        phases = _phases_on_page(page)
+        assert phases["card"] == phases["chart"] == ["resolve", "connect", "tls"]
+        assert shown["tls_version"] == "TLSv1.3"
+        assert shown["tls_cipher"] == "TLS_AES_256_GCM_SHA384"
+        assert shown["tls_verified"] == "no: self-signed certificate"
+        assert shown["tls_host_matched"] == "yes"
+        assert shown["cert_days_left"].startswith("20 days left")
+        when = page.locator("#latest-when").inner_text()
+        assert "tls: certificate verify failed: self-signed certificate" in when
+        assert page.locator("#errors tbody tr").count() == 1
+        page.screenshot(path=str(SCREENSHOTS / "target-tls.png"), full_page=True)
+
+        # ICMP: resolve only; sent, received, loss and the round trips.
+        shown = _open_target(page, web, "icmp")
+        assert page.locator("#probe").inner_text().lower() == "icmp"
+        assert _phases_on_page(page)["card"] == ["resolve"]
+        assert shown["icmp_sent"] == "3 sent · 2 received"
+        assert shown["icmp_loss_pct"] == "33.3%"
+        assert shown["icmp_rtt"] == "41 µs / 60 µs / 82 µs"
+        assert "resolve 20 µs" in page.locator("#latest-phases").inner_text()
+        assert shown["icmp_socket"] == "raw"
+        page.screenshot(path=str(SCREENSHOTS / "target-icmp.png"), full_page=True)
+
+        # TCP: the reply's start; HTTP: the version; a heartbeat: no phases.
+        shown = _open_target(page, web, "tcp")
+        assert shown["tcp_reply"] == TCP_DETAILS["tcp_reply"] and shown["tcp_reply_bytes"] == "21"
+        assert _phases_on_page(page)["card"] == PHASES_SHOWN["tcp"]
+        shown = _open_target(page, web, "https")
+        assert shown["http_version"] == "2" and shown["status_code"] == "200"
+        assert _phases_on_page(page)["card"] == PHASES_SHOWN["https"]
+        shown = _open_target(page, web, "push")
+        assert _phases_on_page(page)["card"] == []
+        assert "no timed phases" in page.locator("#latest-phases").inner_text()
+
+        # Hostile details: shown as text, invisible controls escaped, no markup made.
+        shown = _open_target(page, web, "hostile-bidi")
+        escaped = "evil\\u202etxt.exe\\u2066x\\u2069\\u200b"
+        assert shown["dns_rcode"] == escaped
+        assert shown["dns_answers"].splitlines() == [escaped, "<img src=x onerror=alert(1)>"]
+        assert page.locator("#latest-details img").count() == 0
+        body = page.locator("body").inner_text()
+        assert not any(c in body for c in "\u202e\u2066\u2069\u200b")
+        page.screenshot(path=str(SCREENSHOTS / "target-hostile-details.png"), full_page=True)
+        for case in ("array", "deep", "huge-numbers"):
+            _open_target(page, web, f"hostile-{case}")
+        browser.close()
+    assert problems == []
+    assert external == []
