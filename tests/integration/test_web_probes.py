@@ -422,7 +422,12 @@ def test_each_probes_target_page_in_a_real_browser(web: Web) -> None:
         # ICMP: resolve only; sent, received, loss and the round trips.
         shown = _open_target(page, web, "icmp")
         assert page.locator("#probe").inner_text().lower() == "icmp"
-        assert _phases_on_page(page)["card"] == ["resolve"]
+        phases = _phases_on_page(page)
+        assert phases["card"] == phases["chart"] == ["resolve"]
+        # Its response time is the average round trip, not a phase: a line of its own.
+        assert phases["legend"] == ["resolve", "round trip (avg)"]
+        line = page.locator('#chart path[data-series="response"]')
+        assert line.count() == 1 and line.evaluate("p => p.getBBox().width") > 300
         assert shown["icmp_sent"] == "3 sent · 2 received"
         assert shown["icmp_loss_pct"] == "33.3%"
         assert shown["icmp_rtt"] == "41 µs / 60 µs / 82 µs"

@@ -217,7 +217,9 @@ function drawChart(container, data) {
   const points = data.series.filter((p) => p.avg_ms !== null).map((p) => ({
     t: new Date(p.t).getTime(), p, stack: phases.reduce((acc, k) => { acc.push((acc.length ? acc[acc.length - 1] : 0) + (p.phases[k] || 0)); return acc; }, []),
   }));
-  const ymax = niceMax(Math.max(0, ...points.map((q) => q.stack[q.stack.length - 1])));
+  const line = responseLine(data);
+  const tops = points.map((q) => Math.max(q.stack.length ? q.stack[q.stack.length - 1] : 0, line ? q.p.avg_ms : 0));
+  const ymax = niceMax(Math.max(0, ...tops));
   const x = (t) => m.l + ((t - t0) / Math.max(1, t1 - t0)) * w;
   const y = (v) => m.t + h - (v / ymax) * h;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "response time by phase" });
@@ -259,6 +261,13 @@ function drawChart(container, data) {
     }
     if (d) root.append(svg("path", { d, fill: PHASE_COLORS[k], "fill-opacity": "0.9", stroke: "none", "data-phase": k }));
   });
+  if (line && segments.length) {
+    const d = segments.map((seg) => {
+      const pts = seg.length === 1 ? [seg[0], { ...seg[0], t: seg[0].t + stepMs * 0.8 }] : seg;
+      return `M${pts.map((q) => `${x(q.t).toFixed(1)},${y(q.p.avg_ms).toFixed(1)}`).join("L")}`;
+    }).join("");
+    root.append(svg("path", { d, fill: "none", stroke: RESPONSE_COLOR, "stroke-width": "2", "data-series": "response" }));
+  }
   // Failures: a red tick on the time axis for every bin with a failed check.
   for (const p of data.series) {
     if (p.failures > 0) {
@@ -291,7 +300,8 @@ function drawChart(container, data) {
   });
   root.addEventListener("mouseleave", () => { tip.hidden = true; cursor.setAttribute("visibility", "hidden"); });
   document.getElementById("legend").replaceChildren(...phases.map((k) =>
-    el("span", {}, el("span", { class: `sw ${k}` }), k)));
+    el("span", {}, el("span", { class: `sw ${k}` }), k)),
+  ...(line ? [el("span", { "data-series": "response" }, el("span", { class: "sw response" }), line)] : []));
 }
 
 function drawDays(days) {

@@ -14,6 +14,11 @@ function shownPhases(data) { return Array.isArray(data.phases_shown) ? data.phas
 
 function hasCertificate(data) { return CERTIFICATE_PROBES.has(probeOf(data)) || hasCertificateDays(data); }
 
+// A probe whose response time is not the sum of its phases (icmp: the average round
+// trip) has that time drawn as a line of its own on the chart, under this label.
+const RESPONSE_COLOR = "#d9480f";
+function responseLine(data) { return probeOf(data) === "icmp" ? "round trip (avg)" : null; }
+
 function hasCertificateDays(data) { return data.cert_days_left !== null && data.cert_days_left !== undefined; }
 
 function yesNo(v) { return v === true ? "yes" : v === false ? "no" : "–"; }
