@@ -118,6 +118,14 @@ KINDS = {
             {"resolve": 1.0, "connect": 2.0, "processing": 20.0, "transfer": 1.0},
         ),
         Kind("push", "push", "push://nightly-backup", {}),
+        # A probe of a later version (the field takes any short name): nothing hidden.
+        Kind(
+            "later",
+            "grpc",
+            "grpc://127.0.0.1:50051",
+            {"resolve": 0.1, "connect": 0.4},
+            {"address": "127.0.0.1"},
+        ),
     ]
 }
 PHASES_SHOWN = {
@@ -129,6 +137,7 @@ PHASES_SHOWN = {
     "https": ["resolve", "connect", "tls", "processing", "transfer"],
     "http": ["resolve", "connect", "processing", "transfer"],
     "push": [],
+    "later": ["resolve", "connect", "tls", "processing", "transfer"],
 }
 
 
@@ -307,7 +316,8 @@ def test_target_api_names_the_probe_its_phases_and_the_latest_details(web: Web, 
     assert sum(p["checks"] for p in points) == CHECKS
     if expected.phases:
         for phase in PHASES_SHOWN[kind]:
-            assert all(p["phases"][phase] == expected.phases[phase] for p in points), phase
+            want = expected.phases.get(phase, 0.0)
+            assert all(p["phases"][phase] == want for p in points), phase
 
 
 def test_overview_names_each_targets_probe(web: Web) -> None:
@@ -438,6 +448,8 @@ def test_each_probes_target_page_in_a_real_browser(web: Web) -> None:
         # TCP: the reply's start; HTTP: the version; a heartbeat: no phases.
         shown = _open_target(page, web, "tcp")
         assert shown["tcp_reply"] == TCP_DETAILS["tcp_reply"] and shown["tcp_reply_bytes"] == "21"
+        labels = [t.upper() for t in page.locator(".tile .label").all_inner_texts()]
+        assert "PROBE" in labels and "CERTIFICATE" not in labels  # a tcp check without TLS
         assert _phases_on_page(page)["card"] == PHASES_SHOWN["tcp"]
         shown = _open_target(page, web, "https")
         assert shown["http_version"] == "2" and shown["status_code"] == "200"
@@ -445,6 +457,8 @@ def test_each_probes_target_page_in_a_real_browser(web: Web) -> None:
         shown = _open_target(page, web, "push")
         assert _phases_on_page(page)["card"] == []
         assert "no timed phases" in page.locator("#latest-phases").inner_text()
+        shown = _open_target(page, web, "later")
+        assert shown == {"address": "127.0.0.1"}
 
         # Hostile details: shown as text, invisible controls escaped, no markup made.
         shown = _open_target(page, web, "hostile-bidi")

@@ -4,15 +4,18 @@
 // helpers (el, visible, fmtMs, ...): every value goes into the DOM as text, escaped.
 "use strict";
 
-// Probes whose checks can carry a certificate (tcp only with `tls: true`).
-const CERTIFICATE_PROBES = new Set(["http", "tcp", "tls"]);
+// Probes whose checks carry a certificate (tcp too once its latest check spoke TLS).
+const CERTIFICATE_PROBES = new Set(["http", "tls"]);
 
 function probeOf(data) { return data.probe || "http"; }
 
 // The phases the page shows for this target (the API says which its probe fills).
 function shownPhases(data) { return Array.isArray(data.phases_shown) ? data.phases_shown : PHASES; }
 
-function hasCertificate(data) { return CERTIFICATE_PROBES.has(probeOf(data)) || hasCertificateDays(data); }
+function hasCertificate(data) {
+  const details = (data.latest_check && data.latest_check.details) || {};
+  return CERTIFICATE_PROBES.has(probeOf(data)) || hasCertificateDays(data) || Boolean(details.tls_version);
+}
 
 // A probe whose response time is not the sum of its phases (icmp: the average round
 // trip) has that time drawn as a line of its own on the chart, under this label.
@@ -93,7 +96,8 @@ function detailRows(data) {
     case "tcp": return d.tls_version ? [...tcpRows(d), ...tlsRows(d, data)] : tcpRows(d);
     case "http": return [...httpRows(d, data), ...(hasCertificateDays(data) ? tlsRows(d, data).slice(-1) : [])];
     case "push": return [["last ping", "ping", latest && latest.ok ? `${fmtTime(latest.checked_at)} UTC` : "none in the newest period"]];
-    default: return [];
+    // A probe of a later version: each of its details as it is.
+    default: return Object.entries(d).map(([key, v]) => [key, key, Array.isArray(v) ? v.join(", ") : String(v)]);
   }
 }
 
