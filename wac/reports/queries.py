@@ -104,6 +104,53 @@ def summaries(
     return {t: agg for (t, _), agg in aggregate(conn, pieces, targets).items()}
 
 
+def counts_sql(pieces: Sequence[Piece], targets: Sequence[str] | None = None) -> sql.Composed:
+    """`SELECT target, checks, failures` over these pieces, one row per target: the
+    numbers behind an uptime, from two columns of each tier row (no histogram)."""
+    parts: list[sql.Composable] = []
+    for piece in pieces:
+        tf = _targets_sql(targets)
+        if piece.source == "raw":
+            parts.append(
+                sql.SQL(
+                    "SELECT target, 1 AS checks, CASE WHEN ok THEN 0 ELSE 1 END AS failures "
+                    "FROM checks WHERE checked_at >= {} AND checked_at < {} AND {}"
+                ).format(sql.Literal(piece.start), sql.Literal(piece.end), tf)
+            )
+        else:
+            parts.append(
+                sql.SQL(
+                    "SELECT target, checks, failures FROM {} "
+                    "WHERE bucket >= {} AND bucket < {} AND {}"
+                ).format(
+                    sql.Identifier(TIER_TABLES[piece.source]),
+                    sql.Literal(piece.start),
+                    sql.Literal(piece.end),
+                    tf,
+                )
+            )
+    if not parts:
+        return sql.SQL(
+            "SELECT NULL::text AS target, 0::bigint AS checks, 0::bigint AS failures WHERE false"
+        ).format()
+    return sql.SQL(
+        "SELECT target, sum(checks)::bigint AS checks, sum(failures)::bigint AS failures "
+        "FROM ({}) AS c GROUP BY target"
+    ).format(sql.SQL(" UNION ALL ").join(parts))
+
+
+def uptime_counts(
+    conn: psycopg.Connection,
+    snap: Snapshot,
+    start: datetime,
+    end: datetime,
+    targets: Sequence[str] | None = None,
+) -> dict[str, tuple[int, int]]:
+    """target → (checks, failures) in [start, end)."""
+    pieces = plan_window(start, end, snap.watermark, snap.minute_horizon)
+    return {t: (c, f) for t, c, f in conn.execute(counts_sql(pieces, targets)) if t is not None}
+
+
 def series(
     conn: psycopg.Connection,
     snap: Snapshot,

@@ -40,6 +40,7 @@ from wac.pages.config import StatusPage
 from wac.rollups import job as rollup
 from wac.web import data
 from wac.web.metrics import WebMetrics
+from wac.web.overview_query import QueryError, parse_overview_query
 from wac.web.status_pages import StatusPages, access
 
 log = logging.getLogger(__name__)
@@ -288,7 +289,11 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         )
 
     async def api_overview(request: web.Request) -> web.StreamResponse:
-        result = await run_query(data.overview)
+        try:
+            query = parse_overview_query(request.query.items())
+        except QueryError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        result = await run_query(data.overview, query)
         result["refresh_s"] = REFRESH_S
         return web.json_response(result)
 
