@@ -13,6 +13,7 @@ from wac.commands.notice import notice
 from wac.commands.report import report, rollup
 from wac.commands.services import services
 from wac.commands.store import migrate, schema, store
+from wac.commands.targets import targets
 from wac.commands.up import up
 from wac.commands.web import web
 from wac.errors import WacError
@@ -49,6 +50,7 @@ def cli() -> None:
 for command in (monitor, check, store, migrate, schema, services, up, alert, report, rollup, web):
     cli.add_command(command)
 cli.add_command(notice)
+cli.add_command(targets)
 
 
 def main() -> None:

@@ -35,3 +35,12 @@ def first_line(exc: BaseException) -> str:
     except Exception:  # an exception whose __str__ raises
         text = ""
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def described(exc: BaseException, limit: int = 300) -> str:
+    """An unexpected exception in one line: its class, then its first line (cut at `limit`)."""
+    name = type(exc).__name__
+    line = first_line(exc)
+    if len(line) > limit:
+        line = line[: limit - 3] + "..."
+    return name if line == name else f"{name}: {line}"

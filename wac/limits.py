@@ -43,3 +43,10 @@ MAX_TCP_READ_BYTES = 1024 * 1024  # the reply an `expect` is looked for in is he
 MAX_ICMP_COUNT = 100
 MIN_ICMP_INTERVAL_S = 0.001
 MAX_ICMP_INTERVAL_S = 60.0
+
+# A target's definition in the targets topic (wac.targets.definition): bounded before it
+# is parsed. A definition nests 2 levels (the object, its headers or expect_status); its
+# largest fields (url, pattern, header values) fit many times in 256 KiB, well under
+# Kafka's default message limit of 1 MB.
+MAX_DEFINITION_BYTES = 256 * 1024
+MAX_DEFINITION_NESTING = 8

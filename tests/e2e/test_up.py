@@ -73,4 +73,4 @@ def test_up_refuses_bad_targets_before_starting_anything(isolated_env: dict[str,
         check=False,
     )
     assert result.returncode == 2
-    assert "must start with http:// or https://" in result.stderr
+    assert "must start with http://, https://" in result.stderr

@@ -7,7 +7,6 @@ other tests use.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from unittest import mock
 
@@ -16,18 +15,10 @@ import pytest
 
 from wac.db.migrate import migrate
 from wac.localservices import LocalServices
+from wac.localservices.proc import port_free
 
 KAFKA_PORT = 28092  # plaintext; SSL +1, controller +2 (below the ephemeral range)
 POSTGRES_PORT = 28432
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +33,8 @@ def fault_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSe
         services = LocalServices(home=home)
         if not services.status()[0].running:
             busy = [p for p in (KAFKA_PORT, KAFKA_PORT + 1, KAFKA_PORT + 2, POSTGRES_PORT)]
-            busy = [p for p in busy if not _port_free(p)]
+            # As the servers bind (SO_REUSEADDR): a port only in TIME_WAIT is free.
+            busy = [p for p in busy if not port_free("127.0.0.1", p)]
             assert not busy, f"ports {busy} are taken: the fault suite needs them"
         services.up()
     try:

@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 
 from tests.support.processes import wait_for
+from wac.monitor.gc_pause import GC_PAUSE
 from wac.monitor.loop import CheckLoop
 from wac.result import CheckResult
 from wac.targets import target_from_url
@@ -48,3 +49,71 @@ def test_loop_checks_each_target_replaces_targets_and_stops_abandoning_checks(si
     stats = loop.stats
     assert stats.started == stats.finished + stats.in_flight
     assert stats.lateness.count == stats.started
+
+
+def test_a_hundred_thousand_changes_do_not_hold_up_the_checks_due_meanwhile(site: str) -> None:
+    """`change_targets` is applied a few milliseconds' worth per turn, with the garbage
+    collector held off: the checks of a fast target stay on time while 100,000 targets are
+    added, then removed."""
+    import dataclasses
+    import time
+
+    results: list[CheckResult] = []
+    loop = CheckLoop(results.append, monitor="loop-test", max_in_flight=50)
+    fast = target_from_url(f"{site}/ok?fast", interval=0.1, timeout=1)
+    # Daily checks: a few of the 100,000 fall due during the test, against the local site.
+    many_base = target_from_url(f"{site}/ok?many", interval=86400.0, timeout=1)
+    with GC_PAUSE.held():  # as the fleet makes its targets (see wac.monitor.gc_pause)
+        many = [dataclasses.replace(many_base, id=f"many-{i}") for i in range(100_000)]
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        assert loop.change_targets([fast]).wait(5)
+        wait_for(lambda: len(results) >= 3, 10, "the fast target's first checks")
+        loop.stats.take_recent_lateness()
+        began = time.monotonic()
+        assert loop.change_targets(many).wait(30)
+        added_in = time.monotonic() - began
+        assert len(loop.scheduler) == 100_001
+        began = time.monotonic()
+        assert loop.change_targets(remove=[t.id for t in many]).wait(30)
+        removed_in = time.monotonic() - began
+        assert [t.id for t in loop.scheduler.targets] == [fast.id]
+        time.sleep(0.3)
+        lateness = loop.stats.take_recent_lateness()
+    finally:
+        loop.stop()
+        thread.join(10)
+    print(
+        f"100,000 targets added in {added_in:.2f} s, removed in {removed_in:.2f} s; "
+        f"lateness meanwhile: {lateness.count} checks, max {lateness.max_ms:.0f} ms"
+    )
+    assert lateness.count >= 5
+    assert lateness.max_ms <= 50, "the changes held up the loop"
+
+
+def test_changes_queued_while_others_apply_leave_the_collector_running(site: str) -> None:
+    """Batches queued from another thread while the loop applies earlier ones: each is
+    applied, and the collector is running again once the queue is empty."""
+    import dataclasses
+    import gc
+
+    results: list[CheckResult] = []
+    loop = CheckLoop(results.append, monitor="loop-test", max_in_flight=10)
+    base = target_from_url(f"{site}/ok?batches", interval=86400.0, timeout=1)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        events = [
+            loop.change_targets(
+                [dataclasses.replace(base, id=f"b{batch}-{i}") for i in range(2000)]
+            )
+            for batch in range(20)
+        ]
+        assert all(event.wait(20) for event in events)
+        assert len(loop.scheduler) == 40_000
+        wait_for(gc.isenabled, 5, "the collector to run again")
+    finally:
+        loop.stop()
+        thread.join(10)
+    assert thread.is_alive() is False

@@ -103,7 +103,7 @@ def test_bad_endpoint_syntax(isolated_env: dict[str, str]) -> None:
 
 def test_bad_url_argument(isolated_env: dict[str, str]) -> None:
     result = wac(["monitor", "example.com"], isolated_env)
-    assert_one_line_error(result, "must start with http:// or https://")
+    assert_one_line_error(result, "must start with http://, https://")
 
 
 def test_plaintext_against_ssl_listener(isolated_env: dict[str, str]) -> None:

@@ -294,6 +294,49 @@ def test_postgres_restart_and_kill_9_recovery(
             shutil.rmtree(base, ignore_errors=True)
 
 
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports below the ephemeral range."""
+    for _ in range(200):
+        first = _free_port()
+        if all(_bindable(first + i) for i in range(1, count)):
+            return first
+    raise RuntimeError("no free ports")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_broker_that_exits_during_start_up_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error names how the JVM ended and the cause Kafka logged, not only the dozens of
+    shutting-down lines that follow it in kafka.log."""
+    from wac.localservices.errors import ServiceError
+
+    monkeypatch.setenv("WAC_KAFKA_PORT", str(_free_ports(3)))
+    svc = LocalServices(home=tmp_path / "home")
+    try:
+        svc.start_kafka()
+        svc.stop_kafka()
+        meta = svc.paths.kafka_data / "meta.properties"
+        meta.write_text(meta.read_text().replace("node.id=1", "node.id=7"))
+        with pytest.raises(ServiceError) as failed:
+            svc.start_kafka()
+    finally:
+        svc.stop_kafka()
+    text = str(failed.value)
+    assert "exited with code 1 during start-up" in text, text
+    assert "the JVM" in text and str(svc.paths.kafka_out) in text, text
+    cause = text.split("First errors in", 1)[1].split("Last lines of", 1)[0]
+    assert "Stored node id 7 doesn't match previous node id 1" in cause, text
+
+
 def _services_command(
     args: list[str], folder: Path, dotenv: str, **environ: str
 ) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import ipaddress
+import json
 import socket
 import ssl
 import tempfile
@@ -37,6 +38,16 @@ from cryptography.x509.oid import NameOID
 from wac.localservices.certs import CA_KEY_USAGE
 
 _last_authorization: list[str | None] = [None]
+JSON_DOCUMENT = {
+    "status": "UP",
+    "version": 7,
+    "ratio": 0.5,
+    "healthy": True,
+    "owner": None,
+    "checks": [{"name": "db", "ok": True}, {"name": "cache", "ok": False}],
+    "tags": ["a", "b"],
+    "odd key": "spaced",
+}
 
 
 def last_authorization() -> str | None:
@@ -47,7 +58,8 @@ def last_authorization() -> str | None:
 class SiteHandler(BaseHTTPRequestHandler):
     """Routes: /ok, /status/NNN, /slow/MS, /hang, /trickle, /big/BYTES, /loop, /redirect,
     /headers (echoes the request headers), /peer (records the client's port in `peers`),
-    /forty-a (forty `a`s and a `!`)."""
+    /forty-a (forty `a`s and a `!`), /json (a JSON document, `JSON_DOCUMENT`); POST and
+    PUT to any path: the request's method, Content-Type and body echoed as JSON."""
 
     protocol_version = "HTTP/1.1"
     peers: list[int] = []  # noqa: RUF012 (shared on purpose: what /peer saw)
@@ -57,7 +69,8 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        if "Content-Type" not in (headers or {}):
+            self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -67,6 +80,19 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self.do_GET()
+
+    def do_POST(self) -> None:
+        _last_authorization[0] = self.headers.get("Authorization")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        echo = {
+            "method": self.command,
+            "content_type": self.headers.get("Content-Type"),
+            "body": body.decode("utf-8", "replace"),
+        }
+        self._send(200, json.dumps(echo).encode(), {"X-Echo": "yes"})
+
+    do_PUT = do_POST
 
     def do_GET(self) -> None:
         _last_authorization[0] = self.headers.get("Authorization")
@@ -115,6 +141,12 @@ class SiteHandler(BaseHTTPRequestHandler):
             self._send(200, b"a" * 40 + b"!")
         elif path == "/headers":
             self._send(200, str(self.headers).encode())
+        elif path == "/json":
+            self._send(
+                200,
+                json.dumps(JSON_DOCUMENT).encode(),
+                {"Content-Type": "application/json", "X-Version": "7"},
+            )
         elif path == "/peer":
             SiteHandler.peers.append(self.client_address[1])
             self._send(200, b"peer noted")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +20,7 @@ from tests.unit.test_alert_state import result
 from wac.alerts.config import AlertConfig, Rules
 from wac.alerts.db import EVENTS_CHANNEL, OutboxRow
 from wac.alerts.messages import notification_decoder
+from wac.alerts.planner import Plan
 from wac.alerts.service import AlertService, AlertSettings
 from wac.config import KafkaSettings
 from wac.result import encode
@@ -64,6 +69,18 @@ class FakeDB:
     def load_state(self, target: str) -> None:
         return None
 
+    def load_states(self, topic: str, partitions: Any) -> dict[str, Any]:
+        self.attempt()
+        return {}
+
+    def load_offsets(self, topic: str, partitions: Any) -> dict[int, int]:
+        return {}
+
+    def attempt(self) -> None:
+        if self.fail > 0:
+            self.fail -= 1
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
     def open_incident(self, target: str, started: datetime, cause: str, locations: Any) -> int:
         self.next_id += 1
         return self.next_id
@@ -84,9 +101,7 @@ class FakeDB:
         self.rejected += rows
 
     def save_offsets(self, topic: str, offsets: dict[int, int]) -> None:
-        if self.fail > 0:
-            self.fail -= 1
-            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        self.attempt()
         self.committed_outbox += self.pending
         self.committed_offsets.update(offsets)
 
@@ -116,7 +131,7 @@ def service(monkeypatch: pytest.MonkeyPatch) -> AlertService:
 
 
 def test_a_failed_batch_transaction_is_retried_from_the_state_before_it(
-    service: AlertService,
+    service: AlertService, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = FakeDB(fail=2)
     service._db = db  # type: ignore[assignment]
@@ -125,7 +140,8 @@ def test_a_failed_batch_transaction_is_retried_from_the_state_before_it(
         FakeMessage(i, encode(result(False, T0 + timedelta(seconds=i), target=target)))
         for i in range(3)
     ]
-    service._until_done(lambda: service._process(batch))
+    with caplog.at_level(logging.INFO):
+        service._commit(functools.partial(service._plan_batch, batch))
 
     state = service.states[target]
     assert state.locations["eu"].failures == 3  # counted once, not once per attempt
@@ -136,6 +152,10 @@ def test_a_failed_batch_transaction_is_retried_from_the_state_before_it(
     down = notification_decoder.decode(db.committed_outbox[1].payload)
     assert down.incident is not None and down.incident.id == db.next_id
     assert down.at == T0 + timedelta(seconds=2)
+    # Logged once, after the commit: not once per attempt.
+    assert sum(f"{target} is DOWN" in r.getMessage() for r in caplog.records) == 1
+    assert sum("PostgreSQL unavailable" in r.getMessage() for r in caplog.records) == 1
+    assert sum("PostgreSQL is back" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_a_target_first_seen_in_a_failed_batch_is_forgotten(service: AlertService) -> None:
@@ -144,11 +164,11 @@ def test_a_target_first_seen_in_a_failed_batch_is_forgotten(service: AlertServic
     batch: Any = [FakeMessage(0, encode(result(True, T0, target="fresh")))]
     seen: list[bool] = []
 
-    def work() -> None:
+    def work() -> Plan:
         seen.append("fresh" in service.states)  # before this attempt
-        service._process(batch)
+        return service._plan_batch(batch)
 
-    service._until_done(work)
+    service._commit(work)
     assert seen == [False, False]  # the failed attempt's new state was dropped
     assert service.states["fresh"].locations["eu"].successes == 1
 
@@ -169,7 +189,7 @@ def test_a_message_that_is_not_a_result_is_skipped_counted_and_kept(
     ]
     batch: Any = [FakeMessage(i, value) for i, value in enumerate([*poison, good])]
     before = metrics.REJECTED._value.get()
-    service._until_done(lambda: service._process(batch))
+    service._commit(functools.partial(service._plan_batch, batch))
 
     assert [r.offset for r in db.rejected] == [0, 1, 2]
     assert "not JSON" in db.rejected[0].reason
@@ -179,3 +199,27 @@ def test_a_message_that_is_not_a_result_is_skipped_counted_and_kept(
     assert "3 message(s) skipped, not v1 results" in caplog.text
     assert service.states["shop"].locations["eu"].failures == 1  # the good one counted
     assert db.committed_offsets == {0: 4}
+
+
+class RecordingConsumer:
+    def __init__(self) -> None:
+        self.assigned: list[Any] | None = None
+
+    def assign(self, partitions: list[Any]) -> None:
+        self.assigned = partitions
+
+
+def test_an_assignment_given_up_by_a_stop_raises_nothing_and_assigns_nothing(
+    service: AlertService,
+) -> None:
+    """The rebalance callback, while the database is away, when a stop comes."""
+    from confluent_kafka import TopicPartition
+
+    service._db = FakeDB(fail=1_000)  # type: ignore[assignment]
+    consumer = RecordingConsumer()
+    threading.Timer(0.3, service.stop).start()
+    started = time.monotonic()
+    service._on_assign(consumer, [TopicPartition("results", 0)])  # type: ignore[arg-type]
+    assert time.monotonic() - started < 5  # the stop cut the backoff short
+    assert consumer.assigned == []
+    assert service.planner.states == {} and service.assigned == set()

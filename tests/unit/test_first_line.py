@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wac.errors import first_line
+from wac.errors import described, first_line
 
 
 class Unprintable(Exception):
@@ -27,3 +27,12 @@ def test_empty_blank_and_unprintable_messages_give_the_class_name() -> None:
     assert first_line(ValueError(" \n\u2028\x1c ")) == "ValueError"
     assert first_line(Unprintable("x")) == "Unprintable"
     assert first_line(ValueError("\n  first\nsecond")) == "first"
+
+
+def test_described_names_the_class_then_the_first_line_cut_short() -> None:
+    assert described(KeyError("checks")) == "KeyError: 'checks'"
+    assert described(OSError()) == "OSError"  # no text: the class once, not twice
+    assert described(ValueError(" \n ")) == "ValueError"
+    assert described(ValueError("relation\nLINE 1: SELECT")) == "ValueError: relation"
+    long = described(RuntimeError("x" * 1000), limit=50)
+    assert long == "RuntimeError: " + "x" * 47 + "..."

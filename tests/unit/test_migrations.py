@@ -38,6 +38,7 @@ def test_each_package_owns_the_sql_of_its_tables() -> None:
             "0002_targets.sql",
             "0050_target_status.sql",
             "0130_checks_probe.sql",
+            "0140_managed_targets.sql",
         ],
         "rollups": [
             "0010_rollups.sql",
@@ -48,6 +49,7 @@ def test_each_package_owns_the_sql_of_its_tables() -> None:
         ],
         "alerts": ["0020_alerts.sql"],
         "pages": ["0040_status_notices.sql"],
+        "heartbeat": ["0145_push_pings.sql"],
     }
 
 

@@ -18,6 +18,7 @@ PACKAGE_DATA = {
     "wac/store/migrations/0002_targets.sql",
     "wac/store/migrations/0050_target_status.sql",
     "wac/store/migrations/0130_checks_probe.sql",
+    "wac/store/migrations/0140_managed_targets.sql",
     "wac/rollups/migrations/0010_rollups.sql",
     "wac/rollups/migrations/0030_rollup_dirty.sql",
     "wac/rollups/migrations/0051_drop_rollup_targets.sql",
@@ -25,6 +26,7 @@ PACKAGE_DATA = {
     "wac/rollups/migrations/0150_rollup_reads.sql",
     "wac/alerts/migrations/0020_alerts.sql",
     "wac/pages/migrations/0040_status_notices.sql",
+    "wac/heartbeat/migrations/0145_push_pings.sql",
     "wac/web/static/index.html",
 }
 

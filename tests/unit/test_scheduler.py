@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from wac.monitor.histogram import Histogram, bucket_of, bucket_upper_ms
-from wac.monitor.scheduler import Scheduler, Slot, stable_fraction
+from wac.monitor.scheduler import ADDED, CHANGED, UNCHANGED, Scheduler, Slot, stable_fraction
 from wac.targets import target_from_url
 
 
@@ -143,6 +143,48 @@ def test_target_removed_while_in_flight_is_not_rescheduled_nor_doubled() -> None
     scheduler.finished(slot, 5.0)
     assert scheduler.stats.in_flight == 0
     assert [s.target.id for s in scheduler.take_due(6.0)] == [t.id]
+
+
+def test_a_target_handed_to_another_scheduler_keeps_its_slots() -> None:
+    """Two monitors (two schedulers, each with its own clock origin on the same wall-clock
+    grid): the first stops a target, the second takes it; together they check it on the
+    same slots, never twice in one, with only the slots of the hand-over missing."""
+    t = target("moving", 1.0)
+    first = Scheduler(epoch=0.0)
+    assert first.upsert(t, now=0.0) == ADDED
+    starts = [at for at, _ in run_until(first, 4.3)]
+    assert first.remove(t.id) and not first.remove(t.id) and len(first) == 0
+    second = Scheduler(epoch=-100.0)  # its clock reads 100 s more for the same moment
+    assert second.upsert(t, now=104.7) == ADDED
+    assert second.upsert(t, now=104.7) == UNCHANGED
+    starts += [at - 100.0 for at, _ in run_until_from(second, 104.7, 108.0)]
+    offset = stable_fraction(t.id)
+    slots = [round(at - offset) for at in starts]
+    assert slots == sorted(set(slots)), "a slot checked twice"
+    assert all(at - offset == pytest.approx(round(at - offset), abs=0.002) for at in starts)
+    assert set(range(5)) - {4} <= set(slots) and {5, 6, 7} <= set(slots)
+
+
+def test_upsert_changed_and_remove_count_targets() -> None:
+    scheduler = Scheduler(epoch=0.0)
+    a, b = target("a", 2.0), target("b", 2.0)
+    assert [scheduler.upsert(x, now=0.0) for x in (a, b)] == [ADDED, ADDED]
+    slower = target_from_url(a.url, interval=2.0, timeout=3.0)
+    assert scheduler.upsert(slower, now=0.0) == CHANGED
+    assert scheduler.stats.targets == 2
+    assert scheduler.remove(b.id) and scheduler.stats.targets == 1
+    assert [x.timeout for x in scheduler.targets] == [3.0]
+
+
+def run_until_from(scheduler: Scheduler, start: float, end: float) -> list[tuple[float, str]]:
+    starts: list[tuple[float, str]] = []
+    now = start
+    while now <= end:
+        for slot in scheduler.take_due(now):
+            starts.append((now, slot.target.id))
+            scheduler.finished(slot, now)
+        now = round(now + 0.001, 6)
+    return starts
 
 
 def test_histogram_percentiles_and_merge() -> None:

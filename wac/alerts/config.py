@@ -37,6 +37,7 @@ from typing import Literal
 from wac.alerts.maintenance import MaintenanceWindow, parse_windows
 from wac.alerts.notifiers import Notifier, build
 from wac.errors import ConfigError
+from wac.runtime.backoff import delay
 from wac.settings.durations import parse_duration
 from wac.targets import TargetsFile, parse_targets_file, read_targets_file
 from wac.yaml_config import load_yaml_file, reject_unknown_keys, shown, some_of
@@ -85,7 +86,7 @@ class Delivery:
 
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt number `attempts + 1` (attempts >= 1)."""
-        return min(self.retry_max, self.retry_initial * 2 ** max(0, attempts - 1))
+        return delay(attempts, first=self.retry_initial, cap=self.retry_max)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import psycopg
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from wac.alerts import metrics
 from wac.alerts.config import Delivery
@@ -29,50 +29,70 @@ from wac.alerts.db import EVENTS_CHANNEL, Claimed, claim_due, mark_failed, mark_
 from wac.alerts.messages import notification_decoder
 from wac.alerts.notifiers import DeliveryError, Notifier
 from wac.config import KafkaSettings
-from wac.db.connect import connect
-from wac.errors import first_line
-from wac.runtime.kafka import client_config, librdkafka_logger
+from wac.db.connect import connect, error_text
+from wac.runtime.backoff import Backoff
+from wac.runtime.kafka_clients import producer_config
+from wac.runtime.kafka_fatal import KafkaFatal
 from wac.runtime.outage import OutageTracker, emit
+from wac.runtime.producer import Producer
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.5
+MAX_RETRY_WAIT_S = 5.0  # a worker waits at most this long between two tries of the database
+DELIVERY_APPLICATION = "wac-alert-delivery"  # how its connections show in pg_stat_activity
 
 
 class EventSink:
-    """The events topic: one idempotent producer shared by the workers."""
+    """The events topic: one idempotent producer shared by the workers.
+
+    A send waits until the broker acknowledged every event produced so far (the
+    delivery workers send one at a time each), and fails when one could not be
+    delivered meanwhile: the outbox row is then retried, and its event's id lets the
+    readers of the topic drop a second copy.
+    """
 
     def __init__(self, kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> None:
         self.topic = topic
         self.timeout = timeout
+        self._lock = threading.Lock()
+        self._failures = 0  # deliveries that failed, ever (under the lock)
+        self._last_error = ""
         self._producer = Producer(
-            client_config(
+            producer_config(
                 kafka,
-                **{
-                    "enable.idempotence": True,
-                    "acks": "all",
-                    "linger.ms": 5,
-                    # Given up with the attempt, so a late copy cannot follow the retry.
-                    "message.timeout.ms": int(timeout * 1000),
-                    "logger": librdkafka_logger(),
-                },
-            )
+                linger_ms=5,
+                # Given up with the attempt, so a late copy cannot follow the retry.
+                message_timeout_ms=int(timeout * 1000),
+            ),
+            what="events",
+            on_delivery=self._on_delivery,
         )
 
+    @property
+    def failed(self) -> KafkaFatal | None:
+        """Set when the producer failed for good: `wac alert` stops (exit code 2)."""
+        return self._producer.failed
+
     def send(self, key: str, value: bytes) -> None:
-        outcome: list[KafkaError | None] = []
+        with self._lock:
+            failures = self._failures
+            try:
+                self._producer.produce(self.topic, value, key.encode())
+            except (BufferError, KafkaFatal) as exc:
+                raise DeliveryError(f"Kafka did not take the event: {exc}") from None
+            left = self._producer.flush(self.timeout)
+            if left:
+                raise DeliveryError(
+                    f"Kafka did not acknowledge the event within {self.timeout:g} s"
+                )
+            if self._failures != failures:
+                raise DeliveryError(f"Kafka refused the event: {self._last_error}")
 
-        def on_delivery(error: KafkaError | None, message: Message) -> None:
-            outcome.append(error)
-
-        self._producer.produce(self.topic, value=value, key=key.encode(), on_delivery=on_delivery)
-        deadline = time.monotonic() + self.timeout
-        while not outcome and time.monotonic() < deadline:
-            self._producer.poll(0.05)
-        if not outcome:
-            raise DeliveryError(f"Kafka did not acknowledge the event within {self.timeout:g} s")
-        if outcome[0] is not None:
-            raise DeliveryError(f"Kafka refused the event: {outcome[0].str()}")
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._failures += 1
+            self._last_error = error.str()
 
     def close(self) -> None:
         self._producer.flush(self.timeout)
@@ -113,7 +133,7 @@ class Deliverer:
     def _report_orphans(self) -> None:
         """Pending rows for a notifier no longer configured wait; say so once."""
         try:
-            with connect(self.postgres_url, timeout=5) as conn:
+            with connect(self.postgres_url, application_name=DELIVERY_APPLICATION) as conn:
                 rows = conn.execute(
                     "SELECT channel, count(*) FROM alert_outbox WHERE consumer_group = %s"
                     " AND status = 'pending' AND NOT (channel = ANY(%s)) GROUP BY channel",
@@ -141,23 +161,23 @@ class Deliverer:
     # --- one worker -------------------------------------------------------------
     def _worker(self) -> None:
         conn: psycopg.Connection | None = None
+        backoff = Backoff(cap=MAX_RETRY_WAIT_S)
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
                 if conn is None or conn.closed:
-                    conn = connect(
-                        self.postgres_url, timeout=5, application_name="wac-alert-delivery"
-                    )
+                    conn = connect(self.postgres_url, application_name=DELIVERY_APPLICATION)
                 delivered = self._deliver_one(conn)
                 emit(log, self.db_outage.up(time.monotonic()))
+                backoff.reset()
             except psycopg.Error as exc:
-                reason = f"delivering notifications: {first_line(exc)}"
+                reason = f"delivering notifications: {error_text(exc, self.postgres_url)}"
                 emit(log, self.db_outage.down(reason, time.monotonic(), since=started))
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):
                         conn.close()
                 conn = None
-                self.stopping.wait(1.0)
+                backoff.wait(self.stopping)
                 continue
             if not delivered:
                 self.wake.wait(IDLE_POLL_S)

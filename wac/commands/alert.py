@@ -59,5 +59,7 @@ def alert(
         from prometheus_client import start_http_server
 
         start_http_server(port, addr="127.0.0.1")
-    service.install_signal_handlers()
-    service.run()
+    from wac.runtime.signals import Signals
+
+    with Signals(service.stop):
+        service.run()

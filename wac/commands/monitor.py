@@ -41,6 +41,13 @@ DEFAULT_SUMMARY_INTERVAL_S = 60.0
 @period_option
 @option(v.WAC_MONITOR_NAME, "--location", metavar="NAME")
 @click.option(
+    "--fleet",
+    is_flag=True,
+    help="Check the managed targets (the targets topic, see `wac targets`) with the other "
+    "fleet monitors of this --location: each location's monitors share the targets.",
+)
+@option(v.WAC_FLEET_SESSION_TIMEOUT, "--session-timeout", metavar="DURATION")
+@click.option(
     "--shard",
     default=None,
     metavar="I/N",
@@ -76,6 +83,8 @@ def monitor(
     config: Path | None,
     period: str | None,
     location: str | None,
+    fleet: bool,
+    session_timeout: str | None,
     shard: str | None,
     workers: str | None,
     max_in_flight: str | None,
@@ -85,11 +94,17 @@ def monitor(
     stats_file: Path | None,
     print_results: bool,
 ) -> None:
-    """Check URLs (or a targets file) on a schedule and publish results to Kafka."""
+    """Check URLs (or a targets file, or with --fleet the managed targets) on a schedule and
+    publish results to Kafka."""
     from wac.monitor.service import MonitorOptions, run_monitor
 
     env = load_environment()
     settings = load_settings(env)
+    if fleet:
+        _check_fleet_arguments(urls, config, period, shard)
+    elif session_timeout is not None:
+        raise ConfigError("--session-timeout applies to --fleet only: add --fleet or drop it")
+    session_s = v.WAC_FLEET_SESSION_TIMEOUT.pick(session_timeout, "--session-timeout", env)
     every = parse_period(period)
     my_shard = parse_shard(shard) if shard is not None else Shard()
     worker_count = _workers(workers)
@@ -110,10 +125,19 @@ def monitor(
     name = v.WAC_MONITOR_NAME.pick(location, "--location", env) or settings.monitor_name
 
     def load_targets() -> list[Target]:
+        if fleet:
+            return []  # the fleet's targets come from the targets topic
         return my_shard.select(collect_targets(urls, config, every, settings))
 
     targets = load_targets()  # a bad targets file is reported before anything starts
+    postgres_url = _push_postgres(targets, settings)
     kafka = settings.kafka()
+    fleet_options = None
+    if fleet:
+        from wac.monitor.fleet import FleetOptions
+        from wac.targets_topic import targets_topic_settings
+
+        fleet_options = FleetOptions(targets_topic_settings(env), name, session_s)
     if kafka.use_ssl:
         from wac.runtime.kafka import check_cert_files
 
@@ -125,7 +149,11 @@ def monitor(
         position = {str(s): i for i, s in enumerate(shards)}
 
         def child_args(child_shard: Shard, child_stats: Path | None) -> list[str]:
-            args = [*urls, "--shard", str(child_shard), "--workers", "1", "--location", name]
+            if fleet:  # each worker a member of the location's group
+                args = ["--fleet", "--session-timeout", repr(session_s)]
+            else:
+                args = [*urls, "--shard", str(child_shard)]
+            args += ["--workers", "1", "--location", name]
             if port is not None:
                 args += ["--metrics-port", str(port + position[str(child_shard)])]
             args += ["--max-in-flight", str(in_flight), "--buffer", str(buffer_limit)]
@@ -153,10 +181,46 @@ def monitor(
             watch=config,
             stats_file=stats_file,
             metrics_port=port,
+            postgres_url=postgres_url,
         ),
         on_result=print_result_line if print_results else None,
         initial_targets=targets,
+        fleet=fleet_options,
     )
+
+
+def _check_fleet_arguments(
+    urls: tuple[str, ...], config: Path | None, period: str | None, shard: str | None
+) -> None:
+    """--fleet takes its targets from the targets topic: nothing else may give targets."""
+    given = [
+        what
+        for what, present in (
+            ("URLs", bool(urls)),
+            ("--config", config is not None),
+            ("--period", period is not None),
+            ("--shard", shard is not None),
+        )
+        if present
+    ]
+    if given:
+        raise ConfigError(
+            f"--fleet checks the managed targets of the targets topic, so {' and '.join(given)} "
+            "cannot go with it: drop them (add targets with `wac targets apply FILE`), or "
+            "drop --fleet to check them with this monitor alone"
+        )
+
+
+def _push_postgres(targets: list[Target], settings: Settings) -> str | None:
+    """PostgreSQL's URL when there are push:// targets (their pings are read there)."""
+    if not any(t.scheme == "push" for t in targets):
+        return settings.postgres_endpoint or None
+    try:
+        return settings.postgres()
+    except ConfigError as exc:
+        raise ConfigError(
+            f"push:// targets need PostgreSQL, where wac web notes their pings: {exc}"
+        ) from None
 
 
 def _workers(raw: str | None) -> int:
@@ -193,6 +257,13 @@ def check(
     env = load_environment()
     settings: Settings = load_settings(env)
     seconds = v.CHECK_TIMEOUT.pick(timeout, "--timeout", env)
+    if url.lower().startswith("push:"):
+        raise ConfigError(
+            f"{url}: a push:// target is not probed, it is pinged: the job it watches calls "
+            "wac web at /api/push/<token> (GET or POST) once per interval, and the monitor "
+            "publishes a heartbeat failure for each period without a ping; to try a ping: "
+            "curl http://127.0.0.1:8080/api/push/<token>"
+        )
     target = target_from_url(url, interval=DEFAULT_INTERVAL, timeout=seconds, pattern=pattern)
     if no_verify_tls:
         target = replace(target, verify_tls=False)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
-import threading
 from datetime import UTC, datetime
-from types import FrameType
 
 import click
 
@@ -102,14 +99,10 @@ def rollup(
         now = datetime.now(UTC)
         written = job.rebuild(conn, now - span, now)
         click.echo(f"rebuilt {written} minute buckets")
-    stopping = threading.Event()
+    from wac.runtime.signals import Signals
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    with conn:
+    with conn, Signals() as signals:
+        stopping = signals.stop
         while True:
             result = job.catch_up(conn, stop=stopping, wait=wait_s if once else 0.0)
             if once and not result.ran:

@@ -51,6 +51,7 @@ def seed_store(echo: bool, metrics_port: str | None, ignored: tuple[str, ...]) -
 def run_store(echo: bool, metrics_port_option: str | None) -> None:
     from wac.store.service import StoreService
     from wac.store.settings import StoreSettings
+    from wac.targets_topic import targets_topic_settings
 
     env = load_environment()
     settings = load_settings(env)
@@ -60,6 +61,7 @@ def run_store(echo: bool, metrics_port_option: str | None) -> None:
         settings.postgres(),
         StoreSettings.from_env(env),
         on_stored=print_stored if echo else None,
+        targets_topic=targets_topic_settings(env),
     )
     if metrics_port is not None:
         from prometheus_client import CollectorRegistry
@@ -70,8 +72,10 @@ def run_store(echo: bool, metrics_port_option: str | None) -> None:
         registry = CollectorRegistry()
         registry.register(StoreCollector(service.stats))
         serve(metrics_port, registry)
-    service.install_signal_handlers()
-    service.run()
+    from wac.runtime.signals import Signals
+
+    with Signals(lambda signum: service.stop()):
+        service.run()
 
 
 @click.command()
@@ -82,12 +86,22 @@ def migrate() -> None:
     from wac.db.migrate import migrate as apply
 
     settings = load_settings()
-    with connect_at_start(settings.postgres(), application_name="wac-store") as conn:
+    with connect_at_start(settings.postgres(), application_name="wac-migrate") as conn:
         applied = apply(conn)
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
 @click.command()
-def schema() -> None:
-    """Print the JSON Schema of the v1 result message."""
+@click.option(
+    "--targets",
+    is_flag=True,
+    help="Print the schema of a target's definition in the targets topic instead.",
+)
+def schema(targets: bool) -> None:
+    """Print the JSON Schema of the v1 result message (or of a target definition)."""
+    if targets:
+        from wac.targets.definition import definition_json_schema
+
+        click.echo(json.dumps(definition_json_schema(), indent=2, sort_keys=True))
+        return
     click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -21,6 +17,7 @@ from wac.commands.common import (
 )
 from wac.config import load_environment, load_settings
 from wac.localservices.proc import port_free
+from wac.runtime.supervisor import Child, Supervisor
 
 
 @click.command()
@@ -89,63 +86,11 @@ def up(urls: tuple[str, ...], config: Path | None, period: str | None) -> None:
     sys.exit(run_together(commands, child_env))
 
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child: SIGTERM when `wac up` goes away, however it ends (Linux)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: the children outlive an abrupt end of wac up
-
-
-DRAIN_S = 1.0  # after the monitor's last flush, for the consumers to take its results
-
-
 def run_together(commands: dict[str, list[str]], env: dict[str, str]) -> int:
-    """Run the services side by side; stop all on Ctrl-C, SIGTERM or one's exit.
+    """Run the services side by side; stop all on Ctrl-C, SIGTERM, a hang-up or one's exit.
 
     The monitor stops first (it flushes what it produced to Kafka), then, a moment later,
     the consumers, so the last results are stored and printed rather than left in Kafka.
     """
-    # Each child in a process group of its own, so a Ctrl-C at the terminal reaches only
-    # this process, which stops them in order; and each dies with this process.
-    children = {
-        name: subprocess.Popen(cmd, env=env, process_group=0, preexec_fn=_die_with_parent)
-        for name, cmd in commands.items()
-    }
-    stop_requested_at: float | None = None
-
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stop_requested_at
-        if stop_requested_at is None:
-            stop_requested_at = time.monotonic()
-            monitor = children.get("monitor")
-            if monitor is not None and monitor.poll() is None:
-                monitor.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    exit_code = 0
-    monitor_done_at: float | None = None
-    consumers_stopped = False
-    while any(child.poll() is None for child in children.values()):
-        for name, child in children.items():
-            code = child.poll()
-            if code is not None and stop_requested_at is None:
-                click.echo(f"wac up: {name} exited with code {code}; stopping the others", err=True)
-                exit_code = code or 1
-                request_stop(signal.SIGTERM, None)
-        monitor = children.get("monitor")
-        if monitor_done_at is None and (monitor is None or monitor.poll() is not None):
-            monitor_done_at = time.monotonic()
-        drained = monitor_done_at is not None and time.monotonic() - monitor_done_at >= DRAIN_S
-        if stop_requested_at is not None and drained and not consumers_stopped:
-            consumers_stopped = True
-            for child in children.values():
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-        time.sleep(0.1)
-    return exit_code
+    children = [Child(name, argv, stops_first=name == "monitor") for name, argv in commands.items()]
+    return Supervisor(children, label="wac up", env=env, hangup_stops=True).run()

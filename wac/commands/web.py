@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from wac.commands.common import reports_errors
-from wac.config import load_environment, load_settings
+from wac.config import Settings, load_environment, load_settings
 from wac.errors import ConfigError
 from wac.pages.config import load_status_pages
 from wac.settings import variables as v
 from wac.settings.options import option
+from wac.targets_topic import TargetsTopicSettings
+
+if TYPE_CHECKING:
+    from wac.web.push import PushReceiver
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -41,6 +46,22 @@ def web_admin_token(env: Mapping[str, str]) -> str | None:
             "secret of its own, or every reader could write notices"
         )
     return admin
+
+
+def _push_receiver(config: Path | None, settings: Settings, url: str) -> PushReceiver | None:
+    """The pings of the targets file's push:// targets (None without any)."""
+    from wac.targets import read_targets_file
+    from wac.web.push import PushReceiver
+
+    if config is None:
+        return None
+    targets = read_targets_file(
+        config, default_timeout=settings.check_timeout, require_targets=False
+    ).targets
+    pushed = [t for t in targets if t.scheme == "push"]
+    if not pushed:
+        return None
+    return PushReceiver(pushed, url, settings.kafka(), settings.monitor_name)
 
 
 @click.command()
@@ -75,7 +96,9 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
     token = web_token(env)
     admin_token = web_admin_token(env)
     pages = load_status_pages(config) if config is not None else ()
-    url = load_settings(env).postgres()
+    settings = load_settings(env)
+    url = settings.postgres()
+    push = _push_receiver(config, settings, url)
     prepare_database(url)
     app = create_app(
         WebConfig(
@@ -84,11 +107,15 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
             run_rollups=not no_rollup,
             pages=pages,
             admin_token=admin_token,
+            targets_topic=_targets_topic(env),
+            push=push,
         )
     )
     quiet_protocol_errors()
     auth = "token required" if token else "no auth (set WAC_WEB_TOKEN to require one)"
     log.info("dashboard on http://%s:%d/ (%s)", host, listen_port, auth)
+    if push is not None:
+        log.info("heartbeat pings of %d push target(s) on /api/push/<token>", push.targets)
     for page in pages:
         log.info("status page (public) on http://%s:%d/status/%s", host, listen_port, page.slug)
     try:
@@ -98,3 +125,12 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
             f"cannot listen on {host}:{listen_port}: {exc.strerror}; set WAC_WEB_PORT "
             "(or --port) to a free port"
         ) from None
+
+
+def _targets_topic(env: Mapping[str, str]) -> TargetsTopicSettings | None:
+    """Where the targets API writes; None (writes answer 503) without KAFKA_ENDPOINT."""
+    from wac.targets_topic import targets_topic_settings
+
+    if not v.KAFKA_ENDPOINT.read(env):
+        return None
+    return targets_topic_settings(env)

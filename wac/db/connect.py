@@ -1,8 +1,15 @@
-"""Every PostgreSQL connection wac opens is made here.
+"""Every PostgreSQL connection wac opens is made here, with one policy.
 
-- `connect`: one connection with the options its caller asks for (autocommit, TCP
-  keepalives, the readers' options); raises psycopg.OperationalError when it cannot be
-  made, for callers that retry.
+The policy (`POLICY`), for every connection and pool: connecting gives up after
+`CONNECT_TIMEOUT_S` (a server that vanished with its network never answers), and TCP
+keepalives notice a dead server or network in about 25 s instead of the kernel's
+hours, so a service blocked on a query learns it and retries (a URL that sets one of
+these itself keeps its own value). Each connection names
+its service (`application_name`, as `pg_stat_activity` shows it), and an error is told
+in one line with no secret of the URL in it (`error_text`, `unreachable`).
+
+- `connect`: one connection (autocommit or not, the readers' options or not); raises
+  psycopg.OperationalError when it cannot be made, for callers that retry.
 - `connect_at_start`: the same at start-up, where a database that cannot be reached is
   one clear ServiceUnavailable (exit 2) naming POSTGRES_ENDPOINT with its password
   masked and libpq's reason scrubbed of any secret it quotes (`unreachable`).
@@ -22,6 +29,15 @@ from wac.config import redact_url
 from wac.conninfo import scrub
 from wac.errors import ServiceUnavailable, first_line
 
+CONNECT_TIMEOUT_S = 10
+POLICY: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
 # JIT compiling the report's wide aggregates costs ~0.5 s, several times the query itself.
 # Times come back in UTC: in a zone east of it, a time late in year 9999 (a certificate
 # that "never expires") would be in year 10000, which Python cannot hold.
@@ -30,48 +46,56 @@ from wac.errors import ServiceUnavailable, first_line
 READER_OPTIONS = "-c jit=off -c TimeZone=UTC -c work_mem=64MB"
 
 
+def policy(url: str) -> dict[str, Any]:
+    """POLICY, but for what the URL sets itself."""
+    return {key: value for key, value in POLICY.items() if key not in _given(url)}
+
+
+def _given(url: str) -> dict[str, Any]:
+    try:
+        return conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return {}  # a malformed URL: connecting says what is wrong with it
+
+
 def reader_options(url: str) -> str:
     """READER_OPTIONS after the `options` the URL may set (a search_path, say): a keyword
     argument would replace them."""
-    try:
-        given = conninfo_to_dict(url).get("options")
-    except psycopg.ProgrammingError:
-        given = None  # a malformed URL: connecting says what is wrong with it
+    given = _given(url).get("options")
     return f"{given} {READER_OPTIONS}" if given else READER_OPTIONS
 
 
 def connect(
     url: str,
     *,
-    application_name: str | None = None,
-    timeout: int | None = 10,
+    application_name: str,
     autocommit: bool = False,
-    keepalive: bool = False,
     reader: bool = False,
 ) -> psycopg.Connection:
-    """A connection; raises psycopg.OperationalError when it cannot be made.
+    """A connection under the policy; raises psycopg.OperationalError when it cannot be made.
 
-    `timeout`: seconds to connect (None: libpq's default, no limit); `keepalive`: notice
-    a vanished server (or network) in about 25 s instead of hours; `reader`: the readers'
-    options (READER_OPTIONS).
+    `reader`: the readers' options (READER_OPTIONS).
     """
-    options: dict[str, Any] = {"autocommit": autocommit}
-    if timeout is not None:
-        options["connect_timeout"] = timeout
-    if application_name is not None:
-        options["application_name"] = application_name
-    if keepalive:
-        options.update(keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+    options: dict[str, Any] = {
+        **policy(url),
+        "autocommit": autocommit,
+        "application_name": application_name,
+    }
     if reader:
         options["options"] = reader_options(url)
     return psycopg.connect(url, **options)
+
+
+def error_text(exc: BaseException, url: str) -> str:
+    """A database error in one line, scrubbed of any secret of `url` it may quote."""
+    return scrub(first_line(exc), url)
 
 
 def unreachable(exc: BaseException, url: str) -> ServiceUnavailable:
     """The one-line error for a database that cannot be reached: no secret in it."""
     return ServiceUnavailable(
         f"cannot connect to PostgreSQL at POSTGRES_ENDPOINT={redact_url(url)}: "
-        f"{scrub(first_line(exc), url)}. Check that the server runs and the URL, user "
+        f"{error_text(exc, url)}. Check that the server runs and the URL, user "
         "and password are right"
     )
 
@@ -79,13 +103,12 @@ def unreachable(exc: BaseException, url: str) -> ServiceUnavailable:
 def connect_at_start(
     url: str,
     *,
-    application_name: str | None = None,
-    timeout: int | None = 10,
+    application_name: str,
     reader: bool = False,
 ) -> psycopg.Connection:
     """`connect` at start-up: a database that cannot be reached is one clear error (exit 2)."""
     try:
-        return connect(url, application_name=application_name, timeout=timeout, reader=reader)
+        return connect(url, application_name=application_name, reader=reader)
     except psycopg.OperationalError as exc:
         raise unreachable(exc, url) from None
 
@@ -112,7 +135,11 @@ def reader_pool(url: str, *, size: int, application_name: str) -> ConnectionPool
         url,
         min_size=1,
         max_size=size,
-        kwargs={"application_name": application_name, "options": reader_options(url)},
+        kwargs={
+            **policy(url),
+            "application_name": application_name,
+            "options": reader_options(url),
+        },
         configure=configure_reader,
         open=False,
         name=application_name,

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -25,11 +26,14 @@ from wac.localservices.errors import ServiceError
 from wac.localservices.paths import Paths, Settings
 from wac.localservices.proc import (
     alive_matching,
+    how_it_ended,
+    lines_since,
     make_dir,
     port_free,
     port_open,
     read_pid,
     remember_child,
+    size_of,
     tail,
     terminate,
     wait_gone,
@@ -42,6 +46,8 @@ if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
 
 HOST = "127.0.0.1"
+# A line of kafka.log (log4j2.xml: "[time] LEVEL message (logger)") that tells an error.
+_LOG_ERROR = re.compile(r"^\[[^\]]*\] (ERROR|FATAL) ")
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 START_TIMEOUT = 120.0
@@ -63,6 +69,7 @@ class KafkaService:
     def __init__(self, paths: Paths, settings: Settings) -> None:
         self.paths = paths
         self.settings = settings
+        self._log_start = 0  # size of kafka.log when this process last started the broker
 
     # ----------------------------------------------------------------- endpoints
     @property
@@ -284,6 +291,11 @@ class KafkaService:
         if pid is not None:
             self._check_running_ports(pid)
             return pid
+        ended = read_pid(self.paths.kafka_pid)
+        if ended is not None:
+            # A broker that ended by itself may still be tearing down: its data folder's
+            # lock is held until its last thread is gone.
+            wait_gone(ended, self._needles(), STOP_TIMEOUT)
         with contextlib.suppress(FileNotFoundError):
             self.paths.kafka_pid.unlink()  # stale
         self.fetch_jars()
@@ -292,6 +304,7 @@ class KafkaService:
         self._check_ports()
         write_private(self.paths.kafka_properties, self._properties(certs), 0o600)
         self._format(java)
+        self._log_start = size_of(self.paths.kafka_log)
         with self.paths.kafka_out.open("wb") as out:  # this run only; kafka.log keeps history
             out.write(f"\n=== wac: starting Kafka at {time.strftime('%F %T')}\n".encode())
             out.flush()
@@ -337,15 +350,30 @@ class KafkaService:
                 )
 
     def _fail(self, message: str) -> ServiceError:
-        out = self.paths.kafka_out
-        log_text = tail(self.paths.kafka_log, 20)
-        out_text = tail(out, 20)
-        # a JVM that dies early (bad classpath, no memory) only writes to kafka.out
-        if out_text.strip() and ("Exception" in out_text or "Error" in out_text):
-            return ServiceError(with_log_tail(message, out, self.paths.kafka_log))
-        if log_text.strip():
-            return ServiceError(with_log_tail(message, self.paths.kafka_log))
-        return ServiceError(with_log_tail(message, out))
+        """The error of a start that failed, with what the broker said about it.
+
+        The JVM's own output (kafka.out, this start only: a JVM that dies early, for a
+        bad classpath or too little memory, writes only there), then the first error
+        lines the broker logged since this start (its cause: what follows an error in
+        kafka.log is dozens of lines of shutting down) and the last lines it logged.
+        """
+        parts = [message]
+        out = tail(self.paths.kafka_out, 20)
+        out_lines = [ln for ln in out.splitlines() if ln.strip() and not ln.startswith("===")]
+        if out_lines:
+            parts.append(f"Last lines of {self.paths.kafka_out} (the JVM's output):")
+            parts += out_lines
+        else:
+            parts.append(f"(no output from the JVM in {self.paths.kafka_out})")
+        logged = lines_since(self.paths.kafka_log, self._log_start)
+        errors = _first_errors(logged)
+        if errors:
+            parts.append(f"First errors in {self.paths.kafka_log} since this start:")
+            parts += errors
+        if logged:
+            parts.append(f"Last lines of {self.paths.kafka_log}:")
+            parts += logged[-10:]
+        return ServiceError("\n".join(parts))
 
     def wait_ready(self, certs: CertFiles, pid: int, timeout: float) -> AdminClient:
         """Wait until the SSL listener answers a metadata request made with our client cert.
@@ -385,7 +413,8 @@ class KafkaService:
     def _still_starting(self, pid: int, deadline: float, too_late: str) -> None:
         """Raise when the broker exited, or when `deadline` passed (saying `too_late`)."""
         if not alive_matching(pid, self._needles()):
-            raise self._fail(f"Kafka (pid {pid}) exited during start-up.")
+            how = how_it_ended(pid) or "exited"
+            raise self._fail(f"Kafka (pid {pid}) {how} during start-up.")
         if time.monotonic() >= deadline:
             raise self._fail(too_late)
 
@@ -440,3 +469,21 @@ class KafkaService:
             wait_gone(pid, self._needles(), 5)
         with contextlib.suppress(FileNotFoundError):
             self.paths.kafka_pid.unlink()
+
+
+def _first_errors(lines: list[str], most: int = 5) -> list[str]:
+    """The first error lines of a piece of kafka.log, each with the exception it names
+    (the lines after it, without the stack frames)."""
+    found: list[str] = []
+    for index, line in enumerate(lines):
+        if not _LOG_ERROR.search(line):
+            continue
+        found.append(line)
+        for follow in lines[index + 1 : index + 4]:
+            if follow.startswith("[") or not follow.strip():
+                break
+            if not follow.lstrip().startswith("at "):
+                found.append(follow)
+        if sum(1 for ln in found if _LOG_ERROR.search(ln)) >= most:
+            break
+    return found

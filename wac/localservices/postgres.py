@@ -436,7 +436,7 @@ class PostgresService:
         from wac.db.connect import connect
 
         try:
-            with connect(self.url(), timeout=10) as conn:
+            with connect(self.url(), application_name="wac-services") as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error as exc:
             return first_line(exc)

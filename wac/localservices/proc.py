@@ -15,6 +15,8 @@ from pathlib import Path
 # Popen objects of the servers this process started: kept so that they are reaped (no
 # zombies while we poll) and never garbage-collected while still running.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+# Exit codes of those that ended (negative: killed by that signal), for error messages.
+_EXITED: dict[int, int] = {}
 
 
 def remember_child(proc: subprocess.Popen[bytes]) -> None:
@@ -26,10 +28,35 @@ def _reap(pid: int) -> bool:
     child = _CHILDREN.get(pid)
     if child is None:
         return False
-    if child.poll() is None:
+    code = child.poll()
+    if code is None:
         return False
     del _CHILDREN[pid]
+    _EXITED[pid] = code
     return True
+
+
+def how_it_ended(pid: int, wait: float = 5.0) -> str:
+    """How a child of ours ended: "exited with code N", "was killed by SIGKILL"; "" if unknown.
+
+    Waits up to `wait` s for it: a process whose first thread has exited shows as a
+    zombie while its other threads are still ending, and has no exit code until then.
+    """
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(wait)
+    _reap(pid)
+    code = _EXITED.get(pid)
+    if code is None:
+        return ""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with code {code}"
 
 
 def cmdline(pid: int) -> list[str] | None:
@@ -37,9 +64,7 @@ def cmdline(pid: int) -> list[str] | None:
     if _reap(pid):
         return None
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        # state is the field after the parenthesised command name
-        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+        if _state(Path(f"/proc/{pid}/stat")) in ("Z", "X"):
             return None
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (FileNotFoundError, ProcessLookupError, IndexError):
@@ -47,6 +72,29 @@ def cmdline(pid: int) -> list[str] | None:
     except PermissionError:
         return []
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def threads_ending(pid: int) -> bool:
+    """True while ``pid``'s first thread has exited (a zombie) and another still runs."""
+    task = Path(f"/proc/{pid}/task")
+    try:
+        if _state(Path(f"/proc/{pid}/stat")) != "Z":
+            return False
+        tids = os.listdir(task)
+    except (OSError, IndexError):
+        return False
+    for tid in tids:
+        try:
+            if _state(task / tid / "stat") not in ("Z", "X"):
+                return True
+        except (OSError, IndexError):
+            continue
+    return False
+
+
+def _state(stat: Path) -> str:
+    """The state letter of a /proc stat file: the field after the parenthesised name."""
+    return stat.read_text().rsplit(")", 1)[1].split()[0]
 
 
 def alive_matching(pid: int | None, needles: Sequence[str]) -> bool:
@@ -126,8 +174,15 @@ def terminate(pid: int, needles: Sequence[str], timeout: float = 30.0) -> bool:
 
 
 def wait_gone(pid: int, needles: Sequence[str], timeout: float) -> bool:
+    """Wait until the process has ended, all its threads with it; False after `timeout`.
+
+    Its first thread may end before the others: the process then shows as a zombie
+    (and no command line) while a thread still tears it down, holding its files, its
+    locks (Kafka's on its data folder) and its sockets. A new server started then
+    fails on them.
+    """
     deadline = time.monotonic() + timeout
-    while alive_matching(pid, needles):
+    while alive_matching(pid, needles) or threads_ending(pid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
@@ -166,6 +221,28 @@ def tail(path: Path, lines: int = 20) -> str:
         return ""
     text = data.decode(errors="replace").rstrip("\n")
     return "\n".join(text.splitlines()[-lines:])
+
+
+def size_of(path: Path) -> int:
+    """The size of a file, 0 when it is missing."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def lines_since(path: Path, offset: int, limit: int = 64 * 1024 * 1024) -> list[str]:
+    """The lines written to a log file after `offset` (the file's size at some moment)."""
+    try:
+        with path.open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size < offset:  # rotated meanwhile: all of the new file
+                offset = 0
+            fh.seek(max(offset, size - limit))
+            data = fh.read()
+    except OSError:
+        return []
+    return data.decode(errors="replace").splitlines()
 
 
 def with_log_tail(message: str, *logs: Path, lines: int = 20) -> str:

@@ -5,8 +5,10 @@ prober of its target's URL scheme (`wac.probes.registry`; the loop names no prot
 waits in its reactor until a descriptor is ready, a prober's timer is due, the next
 check is due or another thread wakes it, then collects the checks that ended: each
 becomes a CheckResult handed to the sink, and the scheduler plans the target's next
-check. Other threads only call `set_targets` and `stop`, which wake it through the
-reactor's eventfd. The contract between the loop and the probers is in
+check. Other threads only call `set_targets`, `change_targets` and `stop`, which wake it
+through the reactor's eventfd. Changes (`change_targets`, the fleet's way) are applied a
+few milliseconds' worth per turn, so a batch of 100,000 never holds up the checks due
+meanwhile. The contract between the loop and the probers is in
 `wac.probes.contract`.
 """
 
@@ -15,9 +17,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
-from wac.monitor.scheduler import DEFAULT_MAX_IN_FLIGHT, Scheduler, SchedulerStats, Slot
+from wac.monitor.gc_pause import GC_PAUSE
+from wac.monitor.scheduler import (
+    ADDED,
+    CHANGED,
+    DEFAULT_MAX_IN_FLIGHT,
+    Scheduler,
+    SchedulerStats,
+    Slot,
+)
 from wac.probes.contract import Failure, ProbeContext, Prober, ProberFactory
 from wac.probes.failure import describe_failure, failed_result
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
@@ -29,6 +40,12 @@ from wac.targets import Target
 log = logging.getLogger(__name__)
 
 MAX_WAIT_S = 0.5  # the loop looks at new targets and the stop flag at least this often
+CHANGES_BUDGET_S = 0.004  # at most this long applying target changes per turn
+CHANGES_BETWEEN_CLOCK_READS = 64
+
+# One queued change: a target to add or update, the id of one to remove, or an event set
+# once every change queued before it is applied.
+_Change = Target | str | threading.Event
 
 
 class CheckLoop:
@@ -61,6 +78,9 @@ class CheckLoop:
         self._failing: set[str] = set()  # targets whose checks raised, logged once each
         self._lock = threading.Lock()
         self._pending: list[Target] | None = None
+        self._changes: deque[_Change] = deque()
+        self._change_counts = [0, 0, 0]  # added, removed, changed since the last log line
+        self._holds_gc_pause = False  # while changes wait (wac.monitor.gc_pause)
         self._stopping = threading.Event()
 
     @property
@@ -72,6 +92,19 @@ class CheckLoop:
         with self._lock:
             self._pending = list(targets)
         self._reactor.wake()
+
+    def change_targets(
+        self, upsert: Iterable[Target] = (), remove: Iterable[str] = ()
+    ) -> threading.Event:
+        """Add or update targets, and remove others by id (from any thread); the event is
+        set once the loop has applied them (removals first, then the rest)."""
+        applied = threading.Event()
+        with self._lock:
+            self._changes.extend(remove)
+            self._changes.extend(upsert)
+            self._changes.append(applied)
+        self._reactor.wake()
+        return applied
 
     def stop(self) -> None:
         """Make `run()` return soon, abandoning the checks in flight (from any thread)."""
@@ -87,10 +120,14 @@ class CheckLoop:
             while not self._stopping.is_set():
                 if self._pending is not None:
                     self._apply_targets()
+                if self._changes:
+                    self._apply_changes()
                 for slot in scheduler.take_due(clock()):
                     self._start(slot)
                 due = scheduler.next_due()
                 wait = MAX_WAIT_S if due is None else min(MAX_WAIT_S, max(0.0, due - clock()))
+                if self._changes:
+                    wait = 0.0  # more changes to apply: only look at the probers
                 for prober in probers:
                     timeout = prober.timeout()
                     if timeout is not None and timeout < wait:
@@ -104,6 +141,9 @@ class CheckLoop:
                         else:
                             self._deliver(token, outcome)  # type: ignore[arg-type]
         finally:
+            if self._holds_gc_pause:
+                self._holds_gc_pause = False
+                GC_PAUSE.release()
             for prober in probers:
                 prober.close()
             reactor.close()
@@ -133,6 +173,49 @@ class CheckLoop:
                 changed,
                 len(self.scheduler),
             )
+
+    def _apply_changes(self) -> None:
+        """Apply queued changes for at most CHANGES_BUDGET_S."""
+        changes, scheduler, clock = self._changes, self.scheduler, self._clock
+        if not self._holds_gc_pause:
+            self._holds_gc_pause = True
+            GC_PAUSE.acquire()
+        counts = self._change_counts
+        now = clock()
+        deadline = now + CHANGES_BUDGET_S
+        applied = 0
+        while changes:
+            change = changes.popleft()
+            if isinstance(change, Target):
+                outcome = scheduler.upsert(change, now)
+                counts[0] += outcome == ADDED
+                counts[2] += outcome == CHANGED
+                if outcome == CHANGED:
+                    self._failing.discard(change.id)
+            elif isinstance(change, str):
+                counts[1] += scheduler.remove(change)
+            else:
+                change.set()
+                if not changes and any(counts):
+                    self._log_changes()
+            applied += 1
+            if applied % CHANGES_BETWEEN_CLOCK_READS == 0:
+                now = clock()
+                if now >= deadline and changes:
+                    return  # the rest on the next turn, the collector still held off
+        self._holds_gc_pause = False
+        GC_PAUSE.release()
+
+    def _log_changes(self) -> None:
+        added, removed, changed = self._change_counts
+        self._change_counts = [0, 0, 0]
+        log.info(
+            "targets: %d added, %d removed, %d changed, %d in all",
+            added,
+            removed,
+            changed,
+            len(self.scheduler),
+        )
 
     def _start(self, slot: Slot) -> None:
         target = slot.target

@@ -4,7 +4,9 @@ The producer is idempotent (acks=all) and holds results while the broker is away
 up to `buffer_limit` of them; beyond that new results are dropped and counted.
 An outage (results waiting and none acknowledged: see `wac.runtime.kafka_health`) is logged
 once when it starts and once when it ends, with its duration; a broker that fails
-while the others serve is a note about that broker.
+while the others serve is a note about that broker. A fatal producer error is one line
+and a new producer (`wac.runtime.producer`); should that fail too, `failed` is set and
+the monitor stops with exit code 2.
 
 `publish` is called from one thread (the check loop) and only queues the message in
 librdkafka; a background thread serves librdkafka's callbacks. Only failed
@@ -16,16 +18,16 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from wac.config import KafkaSettings
 from wac.result import CheckResult, encode
-from wac.runtime.kafka import client_config, librdkafka_logger
-from wac.runtime.kafka_health import STATS_INTERVAL_MS, BrokerNotes, StallWatch, read_stats
-from wac.runtime.outage import OutageTracker, emit
+from wac.runtime.kafka_clients import producer_config
+from wac.runtime.kafka_fatal import KafkaFatal
+from wac.runtime.kafka_watch import PRODUCER_STUCK, KafkaWatch
+from wac.runtime.producer import Producer
 
 log = logging.getLogger(__name__)
 
@@ -45,51 +47,50 @@ class ResultPublisher:
         self.topic = kafka.topic
         self.stats = PublisherStats()
         self._lock = threading.Lock()
-        self.outage = OutageTracker(
-            "Kafka",
-            meanwhile="buffering results (up to the WAC_MONITOR_BUFFER bound) and retrying",
-        )
         # Served by the callback thread only.
-        self._watch = StallWatch(self.outage, stuck="results waiting and none acknowledged")
-        self._notes = BrokerNotes()
-        self._broken = False  # a fatal error: this producer delivers nothing more
+        self.watch = KafkaWatch(
+            log,
+            meanwhile="buffering results (up to the WAC_MONITOR_BUFFER bound) and retrying",
+            stuck=PRODUCER_STUCK,
+        )
         self._failing = False  # a failed delivery is logged once until one succeeds
         self._dropping = False  # the buffer-full error is logged once per episode
         self._buffer_limit = buffer_limit
         self._producer = Producer(
-            client_config(
+            producer_config(
                 kafka,
+                linger_ms=20,
+                # Keep retrying while the broker is away: the buffer bound, not a
+                # timer, decides what is given up.
+                message_timeout_ms=0,
+                watch=self.watch,
                 **{
-                    "enable.idempotence": True,
-                    "acks": "all",
-                    "linger.ms": 20,
                     "compression.type": "lz4",
                     "queue.buffering.max.messages": buffer_limit,
                     "delivery.report.only.error": True,
-                    # Keep retrying while the broker is away: the buffer bound, not a
-                    # timer, decides what is given up.
-                    "message.timeout.ms": 0,
-                    "error_cb": self._on_error,
-                    "statistics.interval.ms": STATS_INTERVAL_MS,
-                    "stats_cb": self._on_stats,
-                    "logger": librdkafka_logger(),
                 },
-            )
+            ),
+            what="results",
+            on_delivery=self._on_delivery,
         )
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
         self._poller.start()
 
+    @property
+    def failed(self) -> KafkaFatal | None:
+        """Set when the producer failed for good: the monitor stops (exit code 2)."""
+        return self._producer.failed
+
     def publish(self, result: CheckResult) -> bool:
         """Queue one result; False when the buffer is full and it had to be dropped."""
         try:
-            self._producer.produce(
-                self.topic,
-                value=encode(result),
-                key=result.target.encode(),
-                on_delivery=self._on_delivery,
-            )
+            self._producer.produce(self.topic, encode(result), result.target.encode())
             self.stats.produced += 1  # only the publishing thread writes it
+        except KafkaFatal:
+            with self._lock:
+                self.stats.dropped += 1  # given up: the monitor is stopping (logged once)
+            return False
         except BufferError:
             with self._lock:
                 self.stats.dropped += 1
@@ -136,12 +137,10 @@ class ResultPublisher:
             self._producer.poll(0.1)
             delivered = self.stats.delivered
             waiting = self._update_delivered()
-            now = time.monotonic()
             if self.stats.delivered > delivered:
                 self._failing = False
-                emit(log, self._watch.progress(now))
-            if not self._broken:
-                emit(log, self._watch.observe(now, waiting=waiting > 0))
+                self.watch.progress()
+            self.watch.observe(waiting=waiting > 0)
             with self._lock:
                 recovered = self._dropping and waiting < self._buffer_limit // 2
                 if recovered:
@@ -160,22 +159,3 @@ class ResultPublisher:
         if not self._failing:
             self._failing = True
             log.error("a result could not be delivered to Kafka: %s", error.str())
-
-    def _on_error(self, error: KafkaError) -> None:
-        now = time.monotonic()
-        if error.fatal():
-            self._broken = True
-            emit(log, self._watch.fatal(f"fatal error: {error.str()}", now))
-        elif error.code() == KafkaError._ALL_BROKERS_DOWN:
-            emit(log, self._watch.observe(now, reachable=False))
-        else:
-            self._watch.last_error = error.str()
-
-    def _on_stats(self, raw: str) -> None:
-        view = read_stats(raw)
-        if view is None:
-            return
-        for line in self._notes.update(view):
-            emit(log, line)
-        if not self._broken:
-            emit(log, self._watch.observe(time.monotonic(), reachable=view.reachable))

@@ -14,10 +14,10 @@ check even with tens of thousands of targets.
   instead of firing a burst to catch up.
 - At most `max_in_flight` checks run at once; due checks wait, earliest due first.
 - Lateness (start time minus due time) of every check is recorded in histograms.
-- `set_targets` applies a new target list: added targets start on their grid,
-  removed ones stop (one in flight finishes but is not rescheduled), changed ones
-  take effect from their next check; a target whose interval is unchanged keeps its
-  rhythm.
+- `set_targets` applies a new target list, `upsert` and `remove` one change at a
+  time: added targets start on their grid, removed ones stop (one in flight finishes
+  but is not rescheduled), changed ones take effect from their next check; a target
+  whose interval is unchanged keeps its rhythm.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from wac.monitor.histogram import Histogram
 from wac.targets import Target
 
 DEFAULT_MAX_IN_FLIGHT = 1000
+
+# What `Scheduler.upsert` did.
+ADDED, CHANGED, UNCHANGED = "added", "changed", "unchanged"
 
 
 def stable_fraction(text: str) -> float:
@@ -94,34 +97,54 @@ class Scheduler:
     def set_targets(self, targets: Iterable[Target], now: float) -> tuple[int, int, int]:
         """Apply a new target list; returns (added, removed, changed)."""
         wanted = {t.id: t for t in targets}
-        added = removed = changed = 0
-        for target_id in [i for i in self._slots if i not in wanted]:
-            slot = self._slots.pop(target_id)
-            slot.removed = True
-            slot.generation += 1
-            if slot.in_flight:
-                self._retiring[target_id] = slot
-            removed += 1
-        for target_id, target in wanted.items():
-            current = self._slots.get(target_id)
-            if current is None and target_id in self._retiring:
-                # Back before its last check ended: the same slot, so no overlap.
-                slot = self._retiring.pop(target_id)
-                slot.removed = False
-                self._slots[target_id] = slot
-                added += 1
-                self._reconfigure(slot, target, now)
-            elif current is None:
-                offset = stable_fraction(target_id) * target.interval
-                slot = Slot(target, offset, self._next_grid_point(target.interval, offset, now))
-                self._slots[target_id] = slot
-                self._push(slot)
-                added += 1
-            elif current.target != target:
-                changed += 1
-                self._reconfigure(current, target, now)
-        self.stats.targets = len(self._slots)
+        removed = sum(self.remove(i) for i in [i for i in self._slots if i not in wanted])
+        added = changed = 0
+        for target in wanted.values():
+            outcome = self.upsert(target, now)
+            added += outcome == ADDED
+            changed += outcome == CHANGED
         return added, removed, changed
+
+    def upsert(self, target: Target, now: float) -> str:
+        """Add a target or replace its settings: ADDED, CHANGED or UNCHANGED.
+
+        An added target starts on its grid (the next grid point from `now`), so a target
+        handed from one monitor to another keeps its slots.
+        """
+        target_id = target.id
+        current = self._slots.get(target_id)
+        if current is None and target_id in self._retiring:
+            # Back before its last check ended: the same slot, so no overlap.
+            slot = self._retiring.pop(target_id)
+            slot.removed = False
+            self._slots[target_id] = slot
+            self._reconfigure(slot, target, now)
+            outcome = ADDED
+        elif current is None:
+            offset = stable_fraction(target_id) * target.interval
+            slot = Slot(target, offset, self._next_grid_point(target.interval, offset, now))
+            self._slots[target_id] = slot
+            self._push(slot)
+            outcome = ADDED
+        elif current.target != target:
+            self._reconfigure(current, target, now)
+            outcome = CHANGED
+        else:
+            return UNCHANGED
+        self.stats.targets = len(self._slots)
+        return outcome
+
+    def remove(self, target_id: str) -> bool:
+        """Stop checking a target (a check in flight ends but is not rescheduled)."""
+        slot = self._slots.pop(target_id, None)
+        if slot is None:
+            return False
+        slot.removed = True
+        slot.generation += 1
+        if slot.in_flight:
+            self._retiring[target_id] = slot
+        self.stats.targets = len(self._slots)
+        return True
 
     def _reconfigure(self, slot: Slot, target: Target, now: float) -> None:
         """New settings for a target; a new interval moves it to the new interval's grid."""

@@ -5,9 +5,13 @@ Threads:
   prober of each target's scheme (HTTP: one curl multi handle), turns each into a
   result and queues it in the Kafka producer;
 - librdkafka's own threads and the publisher's callback thread;
-- the main thread: signals (SIGTERM/SIGINT stop, SIGHUP reloads), watching the
-  targets file, the periodic one-line summary, and the shutdown (stop the loop,
-  abandon checks in flight, flush the producer).
+- with `--fleet`, the fleet's consumer (wac.monitor.fleet.FleetFeed), which hands the
+  loop the targets of its partitions of the targets topic instead of a file;
+- the main thread: signals (SIGTERM/SIGINT stop, SIGHUP reloads: wac.runtime.signals),
+  watching the targets file, the periodic one-line summary, and the shutdown (leave the
+  fleet's group, stop the loop, abandon checks in flight, flush the producer); a
+  producer that failed for good stops the monitor too, with exit code 2
+  (wac.runtime.kafka_fatal).
 """
 
 from __future__ import annotations
@@ -15,19 +19,18 @@ from __future__ import annotations
 import json
 import logging
 import resource
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
 from wac.config import KafkaSettings
-from wac.errors import ConfigError, WacError
+from wac.errors import ConfigError, WacError, described
+from wac.heartbeat.watcher import PushWatcher
 from wac.monitor.file_watch import FileWatch
 from wac.monitor.histogram import Histogram
 from wac.monitor.loop import CheckLoop
@@ -38,7 +41,11 @@ from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.result import CheckResult
 from wac.runtime.kafka import connect_check, ensure_topic
 from wac.runtime.metrics import serve
+from wac.runtime.signals import Signals
 from wac.targets import Target
+
+if TYPE_CHECKING:
+    from wac.monitor.fleet import FleetFeed, FleetOptions
 
 log = logging.getLogger(__name__)
 
@@ -56,34 +63,7 @@ class MonitorOptions:
     watch: Path | None = None  # the targets file, reloaded when it changes
     stats_file: Path | None = None  # counters and lateness written there at exit
     metrics_port: int | None = None  # Prometheus /metrics on 127.0.0.1:port
-
-
-class _Signals:
-    """SIGTERM/SIGINT ask to stop, SIGHUP to reload; restored on exit."""
-
-    def __init__(self) -> None:
-        self.stop = False
-        self.reload = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _Signals:
-        for sig, handler in (
-            (signal.SIGTERM, self._on_stop),
-            (signal.SIGINT, self._on_stop),
-            (signal.SIGHUP, self._on_reload),
-        ):
-            self._previous[sig] = signal.signal(sig, handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        self.stop = True
-
-    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
-        self.reload = True
+    postgres_url: str | None = None  # push:// targets' pings are read there
 
 
 def run_monitor(
@@ -93,16 +73,22 @@ def run_monitor(
     *,
     on_result: Callable[[CheckResult], None] | None = None,
     initial_targets: list[Target] | None = None,
+    fleet: FleetOptions | None = None,
 ) -> None:
     """Check the targets until SIGTERM or SIGINT, then flush what was produced.
 
     `load_targets` is called at start and on every reload; it raises ConfigError for a
     bad targets file (at start that ends the monitor, on reload the old targets stay).
+    With `fleet`, the targets come from the fleet's partitions of the targets topic.
     """
     targets = initial_targets if initial_targets is not None else load_targets()
     _raise_file_limit(options.max_in_flight)
     connect_check(kafka)
     ensure_topic(kafka)
+    if fleet is not None:
+        from wac.targets_topic import ensure_targets_topic
+
+        ensure_targets_topic(fleet.targets)
     publisher = ResultPublisher(kafka, buffer_limit=options.buffer_limit)
     ok_count = [0]
     collector: MonitorCollector | None = None
@@ -128,39 +114,59 @@ def run_monitor(
         registry.register(collector)
         serve(options.metrics_port, registry)
         log.info("metrics on http://127.0.0.1:%d/metrics", options.metrics_port)
-    loop.set_targets(targets)
+    watcher = _push_watcher(kafka, options, on_result)
+    _set_targets(loop, watcher, targets)
     started = time.monotonic()
     thread = threading.Thread(target=loop.run, name="check-loop", daemon=True)
     watch = FileWatch(options.watch) if options.watch is not None else None
     summary = _Summary(loop, publisher, ok_count)
+    feed, feed_thread = _fleet_feed(fleet, loop)
     log.info(
-        "monitor %s checking %d target(s), at most %d at once, publishing to %s on %s",
+        "monitor %s checking %s, at most %d at once, publishing to %s on %s",
         options.monitor_name,
-        len(targets),
+        f"{len(targets)} target(s)" if fleet is None else "the fleet's targets",
         options.max_in_flight,
         kafka.topic,
         kafka.endpoint,
     )
-    with _Signals() as signals:
+    with Signals(reloads=True) as signals:
         thread.start()
+        if feed_thread is not None:
+            feed_thread.start()
+        if watcher is not None:
+            watcher.start()
         next_watch = next_summary = time.monotonic()
         next_summary += options.summary_interval
-        while not signals.stop and thread.is_alive():
-            time.sleep(TICK_S)
+        while (
+            thread.is_alive()
+            and publisher.failed is None
+            and (feed_thread is None or feed_thread.is_alive())
+        ):
+            if signals.stop.wait(TICK_S):
+                break
             now = time.monotonic()
-            if signals.reload or (watch is not None and now >= next_watch and watch.changed()):
-                why = "SIGHUP" if signals.reload else f"{options.watch} changed"
-                signals.reload = False
-                _reload(loop, load_targets, why)
+            reload = signals.reload.is_set()
+            if feed is not None and reload:
+                signals.reload.clear()
+                log.info("SIGHUP: nothing to reload, the fleet follows the targets topic")
+            elif reload or (watch is not None and now >= next_watch and watch.changed()):
+                why = "SIGHUP" if reload else f"{options.watch} changed"
+                signals.reload.clear()
+                _reload(loop, watcher, load_targets, why)
             if now >= next_watch:
                 next_watch = now + WATCH_S
             if now >= next_summary:
                 next_summary = now + options.summary_interval
                 log.info("%s", summary.line())
-        crashed = not signals.stop
+        crashed = not signals.stop.is_set() and publisher.failed is None
+        if feed is not None and feed_thread is not None:
+            feed.stop()  # leaves the group while the loop still runs to drop the targets
+            feed_thread.join(30)
         log.info("stopping: abandoning checks in flight, flushing results to Kafka")
         loop.stop()
         thread.join()
+        if watcher is not None:
+            watcher.stop()
         undelivered = publisher.close()
     elapsed = time.monotonic() - started
     stats = loop.scheduler.stats
@@ -195,8 +201,23 @@ def run_monitor(
             },
         )
 
+    if publisher.failed is not None:
+        raise publisher.failed
     if crashed:
+        if feed is not None and feed.failure is not None:
+            raise WacError(f"the fleet's consumer stopped: {feed.failure}")
         raise WacError("the check loop stopped unexpectedly (see the error above)")
+
+
+def _fleet_feed(
+    fleet: FleetOptions | None, loop: CheckLoop
+) -> tuple[FleetFeed | None, threading.Thread | None]:
+    if fleet is None:
+        return None, None
+    from wac.monitor.fleet import FleetFeed
+
+    feed = FleetFeed(fleet, loop)
+    return feed, threading.Thread(target=feed.run, name="fleet", daemon=True)
 
 
 def _raise_file_limit(max_in_flight: int) -> None:
@@ -215,7 +236,36 @@ def _raise_file_limit(max_in_flight: int) -> None:
             )
 
 
-def _reload(loop: CheckLoop, load_targets: Callable[[], list[Target]], why: str) -> None:
+def _push_watcher(
+    kafka: KafkaSettings,
+    options: MonitorOptions,
+    on_result: Callable[[CheckResult], None] | None,
+) -> PushWatcher | None:
+    if options.postgres_url is None:
+        return None
+    return PushWatcher(options.postgres_url, kafka, options.monitor_name, on_result=on_result)
+
+
+def _set_targets(loop: CheckLoop, watcher: PushWatcher | None, targets: list[Target]) -> None:
+    """The push:// targets to the heartbeat watcher, the others to the check loop."""
+    pushed = [t for t in targets if t.scheme == "push"]
+    loop.set_targets([t for t in targets if t.scheme != "push"] if pushed else targets)
+    if watcher is not None:
+        watcher.set_targets(pushed)
+    elif pushed:
+        log.error(
+            "%d push:// target(s) not watched: this monitor has no POSTGRES_ENDPOINT, where "
+            "their pings are",
+            len(pushed),
+        )
+
+
+def _reload(
+    loop: CheckLoop,
+    watcher: PushWatcher | None,
+    load_targets: Callable[[], list[Target]],
+    why: str,
+) -> None:
     try:
         targets = load_targets()
     except ConfigError as exc:
@@ -223,15 +273,14 @@ def _reload(loop: CheckLoop, load_targets: Callable[[], list[Target]], why: str)
         return
     except Exception as exc:  # a bug in the loader must not stop a running monitor
         log.error(
-            "reload (%s) failed, keeping the current targets: unexpected %s: %s",
+            "reload (%s) failed, keeping the current targets: unexpected %s",
             why,
-            type(exc).__name__,
-            " ".join(str(exc).split())[:300],
+            described(exc),
         )
         log.debug("reload failure", exc_info=True)
         return
     log.info("reload (%s): %d target(s)", why, len(targets))
-    loop.set_targets(targets)
+    _set_targets(loop, watcher, targets)
 
 
 class _Summary:

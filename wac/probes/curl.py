@@ -172,16 +172,16 @@ class HttpProber:
         engine = self._engine
         for check, code, message in engine.finished():
             try:
-                result, body = check.finish_transfer(code, message)
+                result, response = check.finish_transfer(code, message)
             except Exception as exc:
                 check.close()
                 done.append((check.slot, Failure("the check could not finish", exc)))
                 continue
             engine.recycle(check)
-            if body is None:
+            if response is None:
                 done.append((check.slot, result))
             else:
-                self._matcher.submit(check.slot, result, check.target, body)
+                self._matcher.submit(check.slot, result, check.target, response)
         done.extend(self._matcher.take_done())
         return done
 

@@ -25,7 +25,6 @@ import socket
 import struct
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from urllib.parse import parse_qsl
 
 import dns.asyncquery
 import dns.exception
@@ -41,30 +40,19 @@ from wac.probes.netcheck import (
     CheckFailed,
     SocketCheck,
     describe_os_error,
-    expect_pattern,
     host_port,
     ip_literal,
     resolve,
     run_check,
-    split_url,
 )
 from wac.result import MAX_ANSWER_CHARS, MAX_DNS_ANSWERS, CheckResult
 from wac.targets import Target
+from wac.targets.options import DNS_PORT, expect_pattern, split_dns_url
+from wac.targets.options import QUERY_TYPES as QUERY_TYPES
+from wac.targets.options import DnsOptions as DnsOptions
 
 RESOLV_CONF = "/etc/resolv.conf"
-QUERY_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA")
-DEFAULT_PORT = 53
-
-
-@dataclass(frozen=True)
-class DnsOptions:
-    """What a dns:// target may set beyond the URL. ValueError names a bad value."""
-
-    expect: str | None = None  # an RE2 regex that one of the answers must match
-
-    def __post_init__(self) -> None:
-        if self.expect is not None:
-            expect_pattern(self.expect)
+DEFAULT_PORT = DNS_PORT
 
 
 DEFAULT_OPTIONS = DnsOptions()
@@ -94,31 +82,8 @@ class DnsQuery:
 @lru_cache(maxsize=65536)
 def parse_dns_url(url: str) -> DnsQuery:
     """`dns://[server[:port]]/name?type=T`; ValueError saying what is wrong."""
-    form = "dns://[server[:port]]/name?type=A"
-    parts = split_url(url)
-    if parts.scheme.lower() != "dns":
-        raise ValueError(f"a dns target's URL starts with dns:// ({form})")
-    if parts.username is not None or parts.password is not None or parts.fragment:
-        raise ValueError(f"dns:// URLs take no user name, password or #fragment ({form})")
-    if parts.netloc and not parts.hostname:
-        raise ValueError(f"the server of a dns:// URL is a host name or an IP address ({form})")
-    if parts.port == 0:
-        raise ValueError("the port of a dns:// server is from 1 to 65535")
-    text = parts.path.lstrip("/")
-    if not text or "/" in text:
-        raise ValueError(f"a dns:// URL names one domain name after the server ({form})")
-    try:
-        name = dns.name.from_text(text)
-    except dns.exception.DNSException as exc:
-        raise ValueError(f"{text!r} is not a valid domain name ({exc})") from None
-    type_name = "A"
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key != "type":
-            raise ValueError(f"a dns:// URL takes only ?type=, not ?{key}= ({form})")
-        type_name = value.upper()
-        if type_name not in QUERY_TYPES:
-            raise ValueError(f"type={value} is not one of {', '.join(QUERY_TYPES)}")
-    return DnsQuery(parts.hostname or None, parts.port or DEFAULT_PORT, name, type_name)
+    parts = split_dns_url(url)
+    return DnsQuery(parts.server, parts.port, dns.name.from_text(parts.name), parts.type_name)
 
 
 def options_of(target: Target) -> DnsOptions:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import socket
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,12 +19,14 @@ import msgspec
 import pycurl
 
 from wac import __version__
+from wac.assertions import Observed, judge
 from wac.config import redact_userinfo
 from wac.probes.errors import classify_curl_error, describe_timeout
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy, is_public_address
 from wac.result import (
     CheckError,
     CheckResult,
+    Details,
     Phases,
     new_check_id,
     utc_now,
@@ -34,12 +37,32 @@ USER_AGENT = f"wac/{__version__} (website availability checker)"
 _WS = re.compile(r"\s+")
 
 
+MAX_HEADERS = 1000  # response headers kept for `assert:` conditions, at most
+# libcurl's negotiated version (INFO_HTTP_VERSION) as results write it.
+_HTTP_VERSIONS = {
+    pycurl.CURL_HTTP_VERSION_1_0: "1.0",
+    pycurl.CURL_HTTP_VERSION_1_1: "1.1",
+    pycurl.CURL_HTTP_VERSION_2_0: "2",
+    getattr(pycurl, "CURL_HTTP_VERSION_3", 30): "3",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What the off-loop verdicts read: the body (pattern, [BODY]) and the headers."""
+
+    body: bytes
+    headers: dict[str, str] | None
+
+
 class HttpCheck:
     """One check of one target: the configured curl handle and what it collects."""
 
     __slots__ = (
         "_body",
         "_body_size",
+        "_headers",
+        "_keep_body",
         "_too_large",
         "blocked_address",
         "checked_at",
@@ -73,6 +96,10 @@ class HttpCheck:
         self._body: list[bytes] = []
         self._body_size = 0
         self._too_large = False
+        self._keep_body = target.method != "HEAD" and (
+            target.compiled_pattern is not None or "BODY" in target.assertion_subjects
+        )
+        self._headers: dict[str, str] | None = {} if "HEADER" in target.assertion_subjects else None
         self._configure()
         self.checked_at = utc_now()
 
@@ -111,9 +138,46 @@ class HttpCheck:
             c.setopt(pycurl.NOBODY, 1)
         elif t.method != "GET":
             c.setopt(pycurl.CUSTOMREQUEST, t.method)
-        if t.headers:
-            c.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in t.headers])
+        headers = [f"{k}: {v}" for k, v in t.headers]
+        if t.http_auth is not None:
+            headers.append(t.http_auth.header)
+        if headers:
+            c.setopt(pycurl.HTTPHEADER, headers)
+        if t.body is not None:
+            c.setopt(pycurl.POSTFIELDSIZE, len(t.body))
+            c.setopt(pycurl.COPYPOSTFIELDS, t.body)
+            c.setopt(pycurl.CUSTOMREQUEST, t.method)
+        if t.client_cert is not None:
+            c.setopt(pycurl.SSLCERT, t.client_cert)
+            if t.client_key is not None:
+                c.setopt(pycurl.SSLKEY, t.client_key)
+        if t.http_version == "2":
+            https = t.url[:6].lower() == "https:"
+            c.setopt(
+                pycurl.HTTP_VERSION,
+                pycurl.CURL_HTTP_VERSION_2TLS
+                if https
+                else pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
+            )
+        elif t.http_version == "1.1":
+            c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        if t.ip_version is not None:
+            c.setopt(
+                pycurl.IPRESOLVE, pycurl.IPRESOLVE_V4 if t.ip_version == 4 else pycurl.IPRESOLVE_V6
+            )
         c.setopt(pycurl.WRITEFUNCTION, self._on_body)
+        if self._headers is not None:
+            c.setopt(pycurl.HEADERFUNCTION, self._on_header)
+
+    def _on_header(self, line: bytes) -> None:
+        headers = self._headers
+        assert headers is not None
+        if line.startswith(b"HTTP/"):
+            headers.clear()  # a new response (after a redirect or a 100 Continue)
+            return
+        name, sep, value = line.partition(b":")
+        if sep and len(headers) < MAX_HEADERS:
+            headers[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
 
     def _open_socket(self, purpose: int, address: tuple[int, int, int, tuple[Any, ...]]) -> Any:
         family, socktype, protocol, sockaddr = address
@@ -127,21 +191,22 @@ class HttpCheck:
         if self._body_size > self.target.max_body_bytes:
             self._too_large = True
             return 0  # a short count makes libcurl abort with CURLE_WRITE_ERROR
-        if self.target.compiled_pattern is not None:
+        if self._keep_body:
             self._body.append(chunk)
         return None
 
     def finish(self, curl_code: int, curl_message: str) -> CheckResult:
         """The result of the finished transfer; `curl_code` 0 means libcurl succeeded."""
-        result, body = self.finish_transfer(curl_code, curl_message)
-        return result if body is None else with_pattern_verdict(result, self.target, body)
+        result, response = self.finish_transfer(curl_code, curl_message)
+        return result if response is None else judge_response(result, self.target, response)
 
     def finish_transfer(
         self, curl_code: int, curl_message: str
-    ) -> tuple[CheckResult, bytes | None]:
-        """The result without the pattern's verdict, and the body the pattern must be
-        looked for in (None: nothing to look for). The check loop matches on another
-        thread (`with_pattern_verdict`), so that no body or pattern can hold it."""
+    ) -> tuple[CheckResult, Response | None]:
+        """The result without the verdicts on the body, and the response they must be
+        made on (None: nothing to look at). The check loop has them made on another
+        thread (`judge_response`), so that no body, pattern or JSON can hold it; the
+        `assert:` conditions that need no body are judged here."""
         c = self.easy
         t = self.target
         status = int(c.getinfo(pycurl.RESPONSE_CODE)) or None
@@ -172,12 +237,22 @@ class HttpCheck:
         elif status is None:
             error = CheckError("protocol", "no HTTP status in the response")
         else:
-            if t.compiled_pattern is not None and t.method != "HEAD":
+            if self._keep_body:
                 body = b"".join(self._body)
             if not t.status_expected(status):
                 error = CheckError("status", _status_message(status, t))
         tls_expires_at = _certificate_expiry(c) if t.url.startswith("https:") else None
         effective = c.getinfo(pycurl.EFFECTIVE_URL)
+        details: Details | None = None
+        if t.http_version is not None and status is not None:
+            version = _HTTP_VERSIONS.get(c.getinfo(pycurl.INFO_HTTP_VERSION), "other")
+            details = Details(http_version=version)
+            if error is None and version != t.http_version:
+                error = CheckError(
+                    "protocol",
+                    f"the server answered over HTTP/{version}, not HTTP/{t.http_version} "
+                    "(http_version)",
+                )
         result = CheckResult(
             v=1,
             id=new_check_id(),
@@ -194,9 +269,14 @@ class HttpCheck:
             tls_expires_at=tls_expires_at,
             error=error,
             final_url=redact_userinfo(effective) if effective and effective != t.url else None,
+            details=details,
         )
         self._body = []
-        return result, body
+        if body is not None:
+            return result, Response(body, self._headers)
+        if t.assertions and error is None:
+            result = with_assertions(result, t, None, self._headers)
+        return result, None
 
     def release(self) -> pycurl.Curl:
         """The easy handle, for the next check (HttpCheck resets it)."""
@@ -206,6 +286,34 @@ class HttpCheck:
     def close(self) -> None:
         self._body = []
         self.easy.close()
+
+
+def judge_response(result: CheckResult, target: Target, response: Response) -> CheckResult:
+    """The verdicts that read the body: the pattern's, then the `assert:` conditions'
+    (when the check has not failed already)."""
+    if target.compiled_pattern is not None:
+        result = with_pattern_verdict(result, target, response.body)
+    if target.assertions and result.error is None:
+        result = with_assertions(result, target, response.body, response.headers)
+    return result
+
+
+def with_assertions(
+    result: CheckResult, target: Target, body: bytes | None, headers: dict[str, str] | None
+) -> CheckResult:
+    """`result` failed with kind `assertion` when one of the target's conditions fails."""
+    observed = Observed(
+        now=utc_now(),
+        status=result.status_code,
+        response_time_ms=result.response_time_ms,
+        tls_expires_at=result.tls_expires_at,
+        headers=headers,
+        body=body,
+    )
+    error = judge(target.assertions, observed)
+    if error is None:
+        return result
+    return msgspec.structs.replace(result, ok=False, error=error)
 
 
 def with_pattern_verdict(result: CheckResult, target: Target, body: bytes) -> CheckResult:

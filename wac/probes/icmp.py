@@ -31,18 +31,17 @@ import socket
 import struct
 import time
 import weakref
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from wac import limits
 from wac.probes.contract import ProbeContext
-from wac.probes.netcheck import CheckFailed, SocketCheck, resolve, run_check, split_url
+from wac.probes.netcheck import CheckFailed, SocketCheck, resolve, run_check
 from wac.result import CheckResult
 from wac.targets import Target
+from wac.targets.options import DEFAULT_COUNT as DEFAULT_COUNT
+from wac.targets.options import DEFAULT_INTERVAL_S as DEFAULT_INTERVAL_S
+from wac.targets.options import IcmpOptions as IcmpOptions
+from wac.targets.options import parse_icmp_url as parse_icmp_url
 
-DEFAULT_COUNT = 3
-DEFAULT_INTERVAL_S = 0.2
 PAYLOAD_BYTES = 56  # as ping(8): 64 bytes with the ICMP header
 # The probe's own deadline comes first; the target's timeout, this much later, is a net.
 _GRACE_S = 0.1
@@ -63,46 +62,11 @@ _PROTOCOL: dict[int, int] = {
 _HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
 
 
-@dataclass(frozen=True)
-class IcmpOptions:
-    """What an icmp:// target may set beyond the URL. ValueError names a bad value."""
-
-    count: int = DEFAULT_COUNT  # echo requests per check
-    interval: float = DEFAULT_INTERVAL_S  # seconds between two requests
-    max_loss_pct: float | None = None  # None: up while at least one reply comes
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.count <= limits.MAX_ICMP_COUNT:
-            raise ValueError(f"count must be from 1 to {limits.MAX_ICMP_COUNT}, got {self.count}")
-        if not limits.MIN_ICMP_INTERVAL_S <= self.interval <= limits.MAX_ICMP_INTERVAL_S:
-            raise ValueError(
-                f"interval must be from {limits.describe_seconds(limits.MIN_ICMP_INTERVAL_S)} "
-                f"to {limits.describe_seconds(limits.MAX_ICMP_INTERVAL_S)}, got {self.interval}"
-            )
-        if self.max_loss_pct is not None and not 0 <= self.max_loss_pct < 100:
-            raise ValueError(f"max_loss_pct must be from 0 to 99.9, got {self.max_loss_pct}")
-
-
 DEFAULT_OPTIONS = IcmpOptions()
 
 
 class IcmpUnavailable(Exception):
     """Neither kind of ICMP socket may be opened by this process."""
-
-
-@lru_cache(maxsize=65536)
-def parse_icmp_url(url: str) -> str:
-    """The host of `icmp://host`; ValueError saying what is wrong."""
-    parts = split_url(url)
-    if parts.scheme.lower() != "icmp":
-        raise ValueError("an icmp target's URL starts with icmp://")
-    if parts.port is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError("icmp:// URLs are icmp://host, with no port, path or query")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("icmp:// URLs take no user name or password")
-    if not parts.hostname:
-        raise ValueError("icmp:// URLs need a host: icmp://host")
-    return parts.hostname
 
 
 def options_of(target: Target) -> IcmpOptions:

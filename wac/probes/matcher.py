@@ -1,4 +1,5 @@
-"""Looking for patterns in bodies off the check loop's thread.
+"""Looking for patterns in bodies, and judging `assert:` conditions on them (JSON
+paths included), off the check loop's thread.
 
 RE2 takes time linear in the body, but the constant depends on the pattern: a legal
 pattern such as `\\pL{100}x` costs about half a second per MiB, and a body may be up
@@ -20,7 +21,7 @@ import msgspec
 
 from wac.probes.failure import describe_failure
 from wac.probes.handoff import Handoff
-from wac.probes.http import with_pattern_verdict
+from wac.probes.http import Response, judge_response
 from wac.result import CheckError, CheckResult
 from wac.targets import Target
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 2
 
-_Job = tuple[object, CheckResult, Target, bytes]
+_Job = tuple[object, CheckResult, Target, Response]
 
 
 class PatternMatcher:
@@ -41,13 +42,15 @@ class PatternMatcher:
         self._done: Handoff[tuple[object, CheckResult]] = Handoff(wake)
         self._started: list[threading.Thread] = []
 
-    def submit(self, token: object, result: CheckResult, target: Target, body: bytes) -> None:
+    def submit(
+        self, token: object, result: CheckResult, target: Target, response: Response
+    ) -> None:
         if not self._started:
             for n in range(self._threads):
                 thread = threading.Thread(target=self._work, name=f"pattern-{n}", daemon=True)
                 thread.start()
                 self._started.append(thread)
-        self._jobs.put((token, result, target, body))
+        self._jobs.put((token, result, target, response))
 
     def take_done(self) -> list[tuple[object, CheckResult]]:
         """The finished results so far (token, result), without waiting."""
@@ -60,9 +63,9 @@ class PatternMatcher:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            token, result, target, body = job
+            token, result, target, response = job
             try:
-                final = with_pattern_verdict(result, target, body)
+                final = judge_response(result, target, response)
             except Exception as exc:  # a bug: cost this result, never the thread
                 message = describe_failure(target, "the pattern could not be looked for", exc)
                 log.error("check of %s: %s", target.id, message)

@@ -21,10 +21,10 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
 
-from wac import limits
-from wac.patterns import BodyPattern, PatternError, compile_body_pattern
+import msgspec
+
+from wac.assertions import Observed, judge
 from wac.probes.contract import ProbeContext
 from wac.probes.policy import is_public_address
 from wac.result import (
@@ -154,7 +154,26 @@ async def run_check(
         error = CheckError("tls", f"TLS failed: {describe_ssl_error(exc)}")
     except OSError as exc:
         error = describe_os_error(exc, check.stage)
-    return check.result(error)
+    result = check.result(error)
+    if error is None and check.target.assertions:
+        return with_assertions(result, check)
+    return result
+
+
+def with_assertions(result: CheckResult, check: SocketCheck) -> CheckResult:
+    """`result` failed with kind `assertion` when one of the target's conditions fails."""
+    details = check.details
+    observed = Observed(
+        now=utc_now(),
+        response_time_ms=result.response_time_ms,
+        tls_expires_at=result.tls_expires_at,
+        dns_answers=details.get("dns_answers"),
+        dns_rcode=details.get("dns_rcode"),
+    )
+    error = judge(check.target.assertions, observed)
+    if error is None:
+        return result
+    return msgspec.structs.replace(result, ok=False, error=error)
 
 
 def describe_os_error(exc: OSError, stage: str) -> CheckError:
@@ -297,24 +316,3 @@ def excerpt(data: bytes, limit: int = 256) -> str:
     return "".join(
         chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in data[:limit]
     )
-
-
-def split_url(url: str) -> SplitResult:
-    """The URL's parts; ValueError when it does not parse (or its port is out of range)."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError as exc:
-        raise ValueError(f"not a valid URL ({exc})") from None
-    return parts
-
-
-def expect_pattern(text: str) -> BodyPattern:
-    """The compiled `expect` regex (RE2, as body patterns); ValueError naming the option
-    when it is empty, too long or refused by RE2."""
-    if not text or len(text) > limits.MAX_PATTERN_CHARS:
-        raise ValueError(f"expect must be 1 to {limits.MAX_PATTERN_CHARS} characters long")
-    try:
-        return compile_body_pattern(text)
-    except PatternError as exc:
-        raise ValueError(f"expect {text!r} is not a valid regex for RE2: {exc}") from None

@@ -17,10 +17,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from dataclasses import dataclass
-from functools import lru_cache
 
-from wac import limits
 from wac.probes.contract import ProbeContext
 from wac.probes.netcheck import (
     CheckFailed,
@@ -28,74 +25,21 @@ from wac.probes.netcheck import (
     connect_tcp,
     describe_ssl_error,
     excerpt,
-    expect_pattern,
     run_check,
-    split_url,
 )
 from wac.probes.tlsinfo import client_context, session_of
 from wac.result import CheckResult
 from wac.targets import Target
+from wac.targets.options import DEFAULT_MAX_READ_BYTES as DEFAULT_MAX_READ_BYTES
+from wac.targets.options import HostPort as HostPort
+from wac.targets.options import TcpOptions as TcpOptions
+from wac.targets.options import expect_pattern
+from wac.targets.options import parse_host_port_url as parse_host_port_url
 
-DEFAULT_MAX_READ_BYTES = 4096
 _READ_CHUNK = 65536
 
 
-@dataclass(frozen=True)
-class TcpOptions:
-    """What a tcp:// target may set beyond the URL (defaults: connect only).
-
-    Raises ValueError, naming the option, for a value out of its bounds.
-    """
-
-    send: bytes | str | None = None  # sent once connected; text is sent as UTF-8
-    expect: str | None = None  # an RE2 regex looked for in the reply
-    tls: bool = False  # a TLS handshake first, verified as HTTP verifies
-    max_read_bytes: int = DEFAULT_MAX_READ_BYTES  # the most of the reply read
-
-    def __post_init__(self) -> None:
-        if isinstance(self.send, str):
-            object.__setattr__(self, "send", self.send.encode())
-        if self.send is not None and not 0 < len(self.send) <= limits.MAX_TCP_SEND_BYTES:
-            raise ValueError(
-                f"send must be 1 to {limits.MAX_TCP_SEND_BYTES} bytes, got {len(self.send)}"
-            )
-        if not 1 <= self.max_read_bytes <= limits.MAX_TCP_READ_BYTES:
-            raise ValueError(
-                f"max_read_bytes must be from 1 to {limits.MAX_TCP_READ_BYTES}, "
-                f"got {self.max_read_bytes}"
-            )
-        if self.expect is not None:
-            expect_pattern(self.expect)
-
-    @property
-    def payload(self) -> bytes | None:
-        return self.send if isinstance(self.send, bytes) else None
-
-
 DEFAULT_OPTIONS = TcpOptions()
-
-
-@dataclass(frozen=True)
-class HostPort:
-    host: str
-    port: int
-
-
-@lru_cache(maxsize=65536)
-def parse_host_port_url(url: str, scheme: str) -> HostPort:
-    """`scheme://host:port` (no path but `/`, no query); ValueError saying what is wrong."""
-    parts = split_url(url)
-    if parts.scheme.lower() != scheme:
-        raise ValueError(f"a {scheme} target's URL starts with {scheme}://")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"{scheme}:// URLs are {scheme}://host:port, with nothing after the port")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(f"{scheme}:// URLs take no user name or password")
-    if not parts.hostname:
-        raise ValueError(f"{scheme}:// URLs need a host: {scheme}://host:port")
-    if parts.port is None or parts.port == 0:
-        raise ValueError(f"{scheme}:// URLs need a port from 1 to 65535: {scheme}://host:port")
-    return HostPort(parts.hostname, parts.port)
 
 
 def options_of(target: Target) -> TcpOptions:

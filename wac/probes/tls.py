@@ -18,7 +18,6 @@ import asyncio
 import socket
 import ssl
 import time
-from dataclasses import dataclass
 
 from wac.probes.contract import ProbeContext
 from wac.probes.netcheck import (
@@ -29,7 +28,6 @@ from wac.probes.netcheck import (
     describe_ssl_error,
     run_check,
 )
-from wac.probes.tcp import parse_host_port_url
 from wac.probes.tlsinfo import (
     TLS_VERSIONS,
     Session,
@@ -40,21 +38,10 @@ from wac.probes.tlsinfo import (
 )
 from wac.result import CheckResult
 from wac.targets import Target
+from wac.targets.options import TlsOptions as TlsOptions
+from wac.targets.options import parse_host_port_url
 
 _VERSION_ORDER = list(TLS_VERSIONS)
-
-
-@dataclass(frozen=True)
-class TlsOptions:
-    """What a tls:// target may set beyond the URL. ValueError names a bad value."""
-
-    min_tls_version: str | None = None  # TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3
-
-    def __post_init__(self) -> None:
-        if self.min_tls_version is not None and self.min_tls_version not in TLS_VERSIONS:
-            raise ValueError(
-                f"min_tls_version {self.min_tls_version!r} is not one of {', '.join(TLS_VERSIONS)}"
-            )
 
 
 DEFAULT_OPTIONS = TlsOptions()

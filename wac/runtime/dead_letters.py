@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
-from confluent_kafka import Message
 
 INSERT_REJECTED = (
     'INSERT INTO rejected_messages (topic, "partition", "offset", key, value, reason) '
     "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
 )
+
+
+class Record(Protocol):
+    """What a consumer reads of a Kafka message (confluent_kafka.Message has it)."""
+
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def key(self) -> bytes | None: ...
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,7 @@ class Rejected:
     reason: str
 
     @classmethod
-    def of(cls, message: Message, reason: str) -> Rejected:
+    def of(cls, message: Record, reason: str) -> Rejected:
         return cls(
             topic=message.topic() or "",
             partition=_int(message.partition()),

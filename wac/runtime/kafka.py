@@ -229,10 +229,25 @@ def _diagnose(reason: str) -> str | None:
 
 
 def librdkafka_logger() -> logging.Logger:
-    """librdkafka logs each retry; route them to a logger that only keeps critical ones."""
+    """librdkafka logs each retry; route them to a logger that only keeps critical ones.
+
+    Not its FATAL lines: the service reports a fatal error itself, in its own words, once
+    (wac.runtime.kafka_fatal).
+    """
     quiet = logging.getLogger("wac.runtime.kafka.librdkafka")
     quiet.setLevel(logging.CRITICAL)
+    if not any(isinstance(f, _NotFatal) for f in quiet.filters):
+        quiet.addFilter(_NotFatal())
     return quiet
+
+
+class _NotFatal(logging.Filter):
+    """Drops librdkafka's log lines of facility FATAL (confluent-kafka logs each one as
+    "%s [%s] %s" with the facility first)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        return not (isinstance(args, tuple) and args and args[0] == "FATAL")
 
 
 def ensure_topic(kafka: KafkaSettings, timeout: float = CONNECT_TIMEOUT_S) -> None:

@@ -154,6 +154,25 @@ KAFKA_EVENTS_TOPIC: Variable[str | None] = _var(
     "topic of incident events (`website-monitoring-events` by default)",
     KAFKA,
 )
+KAFKA_TARGETS_TOPIC: Variable[str | None] = _var(
+    "KAFKA_TARGETS_TOPIC",
+    values.text,
+    None,
+    "`<KAFKA_TOPIC>-targets`",
+    "compacted topic of managed target definitions (`wac targets`, the API, "
+    "`wac monitor --fleet`): key = target id, a tombstone deletes",
+    KAFKA,
+)
+WAC_TARGETS_PARTITIONS: Variable[int] = _var(
+    "WAC_TARGETS_PARTITIONS",
+    values.whole(1, 10_000, example=12),
+    12,
+    "`12`",
+    "partitions of the targets topic when wac creates it: the units a fleet of monitors "
+    "shares out, so at most this many monitors of one location get targets (12 spreads "
+    "evenly over 1, 2, 3, 4, 6 or 12 monitors)",
+    KAFKA,
+)
 POSTGRES_ENDPOINT: Variable[str | None] = _var(
     "POSTGRES_ENDPOINT",
     values.postgres_endpoint,
@@ -212,6 +231,18 @@ WAC_MONITOR_METRICS_PORT: Variable[int | None] = _var(
     "Prometheus metrics of `wac monitor` on 127.0.0.1:PORT/metrics",
     CHECKS,
     options=("wac monitor --metrics-port",),
+)
+WAC_FLEET_SESSION_TIMEOUT: Variable[float] = _var(
+    "WAC_FLEET_SESSION_TIMEOUT",
+    values.seconds(1.0, 300.0),
+    6.0,
+    "`6`",
+    "`wac monitor --fleet`: how long (seconds, or a duration) a monitor may go unheard "
+    "before its partitions go to the others: a killed monitor's targets are unchecked for "
+    "about this long plus an interval. 6 s is the least Kafka brokers accept by default "
+    "(`group.min.session.timeout.ms`)",
+    CHECKS,
+    options=("wac monitor --session-timeout",),
 )
 WAC_BLOCK_PRIVATE_TARGETS: Variable[bool] = _var(
     "WAC_BLOCK_PRIVATE_TARGETS",

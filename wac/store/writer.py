@@ -94,13 +94,7 @@ class BatchWriter:
     # ------------------------------------------------------------ connection
     def connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            conn = connect(
-                self.url,
-                application_name=APPLICATION_NAME,
-                timeout=5,
-                autocommit=True,
-                keepalive=True,
-            )
+            conn = connect(self.url, application_name=APPLICATION_NAME, autocommit=True)
             # Session-local staging tables, created outside any transaction so that no
             # rollback takes them away.
             conn.execute(CREATE_STAGING)

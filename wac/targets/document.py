@@ -104,7 +104,23 @@ def _parse_targets(
             )
         seen[target.id] = where
         targets.append(target)
+    _refuse_shared_tokens(targets, source)
     return targets
+
+
+def _refuse_shared_tokens(targets: list[Target], source: str) -> None:
+    """Each push target has its own token: a ping names one target."""
+    owner: dict[str, str] = {}
+    for target in targets:
+        token = getattr(target.probe_options, "token", None) if target.scheme == "push" else None
+        if token is None:
+            continue
+        if token in owner:
+            raise ConfigError(
+                f"{source}: target {shown(target.id)}: {target.id} uses the same token as "
+                f"{owner[token]} (token_env); give each push target its own token"
+            )
+        owner[token] = target.id
 
 
 def parse_targets_document(

@@ -21,13 +21,17 @@ from wac.errors import ConfigError
 from wac.patterns import BodyPattern
 from wac.settings.durations import check_seconds
 from wac.targets.fields import (
+    FIELD_BY_KEY,
     FIELDS,
+    REQUIRED,
     TARGET_PARSERS,
+    TIMEOUT_SETTING,
     check_target_id,
     check_url,
     compile_pattern,
     field_defaults,
 )
+from wac.targets.probe_options import extend_target
 from wac.targets.target import Target, default_target_id, safe_url
 from wac.yaml_config import reject_unknown_keys, shown
 
@@ -46,48 +50,82 @@ def entry_where(entry: Mapping[Any, Any], prefix: str, index: int | None = None)
 
 
 def parse_fields(entry: Mapping[Any, Any], parsers: ParserTable, where: str) -> dict[str, Any]:
-    """Each field of `entry` through its parser; an unknown key is an error."""
+    """Each field of `entry` through its parser; an unknown key is an error, and a field
+    given as null is left out."""
     fields = {}
     for key, raw in entry.items():
         parse = parsers.get(key)
         if parse is None:
             reject_unknown_keys(entry, set(parsers), where)
-        else:
+        elif raw is not None:
             fields[key] = parse(raw, where)
     return fields
 
 
 def target_from_entry(entry: Mapping[Any, Any], where: str, base: Mapping[str, Any]) -> Target:
     """The target of an entry; `base` holds the value of every field it leaves out."""
-    return make_target({**base, **parse_fields(entry, TARGET_PARSERS, where)}, where)
+    return make_target(base, where, parse_fields(entry, TARGET_PARSERS, where))
 
 
-def make_target(fields: Mapping[str, Any], where: str) -> Target:
-    url = fields.get("url")
+def make_target(
+    fields: Mapping[str, Any], where: str, given: Mapping[str, Any] | None = None
+) -> Target:
+    """The target of `fields` (every field's value) and `given` (the entry's own fields:
+    one that does not apply to the URL's scheme is refused; a value of `fields` that does
+    not apply is its field's default)."""
+    url = (given or {}).get("url", fields.get("url"))
     if url is None:
         raise ConfigError(f"{where}: `url` is required and must be a string")
-    method = fields["method"]
-    name = fields.get("name")
-    pattern: BodyPattern | None = fields.get("pattern")
-    return Target(
+    scheme = url.partition(":")[0].lower()
+    values = _values_for(scheme, fields, given or {}, where)
+    method = values["method"]
+    name = values.get("name")
+    pattern: BodyPattern | None = values.get("pattern")
+    target = Target(
         url=url,
         id=check_target_id(name if name is not None else default_target_id(method, url), where),
-        interval=fields["interval"],
-        timeout=fields["timeout"],
+        interval=values["interval"],
+        timeout=values["timeout"],
         method=method,
-        headers=fields["headers"],
-        expect_status=fields["expect_status"],
+        headers=values["headers"],
+        expect_status=values["expect_status"],
         pattern=pattern.text if pattern is not None else None,
-        verify_tls=fields["verify_tls"],
-        max_body_bytes=fields["max_body_size"],
-        max_redirects=fields["max_redirects"],
+        verify_tls=values["verify_tls"],
+        max_body_bytes=values["max_body_size"],
+        max_redirects=values["max_redirects"],
         compiled_pattern=pattern,
+        assertions=values["assert"],
     )
+    return extend_target(target, values, where)
+
+
+def _values_for(
+    scheme: str, fields: Mapping[str, Any], given: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    for key in given:
+        field = FIELD_BY_KEY[key]
+        if not field.applies_to(scheme):
+            raise ConfigError(
+                f"{where}: {key} applies to {describe_schemes(field.schemes)} targets, "
+                f"not to {scheme}:// ones; remove it"
+            )
+    values = dict(fields)
+    for field in FIELDS:
+        if not field.applies_to(scheme) and field.default not in (REQUIRED, TIMEOUT_SETTING):
+            values[field.key] = field.default
+    values.update(given)
+    return values
+
+
+def describe_schemes(schemes: frozenset[str] | None) -> str:
+    return ", ".join(f"{s}://" for s in sorted(schemes or ()))
 
 
 def target_to_json(target: Target) -> dict[str, object]:
-    """The target's JSON form: every field of an entry, as `target_from_json` reads it."""
-    return {field.key: field.to_json(target) for field in FIELDS}
+    """The target's JSON form: every field of an entry, as `target_from_json` reads it
+    (null for the fields of other schemes)."""
+    scheme = target.scheme
+    return {f.key: f.to_json(target) if f.applies_to(scheme) else None for f in FIELDS}
 
 
 def target_from_json(

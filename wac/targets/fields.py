@@ -6,7 +6,10 @@ value is bounded (wac.limits), so that a target accepted here can always be chec
 
 A new field is one row of `FIELDS`: the key as written, its parser (raw value and the
 place it is at, for messages, to the typed value), its default, whether `defaults:` may
-set it, and how the JSON form writes it from a `Target`.
+set it, how the JSON form writes it from a `Target`, and the URL schemes (probes) it
+applies to. A field given (not null) on a target of another scheme is refused, naming
+the field; a value of `defaults:` applies only where its field does. A field given as
+null is a field left out.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from wac import limits
 from wac.errors import ConfigError
 from wac.patterns import BodyPattern, PatternError, compile_body_pattern
 from wac.settings.durations import check_seconds, parse_duration
+from wac.targets import options
+from wac.targets import probe_fields as pf
 from wac.targets.target import (
     DEFAULT_INTERVAL,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_REDIRECTS,
     HTTP_METHODS,
+    HTTP_SCHEMES,
     Target,
     safe_url,
 )
@@ -73,14 +79,36 @@ def check_url(url: str, where: str) -> str:
         _ = parts.port
     except ValueError as exc:
         raise ConfigError(f"{where}: url {safe_url(url)} is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https"):
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
         raise ConfigError(
-            f"{where}: url {safe_url(url)} must start with http:// or https:// "
-            "(e.g. https://example.com/)"
+            f"{where}: url {safe_url(url)} must start with http://, https://, tcp://, tls://, "
+            "dns://, icmp:// or push:// (e.g. https://example.com/)"
         )
-    if not parts.hostname:
-        raise ConfigError(f"{where}: url {safe_url(url)} has no host name")
+    if scheme in HTTP_SCHEMES:
+        if not parts.hostname:
+            raise ConfigError(f"{where}: url {safe_url(url)} has no host name")
+        return url
+    try:
+        _URL_PARSERS[scheme](url)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: url {safe_url(url)}: {exc}") from None
     return url
+
+
+def _host_port(url: str) -> object:
+    return options.parse_host_port_url(url, url.partition(":")[0].lower())
+
+
+# The URL parser of each probe's scheme (the dns one imports dnspython when first used).
+_URL_PARSERS: dict[str, Callable[[str], object]] = {
+    "tcp": _host_port,
+    "tls": _host_port,
+    "dns": options.split_dns_url,
+    "icmp": options.parse_icmp_url,
+    "push": options.parse_push_url,
+}
+SCHEMES = frozenset({"http", "https", *_URL_PARSERS})
 
 
 def parse_size(raw: object, where: str, field_name: str, *, maximum: int) -> int:
@@ -257,6 +285,10 @@ class Field:
     to_json: Callable[[Target], object]  # the JSON form's value, from a Target
     default: Any = REQUIRED
     in_defaults: bool = True  # `defaults:` may set it
+    schemes: frozenset[str] | None = None  # the URL schemes it applies to (None: all)
+
+    def applies_to(self, scheme: str) -> bool:
+        return self.schemes is None or scheme in self.schemes
 
 
 def _json_name(target: Target) -> str | None:
@@ -267,21 +299,100 @@ def _json_statuses(target: Target) -> list[int] | None:
     return None if target.expect_status is None else sorted(target.expect_status)
 
 
+def _option(name: str) -> Callable[[Target], object]:
+    """The JSON form of a probe's option: its value in `probe_options`, else null."""
+
+    def value(target: Target) -> object:
+        found = getattr(target.probe_options, name, None)
+        return found.decode() if isinstance(found, bytes) else found
+
+    return value
+
+
+def _auth_env(kind: str) -> Callable[[Target], object]:
+    return lambda t: (
+        t.http_auth.env if t.http_auth is not None and t.http_auth.kind == kind else None
+    )
+
+
+HTTP = HTTP_SCHEMES
+ALL_BUT_PUSH = frozenset(SCHEMES - {"push"})
+VERIFIED = frozenset({"http", "https", "tcp", "tls"})
+
 FIELDS: tuple[Field, ...] = (
     Field("url", _parse_url, lambda t: t.url, in_defaults=False),
     Field("name", _parse_name, _json_name, None, in_defaults=False),
     Field("interval", _parse_interval, lambda t: t.interval, DEFAULT_INTERVAL),
-    Field("timeout", _parse_timeout, lambda t: t.timeout, TIMEOUT_SETTING),
-    Field("method", _parse_method, lambda t: t.method, "GET"),
-    Field("headers", _parse_headers, lambda t: dict(t.headers), ()),
-    Field("expect_status", _parse_statuses, _json_statuses, None),
-    Field("pattern", _parse_pattern, lambda t: t.pattern, None, in_defaults=False),
-    Field("verify_tls", _parse_verify_tls, lambda t: t.verify_tls, True),
+    Field("timeout", _parse_timeout, lambda t: t.timeout, TIMEOUT_SETTING, schemes=ALL_BUT_PUSH),
+    Field("method", _parse_method, lambda t: t.method, "GET", schemes=HTTP),
+    Field("headers", _parse_headers, lambda t: dict(t.headers), (), schemes=HTTP),
+    Field("expect_status", _parse_statuses, _json_statuses, None, schemes=HTTP),
+    Field("pattern", _parse_pattern, lambda t: t.pattern, None, in_defaults=False, schemes=HTTP),
+    Field("verify_tls", _parse_verify_tls, lambda t: t.verify_tls, True, schemes=VERIFIED),
     Field(
-        "max_body_size", _parse_max_body_size, lambda t: t.max_body_bytes, DEFAULT_MAX_BODY_BYTES
+        "max_body_size",
+        _parse_max_body_size,
+        lambda t: t.max_body_bytes,
+        DEFAULT_MAX_BODY_BYTES,
+        schemes=HTTP,
     ),
-    Field("max_redirects", _parse_max_redirects, lambda t: t.max_redirects, DEFAULT_MAX_REDIRECTS),
+    Field(
+        "max_redirects",
+        _parse_max_redirects,
+        lambda t: t.max_redirects,
+        DEFAULT_MAX_REDIRECTS,
+        schemes=HTTP,
+    ),
+    # HTTP requests beyond a GET
+    Field(
+        "body",
+        pf.parse_body,
+        lambda t: t.body.decode() if t.body is not None and t.body_json is None else None,
+        None,
+        in_defaults=False,
+        schemes=HTTP,
+    ),
+    Field(
+        "json",
+        pf.parse_json_body,
+        lambda t: pf.json_value(t.body_json),
+        None,
+        in_defaults=False,
+        schemes=HTTP,
+    ),
+    Field("basic_auth_env", pf.parse_basic_auth_env, _auth_env("basic"), None, schemes=HTTP),
+    Field("bearer_token_env", pf.parse_bearer_token_env, _auth_env("bearer"), None, schemes=HTTP),
+    Field("client_cert", pf.parse_client_cert, lambda t: t.client_cert, None, schemes=HTTP),
+    Field("client_key", pf.parse_client_key, lambda t: t.client_key, None, schemes=HTTP),
+    Field("http_version", pf.parse_http_version, lambda t: t.http_version, None, schemes=HTTP),
+    Field("ip_version", pf.parse_ip_version, lambda t: t.ip_version, None, schemes=HTTP),
+    # the other probes' options (their structures: wac.probes.tcp.TcpOptions, ...)
+    Field("send", pf.parse_send, _option("send"), None, False, frozenset({"tcp"})),
+    Field("expect", pf.parse_expect, _option("expect"), None, False, frozenset({"tcp", "dns"})),
+    Field("tls", pf.parse_tls, _option("tls"), None, True, frozenset({"tcp"})),
+    Field(
+        "min_tls_version",
+        pf.parse_min_tls_version,
+        _option("min_tls_version"),
+        None,
+        True,
+        frozenset({"tls"}),
+    ),
+    Field("count", pf.parse_count, _option("count"), None, True, frozenset({"icmp"})),
+    # heartbeats (wac.heartbeat)
+    Field("grace", pf.parse_grace, _option("grace"), None, True, frozenset({"push"})),
+    Field("token_env", pf.parse_token_env, _option("token_env"), None, False, frozenset({"push"})),
+    # conditions on any probe's result (wac.assertions)
+    Field(
+        "assert",
+        pf.parse_assert,
+        lambda t: [c.text for c in t.assertions] or None,
+        (),
+        in_defaults=False,
+        schemes=ALL_BUT_PUSH,
+    ),
 )
+FIELD_BY_KEY = {f.key: f for f in FIELDS}
 TARGET_PARSERS: dict[str, Callable[[object, str], Any]] = {f.key: f.parse for f in FIELDS}
 DEFAULT_PARSERS = {f.key: f.parse for f in FIELDS if f.in_defaults}
 

@@ -1,14 +1,16 @@
 """`wac web`: the dashboard (aiohttp.web), its JSON API and /metrics.
 
-Read-only: every route is a GET. Pages are static HTML shells whose script
-(wac/web/static/app.js, no external asset) fetches the JSON API and redraws every
-`REFRESH_S` seconds. Queries run in threads on a small psycopg pool, each in one
-REPEATABLE READ read-only transaction. The process also runs the rollup job
-(wac.rollups.job) in a background thread unless told not to.
+Reads are GETs. The writes are the targets API (PUT, PATCH, DELETE /api/targets/{id},
+wac/web/targets_api.py: to the targets topic) and notices (wac/web/status_pages.py),
+both behind WAC_WEB_ADMIN_TOKEN, and the heartbeat pings (`/api/push/<token>`, GET or
+POST, wac/web/push.py: public, the token is the secret). Pages are static HTML shells
+whose scripts (wac/web/static/, no external asset) fetch the JSON API. Queries run in
+threads on a small psycopg pool, each in one REPEATABLE READ read-only transaction.
+The process also runs the rollup job (wac.rollups.job) in a background thread unless
+told not to. `/api/openapi.json` documents every /api route (wac/web/openapi.py).
 
-Auth: with WAC_WEB_TOKEN set, every route but /healthz and the public status pages
-and badges (wac/web/status_pages.py says which, and has the only writes: notices,
-behind WAC_WEB_ADMIN_TOKEN) needs either
+Auth: with WAC_WEB_TOKEN set, every route but /healthz, the heartbeat pings and the
+public status pages and badges (wac/web/status_pages.py says which) needs either
 `Authorization: Bearer TOKEN` or HTTP basic auth with TOKEN as the password (any
 user name: what a browser prompts for). The token is compared in constant time and
 never logged (the access log has no headers).
@@ -21,7 +23,6 @@ import base64
 import binascii
 import hmac
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,15 +34,19 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from wac.conninfo import scrub
-from wac.db.connect import connect, connect_reader, reader_pool
-from wac.errors import first_line
+from wac.db.connect import connect_reader, error_text, reader_pool
+from wac.errors import described
 from wac.pages.config import StatusPage
-from wac.rollups import job as rollup
+from wac.targets_topic import TargetsTopicSettings
 from wac.web import data
 from wac.web.metrics import WebMetrics
+from wac.web.openapi import openapi_document
 from wac.web.overview_query import QueryError, parse_overview_query
-from wac.web.status_pages import StatusPages, access
+from wac.web.push import ROUTE as PUSH_ROUTE
+from wac.web.push import PushReceiver
+from wac.web.rollup_thread import RollupThread
+from wac.web.status_pages import StatusPages, access, bearer_matches
+from wac.web.targets_api import FieldError, TargetsApi
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,7 @@ SECURITY_HEADERS = {
 }
 PLAIN_ERRORS = {
     404: "not found: no such page, file or API route",
-    405: "method not allowed: the dashboard is read-only (GET)",
+    405: "method not allowed: see /api/openapi.json for each route's methods",
 }
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
@@ -71,7 +76,9 @@ class WebConfig:
     rollup_interval_s: float = 15.0
     pool_size: int = 4
     pages: tuple[StatusPage, ...] = ()  # public status pages (wac/web/status_pages.py)
-    admin_token: str | None = None  # writes notices through the API
+    admin_token: str | None = None  # writes notices and targets through the API
+    targets_topic: TargetsTopicSettings | None = None  # where the targets API writes
+    push: PushReceiver | None = None  # heartbeat pings (wac/web/push.py)
 
 
 def authorized(header: str | None, token: str) -> bool:
@@ -153,48 +160,6 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
-
-
-class RollupThread(threading.Thread):
-    """Runs the rollup job every `interval` seconds with a connection of its own."""
-
-    def __init__(self, url: str, interval: float, metrics: WebMetrics) -> None:
-        super().__init__(name="wac-rollup", daemon=True)
-        self.url = url
-        self.interval = interval
-        self.metrics = metrics
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        conn: psycopg.Connection | None = None
-        while not self.stopping.is_set():
-            try:
-                if conn is None or conn.closed:
-                    conn = connect(
-                        self.url, application_name="wac-web-rollup", timeout=None, reader=True
-                    )
-                result = rollup.catch_up(conn, stop=self.stopping)
-                if result.ran:
-                    self.metrics.rollup_passes.labels("ran").inc()
-                    self.metrics.rollup_pass_seconds.observe(result.seconds)
-                    self.metrics.rollup_lag_seconds.set(result.lag_seconds)
-                    self.metrics.rollup_late_minutes.inc(result.late_minutes)
-                else:
-                    self.metrics.rollup_passes.labels("skipped").inc()
-            except Exception as exc:  # the thread must outlive any one failed pass
-                self.metrics.rollup_passes.labels("error").inc()
-                log.warning("rollup pass failed (retrying): %s", first_line(exc))
-                if conn is not None:
-                    conn.close()
-                conn = None
-            self.stopping.wait(self.interval)
-        if conn is not None:
-            conn.close()
-
-
 def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> web.Application:
     registry = registry or CollectorRegistry()
     metrics = WebMetrics(registry)
@@ -219,7 +184,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
             token = config.token
             if (
                 token
-                and name != "/healthz"
+                and name not in ("/healthz", PUSH_ROUTE)
                 and access(name, request.method) == "token"
                 and not authorized(request.headers.get("Authorization"), token)
             ):
@@ -233,9 +198,10 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
             text = exc.text or ""
             if text.strip() in ("", f"{exc.status}: {exc.reason}"):  # aiohttp's own words
                 text = PLAIN_ERRORS.get(exc.status, exc.reason.lower())
-            response = error_response(request, exc.status, text, exc.headers)
+            field = exc.field if isinstance(exc, FieldError) else None
+            response = error_response(request, exc.status, text, exc.headers, field=field)
         except Exception as exc:
-            log.error("%s %s failed: %s", request.method, name, _one_line(exc))
+            log.error("%s %s failed: %s", request.method, name, described(exc))
             response = error_response(request, 500, "internal error: see the server's log")
         metrics.requests.labels(name, str(response.status)).inc()
         metrics.request_seconds.labels(name).observe(time.monotonic() - started)
@@ -260,7 +226,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         except data.NotFound:
             raise web.HTTPNotFound(text="no such target") from None
         except psycopg.OperationalError as exc:
-            log.warning("database unavailable: %s", scrub(_one_line(exc), config.postgres_url))
+            log.warning("database unavailable: %s", error_text(exc, config.postgres_url))
             raise web.HTTPServiceUnavailable(text="database unavailable; retry shortly") from None
 
     def page(name: str) -> Handler:
@@ -331,6 +297,7 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
 
     app.router.add_get("/", page("index.html"))
     app.router.add_get("/target", page("target.html"))
+    app.router.add_get("/targets", page("targets.html"))
     app.router.add_get("/static/{file}", static)
     app.router.add_get("/api/overview", api_overview)
     app.router.add_get("/api/target", api_target)
@@ -345,6 +312,24 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         admin_token=config.admin_token,
         authorized=authorized,
     ).add_routes(app)
+
+    def check_admin(request: web.Request, what: str) -> None:
+        if not config.admin_token:
+            raise web.HTTPForbidden(text=f"{what} through the API needs WAC_WEB_ADMIN_TOKEN set")
+        if not bearer_matches(request.headers.get("Authorization"), config.admin_token):
+            raise web.HTTPUnauthorized(
+                text=f"{what} needs the admin token: Authorization: Bearer WAC_WEB_ADMIN_TOKEN",
+                headers={"WWW-Authenticate": 'Bearer realm="wac-admin"'},
+            )
+
+    TargetsApi(config.postgres_url, config.targets_topic, run_query, check_admin).add_routes(app)
+
+    async def api_openapi(request: web.Request) -> web.StreamResponse:
+        return web.json_response(openapi_document())
+
+    app.router.add_get("/api/openapi.json", api_openapi)
+    if config.push is not None:
+        config.push.add_routes(app)
 
     rollups: list[RollupThread] = []
 
@@ -362,6 +347,8 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         for thread in rollups:
             await loop.run_in_executor(None, thread.join, 30)
         await loop.run_in_executor(None, pool.close)
+        if config.push is not None:
+            await loop.run_in_executor(None, config.push.close)
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
@@ -369,14 +356,21 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
 
 
 def error_response(
-    request: web.Request, status: int, message: str, headers: Mapping[str, str] | None = None
+    request: web.Request,
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    field: str | None = None,
 ) -> web.Response:
     """An error answer: JSON `{"error": message}` under /api/ (and from JSON routes
-    elsewhere: `/status/SLUG/api`, `*.json` badges), one line of text otherwise."""
+    elsewhere: `/status/SLUG/api`, `*.json` badges), one line of text otherwise. `field`:
+    the field of the request's body to blame (`{"error": ..., "field": "interval"}`)."""
     message = " ".join(message.split()) or str(status)
     extra = {k: v for k, v in (headers or {}).items() if k.lower() in ("www-authenticate", "allow")}
     if request.path.startswith("/api/") or request.path.endswith(("/api", ".json")):
-        return web.json_response({"error": message}, status=status, headers=extra)
+        body = {"error": message} if field is None else {"error": message, "field": field}
+        return web.json_response(body, status=status, headers=extra)
     return web.Response(text=message + "\n", status=status, headers=extra)
 
 
