@@ -80,23 +80,107 @@ function schedule(fn, seconds) {
 }
 
 // ------------------------------------------------------------------ overview
+// Search, status filter, sort and page are the API's (server-side: /api/overview?q=&
+// status=&sort=&order=&page=&limit=); the page keeps them in its own URL, so a reload or
+// a shared link shows the same view.
+
+const OVERVIEW_KEYS = ["q", "status", "sort", "order", "page", "limit"];
+const overviewState = (() => {
+  const params = new URLSearchParams(location.search);
+  const state = {};
+  for (const k of OVERVIEW_KEYS) if (params.get(k)) state[k] = params.get(k);
+  return state;
+})();
+let overviewTimer = null;
+let overviewSeq = 0;
+
+function overviewQuery() {
+  const params = new URLSearchParams();
+  for (const k of OVERVIEW_KEYS) if (overviewState[k]) params.set(k, overviewState[k]);
+  return params.toString();
+}
+
+function setOverview(changes) {
+  Object.assign(overviewState, changes);
+  for (const k of OVERVIEW_KEYS) if (!overviewState[k]) delete overviewState[k];
+  const query = overviewQuery();
+  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+  overview();
+}
+
+function drawOverviewControls(data) {
+  const q = data.query;
+  const search = document.getElementById("search");
+  if (document.activeElement !== search) search.value = q.q;
+  const chosen = q.status.length === 1 ? q.status[0] : "";
+  for (const b of document.querySelectorAll("#filters button")) {
+    const s = b.dataset.status;
+    const n = s ? data.counts[s] : data.counts.up + data.counts.down + data.counts.unknown;
+    b.textContent = `${b.dataset.label} ${n}`;
+    b.classList.toggle("active", s === chosen);
+    b.setAttribute("aria-pressed", String(s === chosen));
+  }
+  for (const th of document.querySelectorAll("#targets th[data-sort]")) {
+    const active = th.dataset.sort === q.sort;
+    th.classList.toggle("sorted", active);
+    th.setAttribute("aria-sort", active ? (q.order === "desc" ? "descending" : "ascending") : "none");
+    th.querySelector(".arrow").textContent = active ? (q.order === "desc" ? " ▼" : " ▲") : "";
+  }
+  const first = data.total ? (q.page - 1) * q.limit + 1 : 0;
+  const last = Math.min(data.total, q.page * q.limit);
+  document.getElementById("page-info").textContent =
+    `${first}-${last} of ${data.total} · page ${q.page} of ${data.pages}`;
+  document.getElementById("prev").disabled = q.page <= 1;
+  document.getElementById("next").disabled = q.page >= data.pages;
+}
+
+function bindOverviewControls() {
+  const search = document.getElementById("search");
+  let typing = null;
+  search.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => setOverview({ q: search.value.trim(), page: "" }), 250);
+  });
+  for (const b of document.querySelectorAll("#filters button")) {
+    b.addEventListener("click", () => setOverview({ status: b.dataset.status, page: "" }));
+  }
+  for (const th of document.querySelectorAll("#targets th[data-sort]")) {
+    th.append(el("span", { class: "arrow" }));
+    th.addEventListener("click", () => {
+      const sort = th.dataset.sort;
+      const current = overviewState.sort || "status";
+      const order = current === sort && (overviewState.order || "asc") === "asc" ? "desc" : "asc";
+      setOverview({ sort, order, page: "" });
+    });
+  }
+  const step = (d) => setOverview({ page: String(Math.max(1, Number(overviewState.page || 1) + d)) });
+  document.getElementById("prev").addEventListener("click", () => step(-1));
+  document.getElementById("next").addEventListener("click", () => step(1));
+}
 
 async function overview() {
+  clearTimeout(overviewTimer);
+  const seq = ++overviewSeq;
   let data;
   try {
-    data = await getJSON("/api/overview");
+    const query = overviewQuery();
+    data = await getJSON(`/api/overview${query ? `?${query}` : ""}`);
+    if (seq !== overviewSeq) return; // a newer request was made meanwhile
     showError(null);
   } catch (err) {
+    if (seq !== overviewSeq) return;
     showError(err);
-    schedule(overview, 15);
+    overviewTimer = setTimeout(overview, 15000);
     return;
   }
+  const fleet = data.counts.up + data.counts.down + data.counts.unknown;
   const summary = document.getElementById("summary");
   summary.replaceChildren(
-    el("div", { class: "pill" }, el("b", { text: data.targets.length }), "targets"),
+    el("div", { class: "pill" }, el("b", { text: fleet }), "targets"),
     el("div", { class: "pill up" }, el("b", { text: data.counts.up }), "up"),
     el("div", { class: "pill down" }, el("b", { text: data.counts.down }), "down"),
   );
+  drawOverviewControls(data);
   const body = document.querySelector("#targets tbody");
   body.replaceChildren(...data.targets.map((t) => {
     const link = el("a", { href: `/target?name=${encodeURIComponent(t.target)}`, class: "target-name clip", text: t.target, title: t.target });
@@ -113,9 +197,11 @@ async function overview() {
       el("td", { class: "err" }, el("span", { class: "clip", title: err, text: err })),
     );
   }));
-  document.getElementById("empty").hidden = data.targets.length > 0;
+  const empty = document.getElementById("empty");
+  empty.textContent = fleet === 0 ? "No checks stored yet." : "No target matches.";
+  empty.hidden = data.targets.length > 0;
   document.getElementById("updated").textContent = `updated ${fmtTime(data.generated_at, false)} UTC`;
-  schedule(overview, data.refresh_s);
+  overviewTimer = setTimeout(overview, (data.refresh_s || 15) * 1000);
 }
 
 // -------------------------------------------------------------------- target
@@ -324,7 +410,10 @@ function drawErrors(list) {
 
 function init() {
   const page = document.body.dataset.page;
-  if (page === "overview") overview();
+  if (page === "overview") {
+    bindOverviewControls();
+    overview();
+  }
   if (page === "target") {
     for (const a of document.querySelectorAll("#ranges a")) {
       a.addEventListener("click", () => {
