@@ -110,6 +110,7 @@ class AlertService:
         self.stopping = self._stop.event
         self.planner = Planner(config, self.topic, settings.max_message_bytes)
         self.assigned: set[int] = set()
+        self._resumed: list[TopicPartition] = []  # offsets loaded at the last assignment
         self._db: AlertDB | None = None
         self._deliverer: Deliverer | None = None
         # One line when an outage starts, one when it ends, whichever thread sees it.
@@ -190,6 +191,13 @@ class AlertService:
         next_tick = 0.0
         while not self.stopping.is_set():
             batch = self._results(consumer.consume(BATCH_SIZE, BATCH_WAIT_S))
+            if self._resumed:
+                # Kafka's copy of the offsets catches up with the database's: a partition
+                # that moved after its results were all read would otherwise show a lag
+                # that no message clears (and a Kafka outage logged for it).
+                with contextlib.suppress(KafkaException):
+                    consumer.commit(offsets=self._resumed, asynchronous=True)
+                self._resumed = []
             if batch:
                 self.watch.progress()
                 self._commit(functools.partial(self._plan_batch, batch))
@@ -239,6 +247,8 @@ class AlertService:
         self.planner.adopt(loaded)
         self.assigned.update(numbers)
         consumer.assign(partitions)
+        # Committed to Kafka by the loop, out of this callback.
+        self._resumed = [TopicPartition(self.topic, p, o) for p, o in offsets.items()]
         log.info(
             "assigned partitions %s: %d target states loaded, resuming at %s",
             numbers,
@@ -271,6 +281,7 @@ class AlertService:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in partitions}
+        self._resumed = [tp for tp in self._resumed if tp.partition not in gone]
         self.planner.forget(gone)
         self.assigned -= gone
         log.info("partitions %s revoked", sorted(gone))
