@@ -27,6 +27,7 @@ from wac import limits
 from wac.errors import ConfigError
 from wac.result import nesting_depth
 from wac.targets.entry import decode_json_object, entry_where, target_from_json, target_to_json
+from wac.targets.options import TLS_VERSION_NAMES
 from wac.targets.target import Target
 from wac.yaml_config import shown
 
@@ -140,7 +141,7 @@ def definition_json_schema() -> dict[str, Any]:
     """The JSON Schema of a definition's value, version 1 (`wac schema --targets`)."""
     string = {"type": "string"}
     seconds = {"type": "number", "description": "seconds"}
-    return {
+    schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "wac target definition, version 1",
         "description": (
@@ -157,7 +158,10 @@ def definition_json_schema() -> dict[str, Any]:
             "url": {
                 **string,
                 "maxLength": limits.MAX_URL_CHARS,
-                "description": "http:// or https:// URL; may hold credentials",
+                "description": (
+                    "http://, https://, tcp://, tls://, dns://, icmp:// or push:// URL (the "
+                    "scheme picks the probe); may hold credentials"
+                ),
             },
             "name": {
                 "type": ["string", "null"],
@@ -199,8 +203,58 @@ def definition_json_schema() -> dict[str, Any]:
                 "description": "bytes",
             },
             "max_redirects": {"type": "integer", "minimum": 0, "maximum": limits.MAX_REDIRECTS},
+            **_probe_field_schemas(),
         },
     }
+    properties = schema["properties"]
+    for name, prop in properties.items():
+        if name not in ("v", "url", "paused"):
+            properties[name] = _nullable(prop)
+    return schema
+
+
+def _probe_field_schemas() -> dict[str, dict[str, Any]]:
+    """The fields beyond HTTP's GET (other probes, requests, assertions); each is null
+    where its scheme does not take it (the targets file's field table says where)."""
+    env_name = {"type": "string", "description": "the name of an environment variable"}
+    text = {"type": "string"}
+    return {
+        "body": {**text, "description": "http(s): the request body"},
+        "json": {"description": "http(s): a request body sent as JSON (any JSON value)"},
+        "basic_auth_env": {**env_name, "description": "http(s): variable holding user:password"},
+        "bearer_token_env": {**env_name, "description": "http(s): variable holding a token"},
+        "client_cert": {**text, "description": "http(s): client certificate file (PEM)"},
+        "client_key": {**text, "description": "http(s): client key file (PEM)"},
+        "http_version": {"enum": ["1.1", "2"]},
+        "ip_version": {"enum": [4, 6]},
+        "send": {**text, "description": "tcp: what to send once connected"},
+        "expect": {**text, "description": "tcp, dns: RE2 regular expression over the reply"},
+        "tls": {"type": "boolean", "description": "tcp: TLS over the connection"},
+        "min_tls_version": {"enum": list(TLS_VERSION_NAMES)},
+        "count": {"type": "integer", "minimum": 1, "description": "icmp: echo requests"},
+        "grace": {
+            "type": "number",
+            "minimum": 0,
+            "description": "push: seconds a ping may be late",
+        },
+        "token_env": {**env_name, "description": "push: variable holding the ping token"},
+        "assert": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "conditions over what the probe measures (see the README)",
+        },
+    }
+
+
+def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
+    """`prop` that also takes null (what a definition writes for another scheme's field)."""
+    if "enum" in prop:
+        return {**prop, "enum": [*prop["enum"], *([] if None in prop["enum"] else [None])]}
+    kind = prop.get("type")
+    if kind is None:
+        return prop  # any JSON value, null included
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {**prop, "type": kinds if "null" in kinds else [*kinds, "null"]}
 
 
 # --- what reads show: a definition without its secrets -------------------------------------

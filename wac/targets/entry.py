@@ -13,7 +13,6 @@ monitor, not something to log.
 from __future__ import annotations
 
 import functools
-
 import json
 from collections.abc import Mapping
 from typing import Any
