@@ -28,6 +28,7 @@ from wac.errors import ConfigError
 from wac.result import nesting_depth
 from wac.targets.entry import decode_json_object, entry_where, target_from_json, target_to_json
 from wac.targets.options import TLS_VERSION_NAMES
+from wac.targets.probe_options import push_tokens_deferred
 from wac.targets.target import Target
 from wac.yaml_config import shown
 
@@ -106,7 +107,8 @@ def definition_from_json(
     if not isinstance(paused, bool):
         raise BadDefinition(f"{named}: paused must be true or false, got {shown(paused)}")
     try:
-        target = target_from_json(fields, where, default_timeout=default_timeout)
+        with push_tokens_deferred():  # a push token is read by `wac web` alone
+            target = target_from_json(fields, where, default_timeout=default_timeout)
     except ConfigError as exc:
         raise BadDefinition(str(exc)) from None
     if key is not None and key != target.id:

@@ -6,7 +6,9 @@ what the probe measures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -80,11 +82,9 @@ def _http(target: Target, values: Mapping[str, Any], where: str) -> Target:
             raise ConfigError(f"{where}: client_cert is for https:// targets (mutual TLS)")
         pf.check_client_pair(cert, key_file, where)
         changes["client_cert"], changes["client_key"] = cert, key_file
-    for key in ("http_version", "ip_version"):
-        if values.get(key) is not None:
-            changes[key] = values[key]
-    # Most targets change nothing: replace() costs as much as making the target.
-    return replace(target, **changes) if changes else target
+    changes["http_version"] = values.get("http_version")
+    changes["ip_version"] = values.get("ip_version")
+    return replace(target, **changes)
 
 
 def _has_header(target: Target, name: str) -> bool:
@@ -110,6 +110,29 @@ def _icmp(values: Mapping[str, Any], where: str) -> object:
     return options.IcmpOptions(count=options.DEFAULT_COUNT if count is None else count)
 
 
+# Set while a managed definition is decoded: its push token is left to `wac web`.
+_PUSH_TOKENS_DEFERRED: ContextVar[bool] = ContextVar("push_tokens_deferred", default=False)
+
+
+@contextmanager
+def push_tokens_deferred() -> Iterator[None]:
+    """Within: a push target's `token_env` is kept by name, not read (token None)."""
+    reset = _PUSH_TOKENS_DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _PUSH_TOKENS_DEFERRED.reset(reset)
+
+
+def push_token(name: str, where: str, env: Mapping[str, str] | None = None) -> str:
+    """The value of the variable `name`, checked as a push token (ConfigError otherwise)."""
+    token = pf.secret_from_env(name, where, "token_env", env)
+    problem = options.check_token(token)
+    if problem is not None:
+        raise ConfigError(f"{where}: the value of {name} (token_env) {problem}")
+    return token
+
+
 def _push(values: Mapping[str, Any], where: str) -> object:
     name = values.get("token_env")
     if name is None:
@@ -117,10 +140,7 @@ def _push(values: Mapping[str, Any], where: str) -> object:
             f"{where}: token_env is required for a push:// target: the name of the "
             "environment variable that holds its token"
         )
-    token = pf.secret_from_env(name, where, "token_env")
-    problem = options.check_token(token)
-    if problem is not None:
-        raise ConfigError(f"{where}: the value of {name} (token_env) {problem}")
+    token = None if _PUSH_TOKENS_DEFERRED.get() else push_token(name, where)
     grace = values.get("grace")
     return options.PushOptions(
         token_env=name, token=token, grace=options.DEFAULT_GRACE_S if grace is None else grace
