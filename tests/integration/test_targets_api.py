@@ -101,6 +101,7 @@ def test_create_read_replace_patch_delete(api: Api) -> None:
     assert created["headers"] == {"Authorization": "***", "Accept": "text/html"}
     status, listed = api.call("GET", "/api/targets", token=TOKEN)
     assert status == 200 and [t["id"] for t in listed["targets"]] == ["shop"]
+    assert listed["next_cursor"] is None  # one page
     assert "s3cret" not in json.dumps(listed) and "pw@" not in json.dumps(listed)
 
     # The body a read gave, changed and written back: the secrets are kept.
@@ -139,7 +140,7 @@ def test_writes_need_the_admin_token_reads_the_token(api: Api) -> None:
     ("body", "field", "words"),
     [
         ({"url": "https://example.com/", "interval": "soon"}, "interval", "interval"),
-        ({"url": "ftp://example.com/"}, "url", "http:// or https://"),
+        ({"url": "ftp://example.com/"}, "url", "http://, https://"),
         ({}, "url", "`url` is required"),
         ({"url": "https://example.com/", "colour": "red"}, "colour", "unknown key"),
         ({"url": "https://example.com/", "name": "other"}, "name", "is not the id"),

@@ -11,6 +11,7 @@ from typing import Any
 
 from wac import __version__
 from wac.targets.definition import definition_json_schema
+from wac.web.targets_api import DEFAULT_PAGE, MAX_PAGE
 
 JSON = "application/json"
 
@@ -206,18 +207,43 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/targets": {
                 "get": {
-                    "summary": "the managed targets (the store's mirror of the targets topic)",
+                    "summary": "the managed targets (the store's mirror of the targets topic), "
+                    "a page at a time, by id",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "description": "targets in the page",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_PAGE,
+                                "default": DEFAULT_PAGE,
+                            },
+                        },
+                        _query(
+                            "cursor",
+                            "the `next_cursor` of the page before (opaque); none: the first page",
+                        ),
+                    ],
                     "responses": {
                         "200": _json(
                             {
                                 "type": "object",
+                                "required": ["targets", "next_cursor"],
                                 "properties": {
-                                    "targets": {"type": "array", "items": _ref("Target")}
+                                    "targets": {"type": "array", "items": _ref("Target")},
+                                    "next_cursor": {
+                                        "type": ["string", "null"],
+                                        "description": "the cursor of the next page; null: "
+                                        "this is the last",
+                                    },
                                 },
                             },
-                            "every managed target, by id",
+                            "a page of managed targets, by id",
                         ),
-                        **read_errors,
+                        **_errors(400, 401, 503),
                     },
                 }
             },
