@@ -18,6 +18,7 @@ PACKAGE_DATA = {
     "wac/store/migrations/0002_targets.sql",
     "wac/store/migrations/0050_target_status.sql",
     "wac/store/migrations/0130_checks_probe.sql",
+    "wac/store/migrations/0140_managed_targets.sql",
     "wac/rollups/migrations/0010_rollups.sql",
     "wac/rollups/migrations/0030_rollup_dirty.sql",
     "wac/rollups/migrations/0051_drop_rollup_targets.sql",

@@ -13,6 +13,7 @@ from wac.reports.incidents import incidents
 from wac.reports.queries import json_time, series, snapshot, summaries
 from wac.reports.status import current_status
 from wac.rollups.tiers import DAY, floor_to
+from wac.web.probe_view import latest_check, phases_shown
 
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 # Chart range → bin width.
@@ -90,14 +91,22 @@ def target_detail(conn: psycopg.Connection, name: str, range_name: str) -> dict[
         since = snap.now - HISTORY_WINDOW
         recorded = incidents(conn, [name], since, snap.now, INCIDENTS_SHOWN)
         runs, errors = failure_runs(conn, snap, name, since, snap.now)
+        latest = latest_check(conn, name)
     result: dict[str, Any] = {"target": name, "url": status.url}
     result.update(status.to_json(snap.now))
     result["uptime"] = {
         label: _round(uptimes[label].uptime_pct if label in uptimes else None)
         for label in UPTIME_WINDOWS
     }
+    # Phases some check of the range (or the latest) spent time in; a series bin holds 0
+    # for a phase none of its checks had.
+    measured = {p for _, agg in points for p, v in agg.phase_avgs().items() if v}
+    if latest is not None:
+        measured |= {p for p, v in latest["phases"].items() if v is not None}
     result.update(
         {
+            "phases_shown": phases_shown(status.probe or "http", measured),
+            "latest_check": latest,
             "generated_at": json_time(snap.now),
             "range": range_name,
             "from": json_time(start),

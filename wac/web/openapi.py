@@ -178,7 +178,10 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/target": {
                 "get": {
-                    "summary": "one target's detail: series, incidents, failure runs, errors",
+                    "summary": (
+                        "one target's detail: its probe and the phases it fills, the latest "
+                        "check's details, series, incidents, failure runs, errors"
+                    ),
                     "parameters": [
                         _query("name", "the target id", required=True),
                         _query("range", "1h, 24h (default), 7d or 30d"),

@@ -51,6 +51,7 @@ function fmtTime(iso, withDate = true) {
 function fmtMs(v) {
   if (v === null || v === undefined) return "–";
   if (v === 0) return "0";
+  if (v < 1) return `${Number((v * 1000).toPrecision(2))} µs`;  // an ICMP round trip on a LAN
   if (v < 10) return `${v.toFixed(1)} ms`;
   if (v < 1000) return `${Math.round(v)} ms`;
   return `${(v / 1000).toFixed(2)} s`;
@@ -82,6 +83,11 @@ function fmtDays(v) {
 function badge(status) {
   const label = status === "up" ? "UP" : status === "down" ? "DOWN" : "N/A";
   return el("span", { class: `badge ${status || "none"}`, text: label });
+}
+
+// The small label naming a target's probe (http, tcp, tls, dns, icmp, push).
+function probeLabel(probe) {
+  return probe ? el("span", { class: "probe", "data-probe": probe, text: probe }) : "";
 }
 
 async function getJSON(url) {
@@ -125,7 +131,7 @@ async function overview() {
     const cert = t.cert_days_left;
     return el("tr", { "data-target": t.target, "data-status": t.status || "none" },
       el("td", {}, badge(t.status)),
-      el("td", {}, link, el("span", { class: "muted url", text: t.url || "", title: t.url || "" })),
+      el("td", {}, link, el("span", { class: "muted url", title: t.url || "" }, probeLabel(t.probe), t.url || "")),
       el("td", { class: "muted nowrap", text: fmtTime(t.since) }),
       ...["24h", "7d", "30d"].map((w) => el("td", { class: `num ${pctClass(t.uptime[w])}`, "data-window": w, text: fmtPct(t.uptime[w]) })),
       el("td", { class: "num", text: fmtMs(t.last_response_time_ms) }),
@@ -176,8 +182,11 @@ async function targetPage() {
     tile("Uptime 30 d", fmtPct(data.uptime["30d"]), pctClass(data.uptime["30d"])),
     tile(`p50 · ${data.range}`, fmtMs(s.response_time_ms.p50)),
     tile(`p95 · ${data.range}`, fmtMs(s.response_time_ms.p95)),
-    tile("Certificate", fmtDays(data.cert_days_left), data.cert_days_left !== null && data.cert_days_left < 14 ? "bad" : ""),
+    hasCertificate(data)
+      ? tile("Certificate", fmtDays(data.cert_days_left), data.cert_days_left !== null && data.cert_days_left < 14 ? "bad" : "")
+      : tile("Probe", probeOf(data)),
   );
+  drawProbe(data);
   for (const a of document.querySelectorAll("#ranges a")) a.classList.toggle("active", a.dataset.range === data.range);
   drawChart(document.getElementById("chart"), data);
   drawDays(data.days);
@@ -204,10 +213,13 @@ function drawChart(container, data) {
   const t0 = new Date(data.from).getTime();
   const t1 = new Date(data.to).getTime();
   const stepMs = data.step_s * 1000;
+  const phases = shownPhases(data);
   const points = data.series.filter((p) => p.avg_ms !== null).map((p) => ({
-    t: new Date(p.t).getTime(), p, stack: PHASES.reduce((acc, k) => { acc.push((acc.length ? acc[acc.length - 1] : 0) + (p.phases[k] || 0)); return acc; }, []),
+    t: new Date(p.t).getTime(), p, stack: phases.reduce((acc, k) => { acc.push((acc.length ? acc[acc.length - 1] : 0) + (p.phases[k] || 0)); return acc; }, []),
   }));
-  const ymax = niceMax(Math.max(0, ...points.map((q) => q.stack[q.stack.length - 1])));
+  const line = responseLine(data);
+  const tops = points.map((q) => Math.max(q.stack.length ? q.stack[q.stack.length - 1] : 0, line ? q.p.avg_ms : 0));
+  const ymax = niceMax(Math.max(0, ...tops));
   const x = (t) => m.l + ((t - t0) / Math.max(1, t1 - t0)) * w;
   const y = (v) => m.t + h - (v / ymax) * h;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "response time by phase" });
@@ -239,7 +251,7 @@ function drawChart(container, data) {
     const last = segments[segments.length - 1];
     if (last && q.t - last[last.length - 1].t <= stepMs * 1.5) last.push(q); else segments.push([q]);
   }
-  PHASES.forEach((k, idx) => {
+  phases.forEach((k, idx) => {
     let d = "";
     for (const seg of segments) {
       const pts = seg.length === 1 ? [seg[0], { ...seg[0], t: seg[0].t + stepMs * 0.8 }] : seg;
@@ -249,6 +261,13 @@ function drawChart(container, data) {
     }
     if (d) root.append(svg("path", { d, fill: PHASE_COLORS[k], "fill-opacity": "0.9", stroke: "none", "data-phase": k }));
   });
+  if (line && segments.length) {
+    const d = segments.map((seg) => {
+      const pts = seg.length === 1 ? [seg[0], { ...seg[0], t: seg[0].t + stepMs * 0.8 }] : seg;
+      return `M${pts.map((q) => `${x(q.t).toFixed(1)},${y(q.p.avg_ms).toFixed(1)}`).join("L")}`;
+    }).join("");
+    root.append(svg("path", { d, fill: "none", stroke: RESPONSE_COLOR, "stroke-width": "2", "data-series": "response" }));
+  }
   // Failures: a red tick on the time axis for every bin with a failed check.
   for (const p of data.series) {
     if (p.failures > 0) {
@@ -271,7 +290,7 @@ function drawChart(container, data) {
     cursor.setAttribute("x1", x(best.t)); cursor.setAttribute("x2", x(best.t)); cursor.setAttribute("visibility", "visible");
     tip.replaceChildren(
       el("div", { text: `${fmtTime(best.p.t)} UTC · ${best.p.checks} checks${best.p.failures ? `, ${best.p.failures} failed` : ""}` }),
-      ...PHASES.slice().reverse().map((k) => el("div", {}, el("span", { class: `sw ${k}` }), `${k} ${fmtMs(best.p.phases[k])}`)),
+      ...phases.slice().reverse().map((k) => el("div", {}, el("span", { class: `sw ${k}` }), `${k} ${fmtMs(best.p.phases[k])}`)),
       el("div", { text: `avg ${fmtMs(best.p.avg_ms)} · p95 ${fmtMs(best.p.p95_ms)}` }),
     );
     tip.hidden = false;
@@ -280,8 +299,9 @@ function drawChart(container, data) {
     tip.style.top = "8px";
   });
   root.addEventListener("mouseleave", () => { tip.hidden = true; cursor.setAttribute("visibility", "hidden"); });
-  document.getElementById("legend").replaceChildren(...PHASES.map((k) =>
-    el("span", {}, el("span", { class: `sw ${k}` }), k)));
+  document.getElementById("legend").replaceChildren(...phases.map((k) =>
+    el("span", {}, el("span", { class: `sw ${k}` }), k)),
+  ...(line ? [el("span", { "data-series": "response" }, el("span", { class: "sw response" }), line)] : []));
 }
 
 function drawDays(days) {
