@@ -1,12 +1,13 @@
 """Several `wac alert` processes in one group: one notification per state change.
 
-Three processes share the alert group on a results topic of six partitions. A
-producer writes rounds of results for 48 targets (up, down, up, ...: with thresholds
+Up to three processes share the alert group on a results topic of six partitions. A
+producer writes rounds of results for 24 targets (up, down, up, ...: with thresholds
 of 1, every round after the first changes every target's state) while the test starts
-a process, kills one with SIGKILL and starts another, so partitions move in the middle
-of the stream. A local webhook receiver counts the notifications: each state change
-must reach it once (a repeat may carry the same Idempotency-Key after a kill in
-mid-delivery, which receivers drop; a second key is a second notification).
+a process, kills one with SIGKILL, starts another and pauses one (SIGSTOP) past its
+session, so partitions move in the middle of the stream. A local webhook receiver
+counts the notifications: each state change must reach it once (a repeat may carry
+the same Idempotency-Key after a kill in mid-delivery, which receivers drop; a second
+key is a second notification).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from wac.runtime.kafka import client_config
 pytestmark = pytest.mark.integration
 
 TARGETS = 24
-ROUNDS = 36  # round 0 is up (no notification), each later round flips every target
+ROUNDS = 48  # round 0 is up (no notification), each later round flips every target
 ROUND_GAP_S = 0.5
 
 
@@ -130,7 +131,7 @@ def test_one_notification_per_state_change_across_rebalances(
     logs.mkdir()
     alerts = Alerts(config, env, logs)
     first = alerts.start()
-    alerts.start()
+    second = alerts.start()
     wait_for(
         lambda: all(assigned_lines(p.read_text()) for p in logs.glob("alert-*.log")),
         60,
@@ -161,6 +162,12 @@ def test_one_notification_per_state_change_across_rebalances(
         alerts.kill(first)  # one killed: its partitions move after the session timeout
         time.sleep(ROUND_GAP_S * 6)
         alerts.start()  # and another joins
+        time.sleep(ROUND_GAP_S * 2)
+        # One paused past its session (10 s): its partitions move; resumed, it must
+        # not plan what the new owners planned meanwhile.
+        second.send_signal(signal.SIGSTOP)
+        time.sleep(13)
+        second.send_signal(signal.SIGCONT)
         assert produced.wait(120), "the producer did not finish"
         wait_caught_up(env, timeout=120)
         try:
@@ -185,13 +192,15 @@ def test_one_notification_per_state_change_across_rebalances(
         seen.add(key)
         per_target[delivery.json["target"]].append(delivery.json["kind"])
     rebalances = assigned_lines(text)
+    fenced = text.count("were taken over by another member")
     incidents = query(env, "SELECT count(*) FROM incidents WHERE target = ANY(%s)", targets)[0][0]
     print(
         f"\nalert group: {TARGETS} targets x {ROUNDS} state changes, 4 processes started"
-        f" (1 killed): notifications expected {expected}, distinct received {len(keys)},"
+        f" (1 killed, 1 paused 13 s): notifications expected {expected}, distinct received"
+        f" {len(keys)},"
         f" deliveries accepted {len(accepted)} (same-key repeats"
         f" {len(accepted) - len(keys)}), incidents {incidents} (expected {expected // 2}),"
-        f" partition assignments logged {rebalances}"
+        f" partition assignments logged {rebalances}, batches fenced off {fenced}"
     )
     assert rebalances >= 4, "no partition moved"
     # A partition that moved after its results were read shows no lag (and no outage).
