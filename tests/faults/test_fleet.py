@@ -227,6 +227,7 @@ def test_changes_reach_the_fleet_within_two_seconds(
             cli("pause", "change-paused")
             paused_at = time.time()
             time.sleep(4)
+            resume_began = time.time()  # the resume takes effect before the command returns
             cli("resume", "change-paused")
             resumed_at = time.time()
             time.sleep(3)
@@ -261,7 +262,7 @@ def test_changes_reach_the_fleet_within_two_seconds(
     }
     stopped = {
         "deleted": last("change-deleted", applied_at, inf),
-        "paused": last("change-paused", paused_at, resumed_at),
+        "paused": last("change-paused", paused_at, resume_began),
     }
     resumed = first("change-paused", resumed_at, lambda r: True)
     print(

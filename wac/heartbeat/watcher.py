@@ -82,6 +82,10 @@ class PushWatcher:
                     self._targets.pop(target.id, None)
 
     @property
+    def watching(self) -> bool:
+        return bool(self._targets)
+
+    @property
     def watched(self) -> list[str]:
         with self._lock:
             return sorted(self._targets)
