@@ -346,6 +346,7 @@ def public_answers(site: Site) -> dict[str, tuple[int, dict[str, str], bytes]]:
         "/status/public/api",
         "/status/public/feed.atom",
         "/public/status.js",
+        "/public/dom.js",
         "/public/status.css",
         "/status/nope",
         "/status/public/nope",

@@ -1,18 +1,6 @@
 // wac dashboard: fetches the JSON API and draws the pages (no external asset).
-// Every value from the API goes into the DOM as text (textContent), never as HTML, and
-// through visible(): invisible controls (bidirectional overrides such as U+202E,
-// zero-width characters, line separators) are shown as escapes, so a name cannot
-// disguise itself. Same rule as wac/safe_text.py for the command line.
+// Values reach the DOM through el() and visible() of dom.js, loaded before this script.
 "use strict";
-
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
-
-function visible(text) {
-  return String(text).replace(INVISIBLE, (c) => {
-    const code = c.codePointAt(0);
-    return code > 0xffff ? `\\U${code.toString(16).padStart(8, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
 
 const SVG = "http://www.w3.org/2000/svg";
 const PHASES = ["resolve", "connect", "tls", "processing", "transfer"];
@@ -20,26 +8,11 @@ const PHASE_COLORS = {
   resolve: "#8ecae6", connect: "#219ebc", tls: "#7b5ea7", processing: "#f4a261", transfer: "#2a9d8f",
 };
 
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined) continue;
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = visible(v);
-    else if (k === "title") node.setAttribute(k, visible(v));
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(visible(c)));
-  return node;
-}
-
 function svg(tag, attrs) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
   return node;
 }
-
-function pad(n) { return String(n).padStart(2, "0"); }
 
 function fmtTime(iso, withDate = true) {
   if (!iso) return "–";

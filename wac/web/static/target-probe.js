@@ -1,7 +1,8 @@
 // wac dashboard, target page: the target's probe, the phases that probe fills, and what
 // its latest check saw (`latest_check.details` of /api/target), drawn per probe.
-// Loaded before app.js; its functions run when app.js draws the page and use app.js's
-// helpers (el, visible, fmtMs, ...): every value goes into the DOM as text, escaped.
+// Loaded after dom.js and before app.js; its functions run when app.js draws the page
+// and use dom.js's and app.js's helpers (el, visible, fmtMs, ...): every value goes into
+// the DOM as text, escaped.
 "use strict";
 
 // Probes whose checks carry a certificate (tcp too once its latest check spoke TLS).
