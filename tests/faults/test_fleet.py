@@ -36,10 +36,9 @@ from tests.support.fleet import (
     summary_lateness,
 )
 from tests.support.kafka_read import read_topic
-from tests.support.processes import wait_for
+from tests.support.processes import wac, wait_for
 from tests.support.servers import free_port, http_site
 from wac.targets import Target, target_from_url
-from wac.targets.definition import Definition
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -186,37 +185,57 @@ def test_two_locations_each_check_every_target(
 def test_changes_reach_the_fleet_within_two_seconds(
     isolated_env: dict[str, str], tmp_path: Path
 ) -> None:
+    """Every change as a user makes it: `wac targets apply` (a changed interval, pattern
+    and URL, and with --prune a target removed), `wac targets pause` and `resume`."""
     env = fleet_env(isolated_env, PARTITIONS)
     with http_site() as base:
 
-        def named(name: str, path: str = "/ok", **options: Any) -> Target:
-            made = target_from_url(f"{base}{path}", timeout=1.0, **{"interval": 1.0, **options})
-            return replace(made, id=f"change-{name}")
+        def targets_file(name: str, targets: dict[str, dict[str, str]]) -> Path:
+            """`change-NAME` targets of the local site, each with its fields changed."""
+            path = tmp_path / name
+            entries = [
+                {"name": f"change-{n}", "url": f"{base}/ok", "interval": "1s", "timeout": "1s"}
+                | fields
+                for n, fields in targets.items()
+            ]
+            path.write_text("targets:\n" + "".join(f"  - {json.dumps(e)}\n" for e in entries))
+            return path
 
-        before = {n: named(n) for n in ("interval", "pattern", "url", "deleted", "paused")}
-        publish(env, define(before.values()))
+        def cli(*args: str) -> str:
+            done = wac(["targets", *args], env)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        names = ("interval", "pattern", "url", "deleted", "paused")
+        cli("apply", str(targets_file("before.yaml", {n: {} for n in names})))
+        changed = targets_file(
+            "after.yaml",  # change-deleted left out: --prune removes it
+            {
+                "interval": {"interval": "250ms"},
+                "pattern": {"pattern": "forty"},
+                "url": {"url": f"{base}/ok?moved"},
+                "paused": {},
+            },
+        )
         members = start_members(env, "loc-a", 2, tmp_path)
         try:
             wait_spread(members)
             time.sleep(3)
             publish_began = time.time()
-            publish(
-                env,
-                {
-                    "change-interval": Definition(named("interval", interval=0.25)),
-                    "change-pattern": Definition(named("pattern", pattern="forty")),
-                    "change-url": Definition(named("url", "/ok?moved")),
-                    "change-deleted": None,
-                    "change-paused": Definition(before["paused"], paused=True),
-                },
-            )
-            applied_at = time.time()  # as `wac targets apply` returns: Kafka has them
+            said = cli("apply", str(changed), "--prune")
+            applied_at = time.time()  # `wac targets apply` returned: Kafka has them
+            cli("pause", "change-paused")
+            paused_at = time.time()
             time.sleep(4)
-            publish(env, {"change-paused": Definition(before["paused"])})
+            resume_began = time.time()  # the resume takes effect before the command returns
+            cli("resume", "change-paused")
             resumed_at = time.time()
             time.sleep(3)
         finally:
             stop_all(members)
+    for name in ("change-interval", "change-pattern", "change-url", "change-deleted"):
+        assert name in said, said
+    assert "change-paused" not in said, said  # unchanged: nothing published for it
     found: dict[str, list[tuple[float, dict[str, Any]]]] = defaultdict(list)
     for _, value in read_topic(env, timeout=30):
         result = json.loads(value)
@@ -243,12 +262,13 @@ def test_changes_reach_the_fleet_within_two_seconds(
     }
     stopped = {
         "deleted": last("change-deleted", applied_at, inf),
-        "paused": last("change-paused", applied_at, resumed_at),
+        "paused": last("change-paused", paused_at, resume_began),
     }
     resumed = first("change-paused", resumed_at, lambda r: True)
     print(
-        f"\nFLEET changes reach the fleet (2 monitors, 1 s interval; publishing took "
-        f"{applied_at - publish_began:.2f} s, times from its end): "
+        f"\nFLEET changes reach the fleet through the CLI (2 monitors, 1 s interval; "
+        f"`wac targets apply --prune` took {applied_at - publish_began:.2f} s, `pause` "
+        f"{paused_at - applied_at:.2f} s; times from each command's return): "
         + ", ".join(f"new {k} used after {v:.2f} s" for k, v in used.items())
         + ", "
         + ", ".join(f"{k} target last checked {v:.2f} s after" for k, v in stopped.items())

@@ -14,6 +14,8 @@ import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tests.support.fleet import fleet_env, start_member
+from tests.support.kafka_read import read_topic
 from tests.support.processes import start, stop, wac, wait_for
 from tests.support.servers import free_port
 from tests.support.store import own_schema, query
@@ -162,3 +164,80 @@ def test_a_monitor_with_push_targets_needs_postgres(
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "push:// targets need PostgreSQL, where wac web notes their pings" in done.stderr
+
+
+MANAGED_TOKEN = "managed-beat-token-0123456789"
+
+
+def test_a_managed_push_target_pinged_through_wac_web_and_watched_by_the_fleet(
+    isolated_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A push target applied to the targets topic: `wac targets apply` and the fleet
+    monitor run without its token (the definition carries the variable's name), `wac web`
+    reads the token from its own environment and takes the pings of the target it finds
+    in the store's mirror; one missed period gives one down result, from the fleet."""
+    with own_schema(isolated_env) as base_env:
+        env = {**fleet_env(base_env, partitions=2), "WAC_MONITOR_NAME": "fleet-beat"}
+        web_env = {**env, "BEAT_TOKEN": MANAGED_TOKEN}
+        config = tmp_path / "managed.yaml"
+        config.write_text(
+            'targets:\n  - {url: "push://nightly", interval: 2s, grace: 1s, '
+            "token_env: BEAT_TOKEN}\n"
+        )
+        applied = wac(["targets", "apply", str(config)], env)
+        assert applied.returncode == 0, applied.stderr
+        port = free_port()
+        store = start(["wac", "store"], env)
+        web = start(["wac", "web", "--port", str(port), "--no-rollup"], web_env)
+        member = start_member(env, "loc-beat", tmp_path)
+        try:
+            wait_for(lambda: _answers(port), 30, "wac web")
+            wait_for(
+                lambda: query(env, "SELECT 1 FROM managed_targets WHERE target = %s", (TARGET,)),
+                30,
+                "the store to mirror the push target",
+            )
+            wait_for(lambda: ping(port, MANAGED_TOKEN) == 200, 10, "wac web to take the ping")
+            assert ping(port, "not-the-managed-token-0123") == 404
+            for _ in range(2):
+                time.sleep(1)
+                assert ping(port, MANAGED_TOKEN) == 200
+            # no ping now: the fleet's watcher notes the missed period, then pings resume
+            wait_for(lambda: _missed_noted(env, TARGET), 20, "the missed period")
+            assert ping(port, MANAGED_TOKEN) == 200
+            for _ in range(3):
+                time.sleep(1)
+                assert ping(port, MANAGED_TOKEN) == 200
+            wait_for(lambda: rows(env, TARGET, False), 20, "the down row")
+            time.sleep(1)  # the store takes what is still coming
+        finally:
+            member_code = member.stop()
+            _, _, web_err = stop(web)
+            _, _, store_err = stop(store)
+        downs = rows(env, TARGET, False)
+        pings = rows(env, TARGET, True)
+        print(f"\nmanaged push target: {len(pings)} pings stored, {len(downs)} down result(s)")
+        assert len(downs) == 1, downs
+        assert downs[0][2] == "heartbeat" and downs[0][4] == "push"
+        assert len(pings) == 7
+        (monitor,) = query(
+            env, "SELECT DISTINCT monitor FROM checks WHERE target = %s AND NOT ok", (TARGET,)
+        )
+        assert monitor == ("loc-beat",)
+        # the token travels nowhere: not in the topic, the mirror, the rows or a log
+        definition = query(env, "SELECT definition FROM managed_targets", ())
+        assert json.loads(json.dumps(definition[0][0]))["token_env"] == "BEAT_TOKEN"
+        everything = json.dumps(
+            [definition, query(env, "SELECT * FROM checks", ())], default=str
+        ) + "".join(v.decode(errors="replace") for _, v in read_topic(targets_env(env)))
+        for text in (everything, member.log(), web_err, store_err, applied.stdout):
+            assert MANAGED_TOKEN not in text
+        assert "not checked" not in member.log() and "unknown scheme" not in member.log()
+        assert member_code == 0
+
+
+TARGET = "push://nightly"
+
+
+def targets_env(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "KAFKA_TOPIC": env["KAFKA_TARGETS_TOPIC"]}

@@ -494,6 +494,76 @@ def test_notices_through_the_cli_and_the_api(site: Site) -> None:
     assert gone.returncode == 2 and "no notice has the id 999999" in gone.stderr
 
 
+def test_a_page_made_through_the_api_is_public_at_once_and_the_files_pages_win(
+    site: Site,
+) -> None:
+    slug = "zz-made-by-api"
+    path = f"/api/pages/{slug}"
+    page = {
+        "title": "Made through the API",
+        "description": "The shop alone.",
+        "groups": [{"name": "Web", "targets": [{"id": "shop", "label": "Web shop"}]}],
+    }
+    raw = json.dumps(page).encode()
+    assert request(site, f"/status/{slug}/api")[0] == 404
+    for headers in ({}, READ, {"Authorization": f"Basic {ADMIN}"}):
+        status, _, answer = request(site, path, headers, "PUT", raw)
+        assert status == 401 and "admin token" in json.loads(answer)["error"], headers
+    status, _, answer = request(site, path, WRITE, "PUT", raw)
+    assert status == 201, answer
+    assert json.loads(answer) == {**page, "slug": slug, "source": "api", "groups": [
+        {"name": "Web", "targets": [{"id": "shop", "label": "Web shop"}]}]}  # fmt: skip
+    try:
+        # Public at once, without the token: the page, its JSON and its feed.
+        data = get_json(site, f"/status/{slug}/api")
+        assert data["page"] == {
+            "slug": slug,
+            "title": "Made through the API",
+            "description": "The shop alone.",
+        }
+        ((shop,),) = [g["targets"] for g in data["groups"]]
+        assert (shop["id"], shop["label"], shop["status"]) == ("shop", "Web shop", "up")
+        assert shop["uptime"]["24h"] == 100.0
+        status, _, html_page = request(site, f"/status/{slug}")
+        assert status == 200 and b"Made through the API" in html_page
+        assert request(site, f"/status/{slug}/feed.atom")[0] == 200
+        for answer_body in (json.dumps(data).encode(), html_page):
+            for secret in (*SECRETS, "api-url-marker"):
+                assert secret.encode() not in answer_body, secret
+        # Replaced: served at once too; read back with the read token, with its source.
+        page["title"] = "Made through the API, renamed"
+        status, _, answer = request(site, path, WRITE, "PUT", json.dumps(page).encode())
+        assert status == 200, answer
+        assert get_json(site, f"/status/{slug}/api")["page"]["title"].endswith("renamed")
+        assert request(site, path)[0] == 401
+        assert get_json(site, path, READ)["source"] == "api"
+        sources = {p["slug"]: p["source"] for p in get_json(site, "/api/pages", READ)["pages"]}
+        assert sources == {"public": "file", "other": "file", slug: "api"}
+        # The targets file's pages win: the API cannot overwrite or delete them.
+        for method in ("PUT", "DELETE"):
+            status, _, answer = request(site, "/api/pages/public", WRITE, method, raw)
+            assert status == 409 and "targets file" in json.loads(answer)["error"], answer
+        assert get_json(site, "/status/public/api")["page"]["title"] == "Acme status"
+        # Bad pages are a 400 saying why; nothing written.
+        for bad, says in (
+            (b"[1]", "the body must be a JSON object"),
+            (b'{"title": "x"}', "groups must be a non-empty list"),
+            (b'{"title": "x", "groups": [{"name": "g", "targets": ["typo-target"]}]}',
+             "target 'typo-target' is not known"),
+            (b'{"title": "x", "slug": "another", "groups": []}', "slug must be the slug"),
+            (b'{"title": "x", "colour": 1, "groups": []}', "colour"),
+        ):  # fmt: skip
+            status, _, answer = request(site, "/api/pages/zz-bad", WRITE, "PUT", bad)
+            assert status == 400 and says in json.loads(answer)["error"], (bad, answer)
+        status, _, answer = request(site, "/api/pages/Not_A_Slug", WRITE, "PUT", raw)
+        assert status == 400 and "slug" in json.loads(answer)["error"]
+        assert request(site, "/status/zz-bad/api")[0] == 404
+    finally:
+        assert request(site, path, WRITE, "DELETE")[0] == 204
+    assert request(site, f"/status/{slug}/api")[0] == 404
+    assert request(site, path, WRITE, "DELETE")[0] == 404
+
+
 @pytest.mark.parametrize(
     ("body", "says"),
     [

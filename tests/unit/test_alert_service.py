@@ -76,6 +76,9 @@ class FakeDB:
     def load_offsets(self, topic: str, partitions: Any) -> dict[int, int]:
         return {}
 
+    def lock_offsets(self, topic: str, partitions: Any) -> dict[int, int]:
+        return {p: o for p, o in self.committed_offsets.items() if p in partitions}
+
     def attempt(self) -> None:
         if self.fail > 0:
             self.fail -= 1
@@ -135,6 +138,7 @@ def test_a_failed_batch_transaction_is_retried_from_the_state_before_it(
 ) -> None:
     db = FakeDB(fail=2)
     service._db = db  # type: ignore[assignment]
+    service.assigned = {0}  # the messages' partition is this process's
     target = f"t-{uuid.uuid4().hex[:6]}"
     batch: Any = [
         FakeMessage(i, encode(result(False, T0 + timedelta(seconds=i), target=target)))
@@ -161,6 +165,7 @@ def test_a_failed_batch_transaction_is_retried_from_the_state_before_it(
 def test_a_target_first_seen_in_a_failed_batch_is_forgotten(service: AlertService) -> None:
     db = FakeDB(fail=1)
     service._db = db  # type: ignore[assignment]
+    service.assigned = {0}  # the messages' partition is this process's
     batch: Any = [FakeMessage(0, encode(result(True, T0, target="fresh")))]
     seen: list[bool] = []
 
@@ -180,6 +185,7 @@ def test_a_message_that_is_not_a_result_is_skipped_counted_and_kept(
 
     db = FakeDB(fail=0)
     service._db = db  # type: ignore[assignment]
+    service.assigned = {0}  # the messages' partition is this process's
     good = encode(result(False, T0, target="shop"))
     deep = good[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
     poison = [
@@ -223,3 +229,26 @@ def test_an_assignment_given_up_by_a_stop_raises_nothing_and_assigns_nothing(
     assert time.monotonic() - started < 5  # the stop cut the backoff short
     assert consumer.assigned == []
     assert service.planner.states == {} and service.assigned == set()
+
+
+def test_a_partition_another_process_took_over_is_left_to_it(
+    service: AlertService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Paused past its session (SIGSTOP), a process finds its partition's offset moved
+    on by the new owner: it plans nothing of it, so nothing is notified twice."""
+    db = FakeDB(fail=0)
+    service._db = db  # type: ignore[assignment]
+    service.assigned = {0}  # the messages' partition is this process's
+    first: Any = [FakeMessage(0, encode(result(True, T0, target="shop")))]
+    service._commit(functools.partial(service._plan_batch, first))
+    assert db.committed_offsets == {0: 1}
+    db.committed_offsets[0] = 40  # the new owner read on meanwhile
+    late: Any = [
+        FakeMessage(i, encode(result(False, T0 + timedelta(seconds=i), target="shop")))
+        for i in range(1, 4)
+    ]
+    with caplog.at_level(logging.WARNING):
+        service._commit(functools.partial(service._plan_batch, late))
+    assert db.pending == [] and db.committed_offsets == {0: 40}
+    assert service.states["shop"].locations["eu"].failures == 0
+    assert "partition(s) [0] were taken over by another member" in caplog.text

@@ -86,7 +86,7 @@ def test_revoking_a_partition_removes_its_targets_and_ignores_its_late_records()
     assert ids(state.end_reached(1).upsert) == {a.id}
 
 
-def test_a_bad_record_is_skipped_with_one_clear_line_and_keeps_the_previous_definition(
+def test_a_bad_record_is_reported_in_one_clear_line_and_counts_as_no_definition(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     a = target("a")
@@ -95,7 +95,8 @@ def test_a_bad_record_is_skipped_with_one_clear_line_and_keeps_the_previous_defi
     state.record(4, 0, *record(a))
     state.end_reached(4)
     with caplog.at_level(logging.ERROR, logger="wac.monitor.fleet_targets"):
-        assert not state.record(4, 1, a.id.encode(), b'{"v": 1, "url": "ftp://x", "paused": 1}')
+        bad = state.record(4, 1, a.id.encode(), b'{"v": 1, "url": "ftp://x", "paused": 1}')
+        assert bad.remove == [a.id] and bad.upsert == [], "the earlier definition is dropped"
         assert not state.record(4, 2, None, b"{}")
         assert not state.record(4, 3, b"\xff\xfe", b"not json")
     lines = [r.getMessage() for r in caplog.records]
@@ -105,7 +106,10 @@ def test_a_bad_record_is_skipped_with_one_clear_line_and_keeps_the_previous_defi
     assert "paused" in lines[0] or "url" in lines[0]
     assert "key" in lines[1]
     assert all("\n" not in line for line in lines)
-    assert state.target_count == 1, "the previous definition stays"
+    assert "not checked until a valid definition follows" in lines[0]
+    assert state.target_count == 0
+    # A valid definition afterwards brings the target back.
+    assert ids(state.record(4, 4, *record(a)).upsert) == {a.id}
 
 
 def test_a_decoder_bug_is_skipped_too(caplog: pytest.LogCaptureFixture) -> None:

@@ -48,7 +48,7 @@ def test_each_package_owns_the_sql_of_its_tables() -> None:
             "0150_rollup_reads.sql",
         ],
         "alerts": ["0020_alerts.sql"],
-        "pages": ["0040_status_notices.sql"],
+        "pages": ["0040_status_notices.sql", "0152_status_pages.sql"],
         "heartbeat": ["0145_push_pings.sql"],
     }
 

@@ -26,6 +26,7 @@ PACKAGE_DATA = {
     "wac/rollups/migrations/0150_rollup_reads.sql",
     "wac/alerts/migrations/0020_alerts.sql",
     "wac/pages/migrations/0040_status_notices.sql",
+    "wac/pages/migrations/0152_status_pages.sql",
     "wac/heartbeat/migrations/0145_push_pings.sql",
     "wac/web/static/index.html",
 }

@@ -73,6 +73,17 @@ class AlertDB:
         ).fetchall()
         return {int(p): int(o) for p, o in rows}
 
+    def lock_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        """The stored next offsets of these partitions, their rows locked until the
+        transaction ends (a second process writing them waits, then sees the new ones)."""
+        rows = self.conn.execute(
+            'SELECT "partition", next_offset FROM alert_offsets'
+            ' WHERE consumer_group = %s AND topic = %s AND "partition" = ANY(%s)'
+            ' ORDER BY "partition" FOR UPDATE',
+            (self.group, topic, sorted(set(partitions))),
+        ).fetchall()
+        return {int(p): int(o) for p, o in rows}
+
     # --- writing (inside the caller's transaction) ----------------------------
     def open_incident(
         self, target: str, started: datetime, cause: str, locations: list[str]

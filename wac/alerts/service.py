@@ -110,6 +110,10 @@ class AlertService:
         self.stopping = self._stop.event
         self.planner = Planner(config, self.topic, settings.max_message_bytes)
         self.assigned: set[int] = set()
+        self._resumed: list[TopicPartition] = []  # offsets loaded at the last assignment
+        # partition -> the next offset this process loaded or wrote last (absent: none
+        # stored); a different one in the database means another process wrote it.
+        self._written: dict[int, int] = {}
         self._db: AlertDB | None = None
         self._deliverer: Deliverer | None = None
         # One line when an outage starts, one when it ends, whichever thread sees it.
@@ -190,6 +194,13 @@ class AlertService:
         next_tick = 0.0
         while not self.stopping.is_set():
             batch = self._results(consumer.consume(BATCH_SIZE, BATCH_WAIT_S))
+            if self._resumed:
+                # Kafka's copy of the offsets catches up with the database's: a partition
+                # that moved after its results were all read would otherwise show a lag
+                # that no message clears (and a Kafka outage logged for it).
+                with contextlib.suppress(KafkaException):
+                    consumer.commit(offsets=self._resumed, asynchronous=True)
+                self._resumed = []
             if batch:
                 self.watch.progress()
                 self._commit(functools.partial(self._plan_batch, batch))
@@ -239,6 +250,11 @@ class AlertService:
         self.planner.adopt(loaded)
         self.assigned.update(numbers)
         consumer.assign(partitions)
+        # Committed to Kafka by the loop, out of this callback.
+        self._resumed = [TopicPartition(self.topic, p, o) for p, o in offsets.items()]
+        for p in numbers:
+            self._written.pop(p, None)
+        self._written.update(offsets)
         log.info(
             "assigned partitions %s: %d target states loaded, resuming at %s",
             numbers,
@@ -271,6 +287,9 @@ class AlertService:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in partitions}
+        self._resumed = [tp for tp in self._resumed if tp.partition not in gone]
+        for p in gone:
+            self._written.pop(p, None)
         self.planner.forget(gone)
         self.assigned -= gone
         log.info("partitions %s revoked", sorted(gone))
@@ -279,6 +298,7 @@ class AlertService:
     def _commit(self, planning: Callable[[], Plan]) -> None:
         """Plan and write one transaction; then log its lines and count it."""
         plan = self._in_transaction(lambda: self._write(planning()))
+        self._written.update(plan.offsets)
         for line in plan.lines:
             emit(log, line)
         metrics.RESULTS.inc(plan.results)
@@ -286,7 +306,26 @@ class AlertService:
         metrics.REJECTED.inc(len(plan.rejected))
 
     def _plan_batch(self, batch: list[Message]) -> Plan:
-        return run_plan(self.planner.plan_batch(batch, self.clock()), self._perform)
+        return run_plan(self.planner.plan_batch(self._fenced(batch), self.clock()), self._perform)
+
+    def _fenced(self, batch: list[Message]) -> list[Message]:
+        """The messages of partitions still this process's: a partition whose stored
+        offset is not the one this process last wrote (or loaded) was taken over while
+        this process was paused past its session (SIGSTOP, a long stall); its results
+        are the new owner's, and planning them here would repeat its notifications."""
+        partitions = {_partition(m) for m in batch}
+        stored = self.db.lock_offsets(self.topic, partitions)
+        lost = {
+            p for p in partitions if p not in self.assigned or stored.get(p) != self._written.get(p)
+        }
+        if not lost:
+            return batch
+        log.warning(
+            "partition(s) %s were taken over by another member of the group: their "
+            "results are left to it",
+            sorted(lost),
+        )
+        return [m for m in batch if _partition(m) not in lost]
 
     def _plan_tick(self) -> Plan:
         return self.planner.plan_tick(self.clock())
@@ -355,6 +394,12 @@ class AlertService:
                 connect(self.settings.postgres_url, application_name=APPLICATION_NAME),
                 self.settings.group_id,
             )
+
+
+def _partition(message: Message) -> int:
+    partition = message.partition()
+    assert partition is not None  # a consumed message has one
+    return partition
 
 
 def _next_offsets(messages: list[Message]) -> list[TopicPartition]:

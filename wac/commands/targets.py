@@ -16,6 +16,7 @@ from wac.safe_text import visible
 from wac.settings.environment import load_environment
 from wac.targets import read_targets_file
 from wac.targets.definition import Definition, masked_json
+from wac.targets.probe_options import push_tokens_deferred
 from wac.targets_topic import (
     TargetsTopicSettings,
     ensure_targets_topic,
@@ -54,7 +55,8 @@ def apply(file: Path, prune: bool, dry_run: bool) -> None:
     """Bring the targets topic to FILE's targets (a targets file, checked as `wac monitor
     --config` checks it). Prints what it adds, changes and, with --prune, removes."""
     env = load_environment()
-    targets_file = read_targets_file(file, default_timeout=load_settings(env).check_timeout)
+    with push_tokens_deferred():  # a push token is read by `wac web`, where pings come
+        targets_file = read_targets_file(file, default_timeout=load_settings(env).check_timeout)
     settings = _topic()
     if not dry_run:
         ensure_targets_topic(settings)

@@ -48,20 +48,23 @@ def web_admin_token(env: Mapping[str, str]) -> str | None:
     return admin
 
 
-def _push_receiver(config: Path | None, settings: Settings, url: str) -> PushReceiver | None:
-    """The pings of the targets file's push:// targets (None without any)."""
+def _push_receiver(
+    config: Path | None, settings: Settings, url: str, env: Mapping[str, str]
+) -> PushReceiver | None:
+    """The pings of push:// targets: the targets file's and the managed ones (None
+    without KAFKA_ENDPOINT, where their results go, unless the file has some)."""
     from wac.targets import read_targets_file
     from wac.web.push import PushReceiver
 
-    if config is None:
+    pushed = []
+    if config is not None:
+        targets = read_targets_file(
+            config, default_timeout=settings.check_timeout, require_targets=False
+        ).targets
+        pushed = [t for t in targets if t.scheme == "push"]
+    if not pushed and not v.KAFKA_ENDPOINT.read(env):
         return None
-    targets = read_targets_file(
-        config, default_timeout=settings.check_timeout, require_targets=False
-    ).targets
-    pushed = [t for t in targets if t.scheme == "push"]
-    if not pushed:
-        return None
-    return PushReceiver(pushed, url, settings.kafka(), settings.monitor_name)
+    return PushReceiver(pushed, url, settings.kafka(), settings.monitor_name, env=env)
 
 
 @click.command()
@@ -95,7 +98,7 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
     pages = load_status_pages(config) if config is not None else ()
     settings = load_settings(env)
     url = settings.postgres()
-    push = _push_receiver(config, settings, url)
+    push = _push_receiver(config, settings, url, env)
     prepare_database(url)
     app = create_app(
         WebConfig(
@@ -112,7 +115,11 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
     auth = "token required" if token else "no auth (set WAC_WEB_TOKEN to require one)"
     log.info("dashboard on http://%s:%d/ (%s)", host, listen_port, auth)
     if push is not None:
-        log.info("heartbeat pings of %d push target(s) on /api/push/<token>", push.targets)
+        log.info(
+            "heartbeat pings of %d push target(s) of the file and the managed ones on "
+            "/api/push/<token>",
+            push.targets,
+        )
     for page in pages:
         log.info("status page (public) on http://%s:%d/status/%s", host, listen_port, page.slug)
     try:

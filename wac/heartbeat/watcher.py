@@ -76,6 +76,26 @@ class PushWatcher:
         with self._lock:
             self._targets = {t.id: t for t in targets if t.scheme == "push"}
 
+    def change_targets(self, upsert: Iterable[Target] = (), remove: Iterable[str] = ()) -> None:
+        """Add or update push targets, and stop watching others by id (a fleet's changes)."""
+        with self._lock:
+            for target_id in remove:
+                self._targets.pop(target_id, None)
+            for target in upsert:
+                if target.scheme == "push":
+                    self._targets[target.id] = target
+                else:
+                    self._targets.pop(target.id, None)
+
+    @property
+    def watching(self) -> bool:
+        return bool(self._targets)
+
+    @property
+    def watched(self) -> list[str]:
+        with self._lock:
+            return sorted(self._targets)
+
     def start(self) -> None:
         self._thread.start()
 

@@ -27,15 +27,17 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from wac.monitor.fleet_targets import Changes, FleetTargets
 from wac.monitor.gc_pause import GC_PAUSE
-from wac.monitor.loop import CheckLoop
 from wac.runtime.kafka import client_config, librdkafka_logger
 from wac.runtime.rebalance import guarded
+from wac.targets import Target
 from wac.targets.definition import Definition, decode_definition
 from wac.targets_topic import TargetsTopicSettings
 
@@ -68,10 +70,18 @@ def fleet_group_id(group_id: str, location: str) -> str:
     return f"{group_id}-monitor-{location}"
 
 
+class TargetSink(Protocol):
+    """Where the fleet's changes go: the check loop, or a router in front of it."""
+
+    def change_targets(
+        self, upsert: Iterable[Target] = (), remove: Iterable[str] = ()
+    ) -> threading.Event: ...
+
+
 class FleetFeed:
     """The group membership: keeps the loop's targets those of the assigned partitions."""
 
-    def __init__(self, options: FleetOptions, loop: CheckLoop) -> None:
+    def __init__(self, options: FleetOptions, loop: TargetSink) -> None:
         self.options = options
         self._loop = loop
         self._timeout = options.targets.check_timeout

@@ -13,10 +13,11 @@ a fraction of one); the survivors are decoded when the end is reached. After tha
 record is a change of its own. A paused target is kept out of the loop; a tombstone
 removes the target.
 
-A record that is not a valid definition is skipped, with one log line naming the
-partition, offset, key and reason. Followed live, it changes nothing: the target keeps
-its previous definition. Read from the start, it is the key's latest record, so the
-target is not checked (its earlier records are superseded, as compaction would make them).
+A record that is not a valid definition counts as no definition for its key, as in every
+reader of the topic (the CLI, the store's mirror): it is reported with one log line naming
+the partition, offset, key and reason, and the key's target leaves the loop, followed live
+or read from the start alike. That is what the log says once compaction has removed the
+key's earlier records, so the fleet checks the same targets before and after compaction.
 """
 
 from __future__ import annotations
@@ -122,11 +123,11 @@ class FleetTargets:
             definition = self._decode(key, value)
         except BadDefinition as exc:
             self._skip(state, partition, offset, key, str(exc))
-            return Changes()
+            definition = None  # no definition for its key
         except Exception as exc:  # a bug in decoding must not stop the monitor
             self._skip(state, partition, offset, key, f"unexpected {type(exc).__name__}: {exc}")
             log.debug("decoding failure", exc_info=True)
-            return Changes()
+            definition = None
         if definition is None:
             target_id = _key_text(key)
             gone = state.targets.pop(target_id, None)
@@ -144,8 +145,8 @@ class FleetTargets:
         state.skipped += 1
         log.error(
             "targets topic %s partition %d offset %d (key %s): skipped, not a valid "
-            "definition: %s; the target keeps its previous definition, if any. Fix it with "
-            "`wac targets apply` or the targets API",
+            "definition: %s; the target is not checked until a valid definition follows. "
+            "Fix it with `wac targets apply` or the targets API",
             self._topic,
             partition,
             offset,

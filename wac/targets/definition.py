@@ -24,11 +24,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wac import limits
-from wac.assertions.conditions import MAX_CONDITIONS
 from wac.errors import ConfigError
 from wac.result import nesting_depth
 from wac.targets.entry import decode_json_object, entry_where, target_from_json, target_to_json
 from wac.targets.options import TLS_VERSION_NAMES
+from wac.targets.probe_options import push_tokens_deferred
 from wac.targets.target import Target
 from wac.yaml_config import shown
 
@@ -107,7 +107,8 @@ def definition_from_json(
     if not isinstance(paused, bool):
         raise BadDefinition(f"{named}: paused must be true or false, got {shown(paused)}")
     try:
-        target = target_from_json(fields, where, default_timeout=default_timeout)
+        with push_tokens_deferred():  # a push token is read by `wac web` alone
+            target = target_from_json(fields, where, default_timeout=default_timeout)
     except ConfigError as exc:
         raise BadDefinition(str(exc)) from None
     if key is not None and key != target.id:
@@ -142,7 +143,7 @@ def definition_json_schema() -> dict[str, Any]:
     """The JSON Schema of a definition's value, version 1 (`wac schema --targets`)."""
     string = {"type": "string"}
     seconds = {"type": "number", "description": "seconds"}
-    return {
+    schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "wac target definition, version 1",
         "description": (
@@ -160,8 +161,8 @@ def definition_json_schema() -> dict[str, Any]:
                 **string,
                 "maxLength": limits.MAX_URL_CHARS,
                 "description": (
-                    "the URL; its scheme picks the probe: http, https, tcp, tls, dns, icmp "
-                    "or push; may hold credentials"
+                    "http://, https://, tcp://, tls://, dns://, icmp:// or push:// URL (the "
+                    "scheme picks the probe); may hold credentials"
                 ),
             },
             "name": {
@@ -204,62 +205,58 @@ def definition_json_schema() -> dict[str, Any]:
                 "description": "bytes",
             },
             "max_redirects": {"type": "integer", "minimum": 0, "maximum": limits.MAX_REDIRECTS},
-            **_probe_fields_schema(),
+            **_probe_field_schemas(),
+        },
+    }
+    properties = schema["properties"]
+    for name, prop in properties.items():
+        if name not in ("v", "url", "paused"):
+            properties[name] = _nullable(prop)
+    return schema
+
+
+def _probe_field_schemas() -> dict[str, dict[str, Any]]:
+    """The fields beyond HTTP's GET (other probes, requests, assertions); each is null
+    where its scheme does not take it (the targets file's field table says where)."""
+    env_name = {"type": "string", "description": "the name of an environment variable"}
+    text = {"type": "string"}
+    return {
+        "body": {**text, "description": "http(s): the request body"},
+        "json": {"description": "http(s): a request body sent as JSON (any JSON value)"},
+        "basic_auth_env": {**env_name, "description": "http(s): variable holding user:password"},
+        "bearer_token_env": {**env_name, "description": "http(s): variable holding a token"},
+        "client_cert": {**text, "description": "http(s): client certificate file (PEM)"},
+        "client_key": {**text, "description": "http(s): client key file (PEM)"},
+        "http_version": {"enum": ["1.1", "2"]},
+        "ip_version": {"enum": [4, 6]},
+        "send": {**text, "description": "tcp: what to send once connected"},
+        "expect": {**text, "description": "tcp, dns: RE2 regular expression over the reply"},
+        "tls": {"type": "boolean", "description": "tcp: TLS over the connection"},
+        "min_tls_version": {"enum": list(TLS_VERSION_NAMES)},
+        "count": {"type": "integer", "minimum": 1, "description": "icmp: echo requests"},
+        "grace": {
+            "type": "number",
+            "minimum": 0,
+            "description": "push: seconds a ping may be late",
+        },
+        "token_env": {**env_name, "description": "push: variable holding the ping token"},
+        "assert": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "conditions over what the probe measures (see the README)",
         },
     }
 
 
-def _probe_fields_schema() -> dict[str, Any]:
-    """The fields beyond HTTP's first ones (wac.targets.probe_fields); null: not given.
-    A field applies to the probes its description names and is refused on the others."""
-
-    def maybe(schema: dict[str, Any], description: str) -> dict[str, Any]:
-        kinds = schema.get("type")
-        if isinstance(kinds, str):
-            return {**schema, "type": [kinds, "null"], "description": description}
-        if "enum" in schema:
-            return {**schema, "enum": [*schema["enum"], None], "description": description}
-        return {"anyOf": [schema, {"type": "null"}], "description": description}
-
-    env_name = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}
-    return {
-        "body": maybe({"type": "string"}, "http(s): the request body, at most 1 MiB as UTF-8"),
-        "json": maybe({}, "http(s): JSON data sent as the body (application/json)"),
-        "basic_auth_env": maybe(
-            env_name, "http(s): the environment variable holding `user:password`"
-        ),
-        "bearer_token_env": maybe(
-            env_name, "http(s): the environment variable holding a bearer token"
-        ),
-        "client_cert": maybe({"type": "string"}, "http(s): client certificate file (PEM)"),
-        "client_key": maybe({"type": "string"}, "http(s): its private key file (PEM)"),
-        "http_version": maybe({"enum": ["1.1", "2"]}, "http(s): the HTTP version required"),
-        "ip_version": maybe({"enum": [4, 6]}, "every probe but push: the address family"),
-        "send": maybe(
-            {"type": "string", "minLength": 1}, "tcp: text sent once connected (64 KiB at most)"
-        ),
-        "expect": maybe(
-            {"type": "string", "maxLength": limits.MAX_PATTERN_CHARS},
-            "tcp: RE2 pattern over the reply; dns: over the answers",
-        ),
-        "tls": maybe({"type": "boolean"}, "tcp: a TLS handshake once connected"),
-        "min_tls_version": maybe(
-            {"enum": list(TLS_VERSION_NAMES)}, "tls: the lowest protocol version accepted"
-        ),
-        "count": maybe(
-            {"type": "integer", "minimum": 1, "maximum": limits.MAX_ICMP_COUNT},
-            "icmp: echo requests per check",
-        ),
-        "grace": maybe(
-            {"type": "number", "minimum": 0, "maximum": limits.MAX_INTERVAL_S},
-            "push: seconds a ping may be late before the period is missed",
-        ),
-        "token_env": maybe(env_name, "push: the environment variable holding the token"),
-        "assert": maybe(
-            {"type": "array", "items": {"type": "string"}, "maxItems": MAX_CONDITIONS},
-            "every probe but push: conditions that must all hold, e.g. `[STATUS] == 200`",
-        ),
-    }
+def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
+    """`prop` that also takes null (what a definition writes for another scheme's field)."""
+    if "enum" in prop:
+        return {**prop, "enum": [*prop["enum"], *([] if None in prop["enum"] else [None])]}
+    kind = prop.get("type")
+    if kind is None:
+        return prop  # any JSON value, null included
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {**prop, "type": kinds if "null" in kinds else [*kinds, "null"]}
 
 
 # --- what reads show: a definition without its secrets -------------------------------------

@@ -112,9 +112,12 @@ def _refuse_shared_tokens(targets: list[Target], source: str) -> None:
     """Each push target has its own token: a ping names one target."""
     owner: dict[str, str] = {}
     for target in targets:
-        token = getattr(target.probe_options, "token", None) if target.scheme == "push" else None
-        if token is None:
+        if target.scheme != "push":
             continue
+        # Unread (a managed definition's), the variable's name stands for the token.
+        token = getattr(target.probe_options, "token", None)
+        if token is None:
+            token = f"${getattr(target.probe_options, 'token_env', '')}"
         if token in owner:
             raise ConfigError(
                 f"{source}: target {shown(target.id)}: {target.id} uses the same token as "

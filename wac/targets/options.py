@@ -183,10 +183,12 @@ def parse_icmp_url(url: str) -> str:
 @dataclass(frozen=True)
 class PushOptions:
     """A push (heartbeat) target's settings beyond the URL: `grace` (seconds a ping may
-    be late) and its token (the value of the variable `token_env`, never shown)."""
+    be late) and its token (the value of the variable `token_env`, never shown). A managed
+    definition (the targets topic) carries only the variable's name: its token is None
+    until `wac web`, the one process that takes pings, reads the variable."""
 
     token_env: str
-    token: str = field(repr=False)
+    token: str | None = field(repr=False)
     grace: float = DEFAULT_GRACE_S
 
 

@@ -6,7 +6,9 @@ what the probe measures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -109,6 +111,29 @@ def _icmp(values: Mapping[str, Any], where: str) -> object:
     return options.IcmpOptions(count=options.DEFAULT_COUNT if count is None else count)
 
 
+# Set while a managed definition is decoded: its push token is left to `wac web`.
+_PUSH_TOKENS_DEFERRED: ContextVar[bool] = ContextVar("push_tokens_deferred", default=False)
+
+
+@contextmanager
+def push_tokens_deferred() -> Iterator[None]:
+    """Within: a push target's `token_env` is kept by name, not read (token None)."""
+    reset = _PUSH_TOKENS_DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _PUSH_TOKENS_DEFERRED.reset(reset)
+
+
+def push_token(name: str, where: str, env: Mapping[str, str] | None = None) -> str:
+    """The value of the variable `name`, checked as a push token (ConfigError otherwise)."""
+    token = pf.secret_from_env(name, where, "token_env", env)
+    problem = options.check_token(token)
+    if problem is not None:
+        raise ConfigError(f"{where}: the value of {name} (token_env) {problem}")
+    return token
+
+
 def _push(values: Mapping[str, Any], where: str) -> object:
     name = values.get("token_env")
     if name is None:
@@ -116,10 +141,7 @@ def _push(values: Mapping[str, Any], where: str) -> object:
             f"{where}: token_env is required for a push:// target: the name of the "
             "environment variable that holds its token"
         )
-    token = pf.secret_from_env(name, where, "token_env")
-    problem = options.check_token(token)
-    if problem is not None:
-        raise ConfigError(f"{where}: the value of {name} (token_env) {problem}")
+    token = None if _PUSH_TOKENS_DEFERRED.get() else push_token(name, where)
     grace = values.get("grace")
     return options.PushOptions(
         token_env=name, token=token, grace=options.DEFAULT_GRACE_S if grace is None else grace

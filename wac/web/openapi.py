@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from wac import __version__
+from wac.pages.config import MAX_DESCRIPTION_CHARS, MAX_GROUPS, MAX_TITLE_CHARS
 from wac.targets.definition import definition_json_schema
+from wac.web.targets_api import DEFAULT_PAGE, MAX_PAGE
 
 JSON = "application/json"
 
@@ -29,6 +31,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "authentication required (WAC_WEB_TOKEN for reads, the admin token for writes)",
         403: "writes are off: WAC_WEB_ADMIN_TOKEN is not set",
         404: "not found",
+        409: "the status page is defined in the targets file (--config), which wins",
         413: "body too large",
         503: "PostgreSQL or Kafka unavailable; retry shortly",
     }
@@ -52,6 +55,47 @@ def _path(name: str, description: str) -> dict[str, Any]:
         "required": True,
         "description": description,
         "schema": {"type": "string"},
+    }
+
+
+def _status_page_schema() -> dict[str, Any]:
+    text = {"type": "string"}
+    target = {
+        "oneOf": [
+            {**text, "description": "a target id"},
+            {
+                "type": "object",
+                "required": ["id"],
+                "additionalProperties": False,
+                "properties": {"id": text, "label": {"type": ["string", "null"]}},
+            },
+        ]
+    }
+    return {
+        "type": "object",
+        "description": "A status page, as the targets file's `status_pages:` entries; "
+        "reads add `source` (`file` or `api`).",
+        "required": ["title", "groups"],
+        "properties": {
+            "slug": {**text, "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"},
+            "title": {**text, "maxLength": MAX_TITLE_CHARS},
+            "description": {**text, "maxLength": MAX_DESCRIPTION_CHARS},
+            "groups": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_GROUPS,
+                "items": {
+                    "type": "object",
+                    "required": ["name", "targets"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": text,
+                        "targets": {"type": "array", "minItems": 1, "items": target},
+                    },
+                },
+            },
+            "source": {"enum": ["file", "api"], "readOnly": True},
+        },
     }
 
 
@@ -104,6 +148,7 @@ def openapi_document() -> dict[str, Any]:
                 "TargetFields": body,
                 "Target": shown,
                 "Notice": {"type": "object", "description": "a notice of a status page"},
+                "StatusPage": _status_page_schema(),
             },
             "securitySchemes": {
                 "token": {"type": "http", "scheme": "bearer", "description": "WAC_WEB_TOKEN"},
@@ -196,6 +241,38 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "the pages"), **read_errors},
                 }
             },
+            "/api/pages/{slug}": {
+                "parameters": [slug],
+                "get": {
+                    "summary": "one status page, with its source (`file` or `api`)",
+                    "responses": {
+                        "200": _json(_ref("StatusPage"), "the page"),
+                        **_errors(401, 404, 503),
+                    },
+                },
+                "put": {
+                    "summary": "create or replace a status page (served at once at "
+                    "/status/{slug}, by every `wac web`)",
+                    "security": [{"admin": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {JSON: {"schema": _ref("StatusPage")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("StatusPage"), "replaced"),
+                        "201": _json(_ref("StatusPage"), "created"),
+                        **_errors(400, 401, 403, 409, 413, 503),
+                    },
+                },
+                "delete": {
+                    "summary": "delete a status page made through the API",
+                    "security": [{"admin": []}],
+                    "responses": {
+                        "204": {"description": "deleted"},
+                        **_errors(401, 403, 404, 409, 503),
+                    },
+                },
+            },
             "/api/pages/{slug}/notices": {
                 "parameters": [slug],
                 "get": {
@@ -225,18 +302,43 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/targets": {
                 "get": {
-                    "summary": "the managed targets (the store's mirror of the targets topic)",
+                    "summary": "the managed targets (the store's mirror of the targets topic), "
+                    "a page at a time, by id",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "description": "targets in the page",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_PAGE,
+                                "default": DEFAULT_PAGE,
+                            },
+                        },
+                        _query(
+                            "cursor",
+                            "the `next_cursor` of the page before (opaque); none: the first page",
+                        ),
+                    ],
                     "responses": {
                         "200": _json(
                             {
                                 "type": "object",
+                                "required": ["targets", "next_cursor"],
                                 "properties": {
-                                    "targets": {"type": "array", "items": _ref("Target")}
+                                    "targets": {"type": "array", "items": _ref("Target")},
+                                    "next_cursor": {
+                                        "type": ["string", "null"],
+                                        "description": "the cursor of the next page; null: "
+                                        "this is the last",
+                                    },
                                 },
                             },
-                            "every managed target, by id",
+                            "a page of managed targets, by id",
                         ),
-                        **read_errors,
+                        **_errors(400, 401, 503),
                     },
                 }
             },

@@ -3,7 +3,10 @@ written to the targets topic.
 
 - `GET /api/targets`, `GET /api/targets/{id}`: from `managed_targets`, the store's mirror
   of the topic (a query, not a read of the whole log); credentials in URLs and secret
-  header values are shown as `***`;
+  header values are shown as `***`. The list comes in pages, by id: `limit` targets
+  (1 to 1000, 100 by default) after `cursor`, the `next_cursor` of the page before
+  (null on the last page); a keyset query on the primary key, so a page costs the same
+  at any depth and a target added or deleted meanwhile shifts no other;
 - `PUT /api/targets/{id}` (create or replace), `PATCH /api/targets/{id}` (change some
   fields, e.g. `{"paused": true}`), `DELETE /api/targets/{id}`: published to the targets
   topic, the source of truth, with `Authorization: Bearer WAC_WEB_ADMIN_TOKEN`. A `***`
@@ -20,6 +23,7 @@ Errors are JSON: `{"error": "...", "field": "interval"}`, the field when one is 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,6 +33,7 @@ from typing import Any
 import psycopg
 from aiohttp import web
 
+from wac import limits
 from wac.db.connect import connect_reader
 from wac.errors import ConfigError, ServiceUnavailable, first_line
 from wac.targets.definition import (
@@ -45,6 +50,8 @@ from wac.targets_topic import TargetsTopicSettings, ensure_targets_topic, publis
 
 MAX_BODY_BYTES = 256 * 1024
 MIRROR_WAIT_S = 5.0
+DEFAULT_PAGE = 100  # targets in a page of GET /api/targets
+MAX_PAGE = 1000
 ROUTES = ("/api/targets", "/api/targets/{id}")
 RunQuery = Callable[..., Awaitable[Any]]
 CheckAdmin = Callable[[web.Request, str], None]
@@ -79,8 +86,45 @@ def blamed_field(body: Mapping[str, Any], message: str) -> str | None:
     return None
 
 
-def list_rows(conn: psycopg.Connection) -> list[tuple[str, Any]]:
-    return conn.execute("SELECT target, definition FROM managed_targets ORDER BY target").fetchall()
+def list_rows(conn: psycopg.Connection, after: str | None, limit: int) -> list[tuple[str, Any]]:
+    """Up to `limit` rows by id, those after the id `after` (from the first without)."""
+    if after is None:
+        return conn.execute(
+            "SELECT target, definition FROM managed_targets ORDER BY target LIMIT %s", (limit,)
+        ).fetchall()
+    return conn.execute(
+        "SELECT target, definition FROM managed_targets WHERE target > %s ORDER BY target LIMIT %s",
+        (after, limit),
+    ).fetchall()
+
+
+def page_cursor(target_id: str) -> str:
+    """The opaque cursor of the page after `target_id` (URL-safe base64 of the id)."""
+    return base64.urlsafe_b64encode(target_id.encode()).decode().rstrip("=")
+
+
+def page_of(query: Mapping[str, str]) -> tuple[str | None, int]:
+    """(the id the page starts after, its size) of `?cursor=&limit=`; FieldError naming
+    the parameter otherwise."""
+    raw_limit = query.get("limit", str(DEFAULT_PAGE))
+    if not (raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_PAGE):
+        raise FieldError(
+            f"limit must be a whole number from 1 to {MAX_PAGE}, got {raw_limit[:40]!r}", "limit"
+        )
+    cursor = query.get("cursor")
+    if cursor is None or cursor == "":
+        return None, int(raw_limit)
+    try:
+        after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if len(cursor) > 2 * limits.MAX_NAME_CHARS or page_cursor(after) != cursor:
+            raise ValueError(cursor)
+    except ValueError:  # binascii.Error and UnicodeDecodeError included
+        raise FieldError(
+            "cursor is not one this API gave: pass the next_cursor of the page before, "
+            "or leave it out for the first page",
+            "cursor",
+        ) from None
+    return after, int(raw_limit)
 
 
 def one_row(conn: psycopg.Connection, target_id: str) -> Any | None:
@@ -106,9 +150,17 @@ class TargetsApi:
 
     # ------------------------------------------------------------------ reads
     async def list_targets(self, request: web.Request) -> web.StreamResponse:
-        rows = await self.run_query(list_rows)
+        after, limit = page_of(request.query)
+        rows = await self.run_query(list_rows, after, limit + 1)  # one more: a next page?
+        more = len(rows) > limit
+        rows = rows[:limit]
         shown = [self._shown(target_id, value) for target_id, value in rows]
-        return web.json_response({"targets": [s for s in shown if s is not None]})
+        return web.json_response(
+            {
+                "targets": [s for s in shown if s is not None],
+                "next_cursor": page_cursor(rows[-1][0]) if more else None,
+            }
+        )
 
     async def get_target(self, request: web.Request) -> web.StreamResponse:
         target_id = request.match_info["id"]

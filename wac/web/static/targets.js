@@ -52,13 +52,20 @@ async function call(method, path, body) {
 function path(id) { return `/api/targets/${encodeURIComponent(id)}`; }
 
 async function load() {
-  const response = await fetch("/api/targets");
-  if (!response.ok) {
-    $("error").textContent = `cannot load the targets: HTTP ${response.status}`;
-    $("error").hidden = false;
-    return;
-  }
-  const { targets } = await response.json();
+  const targets = [];
+  let cursor = null;
+  do {  // every page (1000 targets each)
+    const query = cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`;
+    const response = await fetch(`/api/targets?limit=1000${query}`);
+    if (!response.ok) {
+      $("error").textContent = `cannot load the targets: HTTP ${response.status}`;
+      $("error").hidden = false;
+      return;
+    }
+    const page = await response.json();
+    targets.push(...page.targets);
+    cursor = page.next_cursor;
+  } while (cursor !== null);
   const body = $("managed").querySelector("tbody");
   body.replaceChildren();
   $("none").hidden = targets.length > 0;
