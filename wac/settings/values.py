@@ -86,8 +86,14 @@ def seconds(lowest: float, highest: float, *, zero_ok: bool = False) -> Callable
 
 
 def path(raw: str, name: str) -> Path:
-    """A file or folder path; `~` is the home folder."""
-    return Path(text(raw, name)).expanduser()
+    """A file or folder path; `~` is the home folder (`~user`: that user's)."""
+    given = text(raw, name)
+    try:
+        return Path(given).expanduser()
+    except RuntimeError:  # `~someone` of no known user, or no home folder known
+        raise ConfigError(
+            f"{name}={given!r}: the home folder in it is not known here; give the full path"
+        ) from None
 
 
 def existing_file(raw: str, name: str) -> Path:
