@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from tests.support.processes import wac
-from tests.support.servers import local_ca, tls_site
+from tests.support.servers import echo_server, free_port, local_ca, tls_site
 from wac.result import decode
 
 
@@ -74,3 +75,28 @@ def test_bad_targets_file_is_one_line_naming_target_and_field(tmp_path: Path) ->
     assert_usage_error(wac(["monitor", "--config", str(config)], plain_env()), "'shop'", "timeout")
     env = {**plain_env(), "WAC_CA_BUNDLE": str(tmp_path / "missing.pem")}
     assert_usage_error(wac(["check", "http://127.0.0.1:1/"], env), "WAC_CA_BUNDLE")
+
+
+def test_check_takes_every_probe_scheme() -> None:
+    """tcp, tls and icmp through `wac check` (the DNS probe's own server is in
+    tests/integration/test_dns_probe.py), each up and down; push:// is one line."""
+    with echo_server(b"hello\n") as port:
+        up = wac(["check", f"tcp://127.0.0.1:{port}", "--json"], plain_env())
+        assert up.returncode == 0, up.stdout + up.stderr
+        result = json.loads(up.stdout)
+        assert result["probe"] == "tcp" and result["ok"] is True
+    closed = wac(["check", f"tcp://127.0.0.1:{free_port()}"], plain_env())
+    assert closed.returncode == 1 and "connect" in closed.stdout, closed.stdout
+    with tls_site("good") as (base, _):
+        port = int(base.rsplit(":", 1)[1])
+        env = {**plain_env(), "WAC_CA_BUNDLE": str(local_ca().bundle)}
+        shown = wac(["check", f"tls://127.0.0.1:{port}", "--json"], env)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert json.loads(shown.stdout)["probe"] == "tls"
+        untrusted = wac(["check", f"tls://127.0.0.1:{port}"], plain_env())
+        assert untrusted.returncode == 1, untrusted.stdout
+    ping = wac(["check", "icmp://127.0.0.1", "--json"], plain_env())
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert json.loads(ping.stdout)["probe"] == "icmp"
+    pushed = wac(["check", "push://nightly"], plain_env())
+    assert_usage_error(pushed, "push://")
