@@ -113,6 +113,8 @@ def safe_url(url: str) -> str:
     """The URL for a message: never its credentials, even when it does not parse."""
     shown_url = public(url)
     if shown_url == url and "@" in url:
-        scheme, _, rest = url.partition("://")
-        shown_url = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        scheme, sep, rest = url.partition("://")
+        if "@" not in rest:  # `user@host` without a scheme, or `@` before `://`
+            scheme, sep, rest = "", "", url
+        shown_url = f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
     return shown(shown_url)
