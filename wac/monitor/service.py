@@ -266,6 +266,7 @@ def _reload(
     load_targets: Callable[[], list[Target]],
     why: str,
 ) -> None:
+    started = time.monotonic()
     try:
         targets = load_targets()
     except ConfigError as exc:
@@ -279,7 +280,9 @@ def _reload(
         )
         log.debug("reload failure", exc_info=True)
         return
-    log.info("reload (%s): %d target(s)", why, len(targets))
+    log.info(
+        "reload (%s): %d target(s) read in %.2f s", why, len(targets), time.monotonic() - started
+    )
     _set_targets(loop, watcher, targets)
 
 
