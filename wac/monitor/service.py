@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import resource
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.2  # how often the main thread looks at signals and the targets file
 WATCH_S = 1.0  # how often the targets file is looked at
+RELOAD_SWITCH_INTERVAL_S = 0.0005  # the GIL's switch interval while a reload reads
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,22 @@ def _reload(
     load_targets: Callable[[], list[Target]],
     why: str,
 ) -> None:
+    # Reading 100,000 targets holds the GIL for a second or more: the check loop gets it
+    # back after each switch interval, several times a turn, so a short one keeps it on time.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, RELOAD_SWITCH_INTERVAL_S))
+    try:
+        _read_and_set(loop, watcher, load_targets, why)
+    finally:
+        sys.setswitchinterval(switch_interval)
+
+
+def _read_and_set(
+    loop: CheckLoop,
+    watcher: PushWatcher | None,
+    load_targets: Callable[[], list[Target]],
+    why: str,
+) -> None:
     started = time.monotonic()
     try:
         targets = load_targets()
@@ -283,7 +301,7 @@ def _reload(
     log.info(
         "reload (%s): %d target(s) read in %.2f s", why, len(targets), time.monotonic() - started
     )
-    _set_targets(loop, watcher, targets)
+    _set_targets(loop, watcher, targets)  # compares the lists here, in this thread
 
 
 class _Summary:
