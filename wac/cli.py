@@ -36,6 +36,12 @@ def setup_logging() -> None:
     )
 
 
+def run_as_module(command: click.Command, module: str) -> None:
+    """`python -m <module>`: `command` with wac's logging, named as it was run."""
+    setup_logging()
+    command.main(sys.argv[1:], prog_name=f"python -m {module}", help_option_names=["-h", "--help"])
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wac")
 def cli() -> None:

@@ -17,6 +17,7 @@ from wac import conninfo
 from wac.errors import ConfigError
 from wac.settings import values
 from wac.settings import variables as v
+from wac.settings.bound import bound, read_bound
 from wac.settings.durations import parse_duration_text
 from wac.settings.environment import load_environment
 
@@ -64,16 +65,17 @@ class KafkaSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    kafka_endpoint: str | None
-    kafka_cert_dir: Path
-    kafka_topic: str
-    kafka_client_id: str
-    kafka_group_id: str
-    kafka_use_ssl: bool
-    kafka_partitions: int
-    check_timeout: float
-    postgres_endpoint: str | None
-    monitor_name: str
+    kafka_endpoint: str | None = bound(v.KAFKA_ENDPOINT)
+    kafka_cert_dir: Path = bound(v.KAFKA_CERT_DIR)
+    kafka_topic: str = bound(v.KAFKA_TOPIC)
+    kafka_client_id: str = bound(v.KAFKA_CLIENT_ID)
+    kafka_group_id: str = bound(v.KAFKA_GROUP_ID)
+    kafka_use_ssl: bool = bound(v.KAFKA_USE_SSL)
+    kafka_partitions: int = bound(v.KAFKA_PARTITIONS)
+    check_timeout: float = bound(v.CHECK_TIMEOUT)
+    postgres_endpoint: str | None = bound(v.POSTGRES_ENDPOINT)
+    # WAC_MONITOR_NAME, else the host name (load_settings fills it in)
+    monitor_name: str = ""
 
     def kafka(self) -> KafkaSettings:
         """The Kafka settings, checked: raises ConfigError when the endpoint is missing."""
@@ -121,17 +123,8 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """The shared settings from `environ` (default: the environment over `.env`)."""
     env = load_environment() if environ is None else environ
-    return Settings(
-        kafka_endpoint=v.KAFKA_ENDPOINT.read(env),
-        kafka_cert_dir=v.KAFKA_CERT_DIR.read(env),
-        kafka_topic=v.KAFKA_TOPIC.read(env),
-        kafka_client_id=v.KAFKA_CLIENT_ID.read(env),
-        kafka_group_id=v.KAFKA_GROUP_ID.read(env),
-        kafka_use_ssl=v.KAFKA_USE_SSL.read(env),
-        kafka_partitions=v.KAFKA_PARTITIONS.read(env),
-        check_timeout=v.CHECK_TIMEOUT.read(env),
-        postgres_endpoint=v.POSTGRES_ENDPOINT.read(env),
-        monitor_name=v.WAC_MONITOR_NAME.read(env) or os.uname().nodename,
+    return read_bound(
+        Settings, env, monitor_name=v.WAC_MONITOR_NAME.read(env) or os.uname().nodename
     )
 
 

@@ -56,6 +56,22 @@ ERROR_KINDS: tuple[str, ...] = ErrorKind.__args__  # type: ignore[attr-defined]
 # The probes that make results (`probe`; absent means http). The field takes any short
 # lower-case name, so that a result of a probe added later is not refused by this reader.
 PROBES = ("http", "tcp", "tls", "dns", "icmp", "push")
+_ALL_PHASES = ("resolve", "connect", "tls", "processing", "transfer")
+# The phases each probe may fill (ProbeName's description says when), and those among
+# them it fills only sometimes: tls for https or a tcp target with `tls: true`,
+# processing and transfer for a tcp target that expects a reply.
+PROBE_PHASES: dict[str, tuple[str, ...]] = {
+    "http": _ALL_PHASES,
+    "tcp": _ALL_PHASES,
+    "tls": ("resolve", "connect", "tls"),
+    "dns": ("resolve",),
+    "icmp": ("resolve",),
+    "push": (),
+}
+SOMETIMES_FILLED: dict[str, frozenset[str]] = {
+    "http": frozenset({"tls"}),
+    "tcp": frozenset({"tls", "processing", "transfer"}),
+}
 
 # A check never lasts a day: far above any timeout, and a million of them still sum to
 # a finite float8.

@@ -5,17 +5,12 @@ store did, it accepts any arguments and ignores those it does not know (saying s
 one line): a compose file may run it with the monitor's command line.
 """
 
-import sys
-
-from wac.cli import setup_logging
+from wac.cli import run_as_module
 from wac.commands.store import seed_store
 
 
 def main() -> None:
-    setup_logging()
-    seed_store.main(
-        sys.argv[1:], prog_name="python -m wac.store_results", help_option_names=["-h", "--help"]
-    )
+    run_as_module(seed_store, "wac.store_results")
 
 
 if __name__ == "__main__":

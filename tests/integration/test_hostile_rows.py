@@ -269,3 +269,52 @@ def test_any_rows_through_rollup_report_and_dashboard(
         rt = row["response_time_ms"]
         assert rt["max"] is None or 0 <= rt["max"] <= 86_400_000, target
         assert row["probe"] is None or isinstance(row["probe"], str)
+
+
+# --- tier rows an older version rolled up ------------------------------------------------------
+
+
+def test_tier_rows_out_of_range_read_as_unknown_and_the_migration_clears_them(
+    writer: psycopg.Connection, reader: psycopg.Connection
+) -> None:
+    """Readers check the sums rather than every tier row (the job writes only checked
+    values): a row of an older version with NaN or an expiry past year 9999 makes only
+    its own target's figure unknown; migration 0150 clears such values in place."""
+    reset(writer)
+    day = floor_to(BASE - timedelta(days=3), timedelta(days=1))  # inside the window
+    good, bad = "tier-good", "tier-bad"
+    for target, rt_sum, rt_max, expiry in (
+        (good, 600.0, 150.0, "2030-01-01 00:00:00+00"),
+        (bad, math.nan, 1e308, "infinity"),
+    ):
+        writer.execute(
+            "INSERT INTO rollup_day (target, bucket, checks, failures, rt_count, rt_sum,"
+            " rt_min, rt_max, tls_expires_at, rt_b20) VALUES (%s, %s, 6, 0, 6, %s, 50, %s,"
+            " %s::timestamptz, 6)",
+            (target, day, rt_sum, rt_max, expiry),
+        )
+    writer.execute(
+        "UPDATE rollup_state SET watermark = %s, minute_horizon = %s",
+        (BASE, BASE - timedelta(days=35)),
+    )
+    report = strict_json(build_report(reader, None, None, None, timedelta(days=7)))
+    format_table(report)
+    rows = {row["target"]: row for row in report["targets"]}
+    assert rows[good]["response_time_ms"]["avg"] == 100.0
+    assert rows[good]["response_time_ms"]["max"] == 150.0
+    assert rows[bad]["checks"] == 6 and rows[bad]["uptime_pct"] == 100.0
+    assert rows[bad]["response_time_ms"]["avg"] is None
+    assert rows[bad]["response_time_ms"]["max"] is None
+
+    from wac.db.migrate import available_migrations
+
+    cleanup = next(text for _, name, text in available_migrations() if name.startswith("0150"))
+    writer.execute(cleanup.split("CREATE INDEX", 1)[0])  # the UPDATEs, not the indexes
+    left = writer.execute(
+        "SELECT target, rt_sum, rt_max, tls_expires_at FROM rollup_day ORDER BY target"
+    ).fetchall()
+    assert [(t, s, m, e is not None) for t, s, m, e in left] == [
+        (bad, None, None, False),
+        (good, 600.0, 150.0, True),
+    ]
+    reset(writer)

@@ -113,7 +113,7 @@ def test_events_are_still_delivered_after_a_fatal_error_of_their_producer(
     kafka = load_settings(kafka_env).kafka()
     sink = EventSink(kafka, kafka.topic)
     sink.send("a", b'{"n": 1}')
-    trigger_fatal_error(sink._producer._producer, kafka_env["KAFKA_CLIENT_ID"])
+    trigger_fatal_error(sink._producer._producer._producer, kafka_env["KAFKA_CLIENT_ID"])
     sink.send("b", b'{"n": 2}')  # no exception: a new producer took it
     sink.close()
     assert sink.failed is None

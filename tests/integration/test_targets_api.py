@@ -139,7 +139,7 @@ def test_writes_need_the_admin_token_reads_the_token(api: Api) -> None:
     ("body", "field", "words"),
     [
         ({"url": "https://example.com/", "interval": "soon"}, "interval", "interval"),
-        ({"url": "ftp://example.com/"}, "url", "http:// or https://"),
+        ({"url": "ftp://example.com/"}, "url", "http://, https://, tcp://"),
         ({}, "url", "`url` is required"),
         ({"url": "https://example.com/", "colour": "red"}, "colour", "unknown key"),
         ({"url": "https://example.com/", "name": "other"}, "name", "is not the id"),

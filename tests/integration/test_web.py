@@ -12,8 +12,8 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ SCREENSHOTS = Path(os.environ.get("WAC_TEST_SCREENSHOTS", "/tmp/wac-web-screensh
 @dataclass
 class Site:
     base: str
+    prefix: str  # of the three targets' ids: a search for it shows them alone
+    flaky_url: str
     process: subprocess.Popen[str]
     steady: str
     down: str
@@ -81,6 +83,7 @@ def get(site: Site, path: str, token: str | None = TOKEN, basic: bool = False) -
 def site(services_env: dict[str, str]) -> Iterator[Site]:
     p = prefix()
     steady, broken, flaky = p + "steady", p + "down", p + "flaky"
+    flaky_url = f"https://shop-{p}example.test/"
     now = datetime.now(UTC)
     base = floor_to(now, timedelta(minutes=1)) - timedelta(hours=6)
     expires = now + timedelta(days=30, hours=2)
@@ -92,9 +95,9 @@ def site(services_env: dict[str, str]) -> Iterator[Site]:
             down(broken, at, "timeout", "timed out after 1000 ms") if i >= 330 else up(broken, at)
         )
         if 170 <= i < 180:
-            checks.append(down(flaky, at, "connect", "Connection refused"))
+            checks.append(replace(down(flaky, at, "connect", "Connection refused"), url=flaky_url))
         else:
-            checks.append(up(flaky, at, rt=40.0 + i % 20))
+            checks.append(up(flaky, at, rt=40.0 + i % 20, url=flaky_url))
     run_start = base + timedelta(minutes=170, seconds=10)
     run_end = base + timedelta(minutes=180, seconds=10)
     down_since = base + timedelta(minutes=330, seconds=10)
@@ -133,6 +136,8 @@ def site(services_env: dict[str, str]) -> Iterator[Site]:
     )
     result = Site(
         base=f"http://127.0.0.1:{port}",
+        prefix=p,
+        flaky_url=flaky_url,
         process=process,
         steady=steady,
         down=broken,
@@ -163,8 +168,9 @@ def iso(t: datetime) -> str:
 
 
 def test_overview_api_has_the_known_numbers_failing_first(site: Site) -> None:
-    status, data = get(site, "/api/overview")
+    status, data = get(site, f"/api/overview?q={site.prefix}")
     assert status == 200
+    assert data["total"] == 3 and data["pages"] == 1 and len(data["targets"]) == 3
     rows = {r["target"]: r for r in data["targets"]}
     s, d, f = rows[site.steady], rows[site.down], rows[site.flaky]
     assert s["status"] == "up" and s["uptime"]["24h"] == 100.0 and s["checks_24h"] == 360
@@ -174,9 +180,56 @@ def test_overview_api_has_the_known_numbers_failing_first(site: Site) -> None:
     assert d["uptime"] == {"24h": 91.67, "7d": 91.67, "30d": 91.67}
     assert d["last_error"] == {"kind": "timeout", "message": "timed out after 1000 ms"}
     assert f["uptime"]["24h"] == 97.22
-    order = [r["target"] for r in data["targets"]]
-    assert order.index(site.down) < order.index(site.steady)
-    assert all(r["status"] == "down" for r in data["targets"][: data["counts"]["down"]])
+    assert [r["target"] for r in data["targets"]] == [site.down, site.flaky, site.steady]
+    assert data["counts"]["down"] >= 1 and data["counts"]["up"] >= 2  # the whole fleet's
+
+
+def overview_ids(site: Site, query: str) -> tuple[list[str], dict[str, Any]]:
+    status, data = get(site, f"/api/overview?q={site.prefix}&{query}")
+    assert status == 200, data
+    return [r["target"] for r in data["targets"]], data
+
+
+def test_overview_api_searches_filters_sorts_and_pages(site: Site) -> None:
+    s, d, f = site.steady, site.down, site.flaky
+    assert overview_ids(site, "status=down")[0] == [d]
+    assert overview_ids(site, "status=up")[0] == [f, s]
+    assert overview_ids(site, "status=up,down&status=unknown")[0] == [d, f, s]
+    assert overview_ids(site, "status=unknown")[0] == []
+    assert overview_ids(site, "sort=uptime_24h")[0] == [d, f, s]  # 91.67, 97.22, 100
+    assert overview_ids(site, "sort=uptime_30d&order=desc")[0] == [s, f, d]
+    assert overview_ids(site, "sort=name&order=desc")[0] == [s, f, d]
+    assert overview_ids(site, "sort=since")[0] == [s, f, d]  # f: up since its run ended
+    assert overview_ids(site, "sort=response&order=desc")[0] == [s, f, d]  # d: no time
+    assert overview_ids(site, "sort=cert")[0] == [s, d, f]  # only s has one; ties by id
+    ids, data = overview_ids(site, "sort=uptime_24h&limit=2&page=2")
+    assert ids == [s] and data["total"] == 3 and data["pages"] == 2
+    assert data["query"] == {
+        "q": site.prefix,
+        "status": [],
+        "sort": "uptime_24h",
+        "order": "asc",
+        "page": 2,
+        "limit": 2,
+    }
+    ids, data = overview_ids(site, "page=7")
+    assert ids == [] and data["total"] == 3  # past the last page: none, and the total
+    # The search is of ids and URLs, any case.
+    status, data = get(site, f"/api/overview?q={site.flaky_url[8:30].upper()}")
+    assert [r["target"] for r in data["targets"]] == [f]
+    status, data = get(site, f"/api/overview?q={site.prefix}FLAKY")
+    assert [r["target"] for r in data["targets"]] == [f]
+    for bad, says in (
+        ("page=0", "page 0 is out of range"),
+        ("limit=501", "limit 501 is out of range"),
+        ("sort=p95", "sort 'p95' is not one of"),
+        ("order=sideways", "order 'sideways'"),
+        ("status=sideways", "status 'sideways'"),
+        ("name=x", "unknown parameter 'name'"),
+        ("q=a&q=b", "give q once"),
+    ):
+        status, body = get(site, f"/api/overview?{bad}")
+        assert status == 400 and says in json.loads(body)["error"], (bad, body)
 
 
 def test_target_api_series_days_incidents_errors(site: Site) -> None:
@@ -275,7 +328,7 @@ def test_pages_in_a_real_browser(site: Site) -> None:
         )
 
         # Overview: numbers of the known data set, the failing target above the others.
-        page.goto(site.base + "/")
+        page.goto(f"{site.base}/?q={site.prefix}")
         page.wait_for_selector(f'tr[data-target="{site.steady}"]')
         row = page.locator(f'tr[data-target="{site.down}"]')
         assert row.locator(".badge").inner_text() == "DOWN"
@@ -356,3 +409,92 @@ def test_pages_in_a_real_browser(site: Site) -> None:
     assert problems == []
     assert external == []
     shutil.rmtree(SCREENSHOTS / "unused", ignore_errors=True)
+
+
+def test_overview_search_filter_sort_and_pages_in_a_real_browser(site: Site) -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
+    from playwright.sync_api import Page, sync_playwright
+
+    s, d, f = site.steady, site.down, site.flaky
+
+    def shown(page: Page) -> list[str]:
+        return list(
+            page.locator("#targets tbody tr").evaluate_all(
+                "rows => rows.map(r => r.dataset.target)"
+            )
+        )
+
+    def settled(page: Page, ids: list[str]) -> None:
+        """Wait until the table shows exactly these rows (the API answers asynchronously)."""
+        page.wait_for_function(
+            "ids => JSON.stringify([...document.querySelectorAll('#targets tbody tr')]"
+            ".map(r => r.dataset.target)) === JSON.stringify(ids)",
+            arg=ids,
+            timeout=15_000,
+        )
+
+    def act(page: Page, action: Callable[[], object]) -> None:
+        """Do it and wait for the overview's answer to it."""
+        with page.expect_response(lambda r: "/api/overview" in r.url, timeout=15_000):
+            action()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1360, "height": 900},
+            http_credentials={"username": "ops", "password": TOKEN},
+        )
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+
+        # Two a page: the failing target first, then the next page.
+        page.goto(f"{site.base}/?q={site.prefix}&limit=2")
+        settled(page, [d, f])
+        assert page.locator("#page-info").inner_text() == "1-2 of 3 · page 1 of 2"
+        assert page.locator("#prev").is_disabled() and page.locator("#next").is_enabled()
+        assert page.locator("#search").input_value() == site.prefix
+        act(page, lambda: page.locator("#next").click())
+        settled(page, [s])
+        assert "page=2" in page.url and page.locator("#next").is_disabled()
+        act(page, lambda: page.locator("#prev").click())
+        settled(page, [d, f])
+
+        # Sorting by a column head, then the other way; the URL keeps the view.
+        act(page, lambda: page.locator('#targets th[data-sort="uptime_30d"]').click())
+        settled(page, [d, f])  # 91.67 %, 97.22 %, then 100 % on page 2
+        assert page.locator('th[data-sort="uptime_30d"]').get_attribute("aria-sort") == "ascending"
+        act(page, lambda: page.locator('#targets th[data-sort="uptime_30d"]').click())
+        settled(page, [s, f])
+        assert "sort=uptime_30d" in page.url and "order=desc" in page.url
+        assert page.locator('th[data-sort="uptime_30d"]').get_attribute("aria-sort") == (
+            "descending"
+        )
+        act(page, page.reload)
+        settled(page, [s, f])
+
+        # The status filter: its buttons count the whole fleet; one status at a time.
+        act(page, lambda: page.locator('#filters button[data-status="down"]').click())
+        settled(page, [d])
+        assert (
+            page.locator('#filters button[data-status="down"]').get_attribute("aria-pressed")
+            == "true"
+        )
+        assert page.locator("#page-info").inner_text() == "1-1 of 1 · page 1 of 1"
+        act(page, lambda: page.locator('#filters button[data-status=""]').click())
+        settled(page, [s, f])
+
+        # Search as one types: by the URL too; nothing found says so.
+        act(page, lambda: page.locator("#search").fill(site.flaky_url[8:30]))
+        settled(page, [f])
+        act(page, lambda: page.locator("#search").fill(site.prefix + "no-such-target"))
+        settled(page, [])
+        assert page.locator("#empty").is_visible()
+        assert page.locator("#empty").inner_text() == "No target matches."
+        page.screenshot(path=str(SCREENSHOTS / "overview-search.png"), full_page=True)
+        browser.close()
+    assert problems == []

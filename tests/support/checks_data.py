@@ -33,6 +33,7 @@ class Check:
     url: str = "http://example.test/"
     phases: dict[str, float | None] = field(default_factory=dict)
     probe: str | None = None  # NULL: http
+    details: dict[str, object] | None = None  # the result's `details`, as jsonb
 
 
 def up(target: str, at: datetime, rt: float = 100.0, **kw: object) -> Check:
@@ -75,8 +76,13 @@ def insert_checks(
     rows = list(checks)
     ensure_partitions(conn, {c.checked_at.astimezone(UTC).date() for c in rows})
     with conn.transaction(), conn.cursor() as cur:
-        # `probe` only when a check names one: a schema from before the column holds HTTP.
-        probe_column, probe_value = (", probe", ", %s") if any(c.probe for c in rows) else ("", "")
+        # `probe` and `details` only when a check has them: a schema from before those
+        # columns holds HTTP.
+        with_probe = any(c.probe for c in rows)
+        with_details = any(c.details is not None for c in rows)
+        extra = [name for name, used in (("probe", with_probe), ("details", with_details)) if used]
+        probe_column = "".join(f", {name}" for name in extra)
+        probe_value = ", %s" * len(extra)
         cur.executemany(
             "INSERT INTO checks (id, target, url, monitor, checked_at, ok, status_code, "
             "response_time_ms, resolve_ms, connect_ms, tls_ms, processing_ms, transfer_ms, "
@@ -100,7 +106,8 @@ def insert_checks(
                     c.tls_expires_at,
                     c.error_kind,
                     c.error_message,
-                    *([c.probe] if probe_column else []),
+                    *([c.probe] if with_probe else []),
+                    *([None if c.details is None else Jsonb(c.details)] if with_details else []),
                 )
                 for c in rows
             ],

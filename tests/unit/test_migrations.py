@@ -45,6 +45,7 @@ def test_each_package_owns_the_sql_of_its_tables() -> None:
             "0030_rollup_dirty.sql",
             "0051_drop_rollup_targets.sql",
             "0131_rollup_probe_kinds.sql",
+            "0150_rollup_reads.sql",
         ],
         "alerts": ["0020_alerts.sql"],
         "pages": ["0040_status_notices.sql"],

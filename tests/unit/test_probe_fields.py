@@ -178,7 +178,7 @@ def test_defaults_apply_only_where_their_field_does() -> None:
             {"url": "https://a/", "method": "POST", "body": "x", "json": {}},
             "give body or json, not both",
         ),
-        ({"url": "https://a/", "body": "x"}, "a request with a body needs a method such as POST"),
+        ({"url": "https://a/", "body": "x"}, "body is sent as a request body, which"),
         ({"url": "https://a/", "method": "POST", "json": {"d": {1, 2}}}, "json must be JSON data"),
         (
             {"url": "https://a/", "basic_auth_env": "NOT_SET_ANYWHERE"},

@@ -8,9 +8,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wac.errors import ConfigError
-from wac.reports.aggregate import percentile
+from wac.reports.aggregate import percentile, percentiles
 from wac.reports.window import Piece, parse_duration, parse_time, plan_window, resolve_window
 from wac.rollups.job import minute_runs
 from wac.rollups.tiers import HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to
@@ -93,6 +95,21 @@ def test_percentile_estimates_fall_in_the_bucket_of_the_exact_value() -> None:
 
 def test_percentile_of_nothing_is_none() -> None:
     assert percentile([0] * len(HIST_COLUMNS), 0.5) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    hist=st.lists(st.integers(0, 5) | st.integers(0, 10**9), min_size=52, max_size=52),
+    qs=st.lists(st.floats(0.001, 1.0), min_size=1, max_size=5).map(sorted),
+    rt_min=st.none() | st.floats(0, 1e5),
+    rt_max=st.none() | st.floats(0, 1e5),
+)
+def test_percentiles_in_one_pass_are_each_percentile(
+    hist: list[int], qs: list[float], rt_min: float | None, rt_max: float | None
+) -> None:
+    assert percentiles(hist, qs, rt_min, rt_max) == [
+        percentile(hist, q, rt_min, rt_max) for q in qs
+    ]
 
 
 def test_durations_and_times() -> None:

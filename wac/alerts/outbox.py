@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import psycopg
-from confluent_kafka import KafkaError, Message
 
 from wac.alerts import metrics
 from wac.alerts.config import Delivery
@@ -31,10 +30,10 @@ from wac.alerts.notifiers import DeliveryError, Notifier
 from wac.config import KafkaSettings
 from wac.db.connect import connect, error_text
 from wac.runtime.backoff import Backoff
+from wac.runtime.confirmed import ConfirmingProducer
 from wac.runtime.kafka_clients import producer_config
 from wac.runtime.kafka_fatal import KafkaFatal
 from wac.runtime.outage import OutageTracker, emit
-from wac.runtime.producer import Producer
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +54,7 @@ class EventSink:
     def __init__(self, kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> None:
         self.topic = topic
         self.timeout = timeout
-        self._lock = threading.Lock()
-        self._failures = 0  # deliveries that failed, ever (under the lock)
-        self._last_error = ""
-        self._producer = Producer(
+        self._producer = ConfirmingProducer(
             producer_config(
                 kafka,
                 linger_ms=5,
@@ -66,7 +62,6 @@ class EventSink:
                 message_timeout_ms=int(timeout * 1000),
             ),
             what="events",
-            on_delivery=self._on_delivery,
         )
 
     @property
@@ -75,24 +70,14 @@ class EventSink:
         return self._producer.failed
 
     def send(self, key: str, value: bytes) -> None:
-        with self._lock:
-            failures = self._failures
-            try:
-                self._producer.produce(self.topic, value, key.encode())
-            except (BufferError, KafkaFatal) as exc:
-                raise DeliveryError(f"Kafka did not take the event: {exc}") from None
-            left = self._producer.flush(self.timeout)
-            if left:
-                raise DeliveryError(
-                    f"Kafka did not acknowledge the event within {self.timeout:g} s"
-                )
-            if self._failures != failures:
-                raise DeliveryError(f"Kafka refused the event: {self._last_error}")
-
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            self._failures += 1
-            self._last_error = error.str()
+        try:
+            unconfirmed = self._producer.send(self.topic, [(key.encode(), value)], self.timeout)
+        except (BufferError, KafkaFatal) as exc:
+            raise DeliveryError(f"Kafka did not take the event: {exc}") from None
+        if unconfirmed is not None and unconfirmed.left:
+            raise DeliveryError(f"Kafka did not acknowledge the event within {self.timeout:g} s")
+        if unconfirmed is not None:
+            raise DeliveryError(f"Kafka refused the event: {unconfirmed.refused}")
 
     def close(self) -> None:
         self._producer.flush(self.timeout)

@@ -6,18 +6,15 @@ from pathlib import Path
 
 import click
 
-from wac.commands.common import reports_errors
+from wac.commands.common import config_option, reports_errors
 from wac.config import load_environment, load_settings
 from wac.settings import variables as v
 from wac.settings.options import option
 
 
 @click.command()
-@click.option(
-    "--config",
-    "-c",
-    type=click.Path(path_type=Path),
-    help="Targets file whose `alerts:` section configures rules and notifiers (see README).",
+@config_option(
+    "Targets file whose `alerts:` section configures rules and notifiers (see README).",
 )
 @option(v.WAC_ALERT_INSTANCE, "--instance", metavar="ID")
 @option(v.WAC_ALERT_METRICS_PORT, "--metrics-port", metavar="PORT")

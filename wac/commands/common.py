@@ -1,4 +1,5 @@
-"""Helpers shared by the subcommands: error reporting, target collection, `--period`."""
+"""Helpers shared by the subcommands: error reporting, target collection, `--config`,
+`--period`."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(exc.exit_code)
 
     return wrapper
+
+
+def config_option(help: str) -> Callable[[F], F]:
+    """`--config`/`-c`: the targets file, and what this command reads from it (`help`)."""
+    return click.option("--config", "-c", type=click.Path(path_type=Path), help=help)
 
 
 def period_option(func: F) -> F:

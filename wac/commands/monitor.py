@@ -10,6 +10,7 @@ import click
 from wac import limits
 from wac.commands.common import (
     collect_targets,
+    config_option,
     parse_period,
     period_option,
     reports_errors,
@@ -36,11 +37,8 @@ DEFAULT_SUMMARY_INTERVAL_S = 60.0
 
 @click.command()
 @click.argument("urls", nargs=-1)
-@click.option(
-    "--config",
-    "-c",
-    type=click.Path(path_type=Path),
-    help="YAML targets file (see README); reloaded when it changes or on SIGHUP.",
+@config_option(
+    "YAML targets file (see README); reloaded when it changes or on SIGHUP.",
 )
 @period_option
 @option(v.WAC_MONITOR_NAME, "--location", metavar="NAME")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from wac.commands.common import reports_errors
+from wac.commands.common import config_option, reports_errors
 from wac.config import load_settings
 from wac.errors import ConfigError
 
@@ -31,11 +31,8 @@ def notice() -> None:
 )
 @click.option("--starts", default=None, help="ISO 8601 time (UTC when no zone is given).")
 @click.option("--ends", default=None, help="ISO 8601 time; the notice leaves the top then.")
-@click.option(
-    "--config",
-    "-c",
-    type=click.Path(path_type=Path),
-    help="Targets file: check that the page is one of its status_pages.",
+@config_option(
+    "Targets file: check that the page is one of its status_pages.",
 )
 @reports_errors
 def add(

@@ -10,6 +10,7 @@ import click
 from wac.commands import web as commands_web
 from wac.commands.common import (
     collect_targets,
+    config_option,
     parse_period,
     period_option,
     read_config,
@@ -22,11 +23,8 @@ from wac.runtime.supervisor import Child, Supervisor
 
 @click.command()
 @click.argument("urls", nargs=-1)
-@click.option(
-    "--config",
-    "-c",
-    type=click.Path(path_type=Path),
-    help="YAML targets file (see README); its alerts: section starts wac alert, its "
+@config_option(
+    "YAML targets file (see README); its alerts: section starts wac alert, its "
     "status_pages: section the public pages of the dashboard.",
 )
 @period_option

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from wac.commands.common import reports_errors
+from wac.commands.common import config_option, reports_errors
 from wac.config import Settings, load_environment, load_settings
 from wac.errors import ConfigError
 from wac.pages.config import load_status_pages
@@ -77,11 +77,8 @@ def _push_receiver(config: Path | None, settings: Settings, url: str) -> PushRec
 @click.option(
     "--no-rollup", is_flag=True, help="Do not run the rollup job here (run `wac rollup`)."
 )
-@click.option(
-    "--config",
-    "-c",
-    type=click.Path(path_type=Path),
-    help="Targets file whose `status_pages:` section defines the public status pages.",
+@config_option(
+    "Targets file whose `status_pages:` section defines the public status pages.",
 )
 @reports_errors
 def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> None:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from wac.result import CheckError, CheckResult, Phases, iso_utc, new_check_id
+from wac.probes.failure import unmeasured_result
+from wac.result import CheckError, CheckResult, iso_utc
 from wac.targets import Target
-from wac.targets.options import PushOptions
+from wac.targets.options import PushOptions, options_as
 
 # The ids of down results: uuid5 in this namespace of "target id NUL expected time".
 PERIOD_NAMESPACE = uuid.UUID("6b1c3f0e-4f0a-5d39-9d2e-7761632d7075")
@@ -26,10 +27,7 @@ MAX_PERIODS_PER_PASS = 1000
 
 
 def options_of(target: Target) -> PushOptions:
-    options = target.probe_options
-    if not isinstance(options, PushOptions):
-        raise TypeError(f"a push target takes PushOptions, not {type(options).__name__}")
-    return options
+    return options_as(target.probe_options, PushOptions, None, "push")
 
 
 def missed_periods(
@@ -75,45 +73,16 @@ def down_result(
         if pinged
         else f"no ping yet (watched since {iso_utc(anchor)})"
     )
-    return CheckResult(
-        v=1,
-        id=period_id(target.id, expected),
-        target=target.id,
-        url=target.public_url,
-        monitor=monitor,
-        checked_at=deadline,
-        ok=False,
-        status_code=None,
-        response_time_ms=None,
-        phases=Phases(),
-        pattern=None,
-        pattern_matched=None,
-        tls_expires_at=None,
-        error=CheckError(
-            "heartbeat",
-            f"{since}: a ping was due by {iso_utc(expected)} (interval {target.interval:g} s, "
-            f"grace {grace:g} s)",
-        ),
-        probe="push",
+    error = CheckError(
+        "heartbeat",
+        f"{since}: a ping was due by {iso_utc(expected)} (interval {target.interval:g} s, "
+        f"grace {grace:g} s)",
+    )
+    return unmeasured_result(
+        target, monitor, deadline, error, check_id=period_id(target.id, expected)
     )
 
 
 def up_result(target: Target, at: datetime, monitor: str) -> CheckResult:
     """The up result of one ping received at `at`."""
-    return CheckResult(
-        v=1,
-        id=new_check_id(),
-        target=target.id,
-        url=target.public_url,
-        monitor=monitor,
-        checked_at=at,
-        ok=True,
-        status_code=None,
-        response_time_ms=None,
-        phases=Phases(),
-        pattern=None,
-        pattern_matched=None,
-        tls_expires_at=None,
-        error=None,
-        probe="push",
-    )
+    return unmeasured_result(target, monitor, at, None)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import psycopg
-from confluent_kafka import KafkaError, Message, Producer
 
 from wac.config import KafkaSettings
 from wac.db.connect import connect
@@ -31,7 +31,9 @@ from wac.errors import first_line
 from wac.heartbeat.periods import down_result, missed_periods, options_of
 from wac.heartbeat.pings import PingState, note_missed, watch
 from wac.result import CheckResult, encode, utc_now
-from wac.runtime.kafka import client_config
+from wac.runtime.confirmed import ConfirmingProducer
+from wac.runtime.kafka_clients import producer_config
+from wac.runtime.outage import OutageTracker, emit
 from wac.targets import Target
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,12 @@ class PushWatcher:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="push-watcher", daemon=True)
-        self._producer: Producer | None = None
-        self._failing = False
+        self._producer: ConfirmingProducer | None = None
+        # One line when the database or Kafka fails, one when the watcher works again.
+        self._outages = {
+            name: OutageTracker(name, meanwhile="the heartbeat watcher retries every second")
+            for name in ("PostgreSQL", "Kafka")
+        }
         self._migrated = False
         self.published = 0
 
@@ -93,13 +99,12 @@ class PushWatcher:
                         self._migrated = True
                     conn.autocommit = True
                 self.watch_once(conn)
-                if self._failing:
-                    log.info("heartbeat watcher: working again")
-                    self._failing = False
+                for outage in self._outages.values():
+                    emit(log, outage.up(time.monotonic()))
             except Exception as exc:  # the thread outlives a database or broker outage
-                if not self._failing:
-                    log.error("heartbeat watcher: %s (retrying every second)", first_line(exc))
-                    self._failing = True
+                # Besides the database's, the pass's only I/O is the delivery to Kafka.
+                name = "PostgreSQL" if isinstance(exc, psycopg.Error) else "Kafka"
+                emit(log, self._outages[name].down(first_line(exc), time.monotonic()))
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -149,20 +154,15 @@ class PushWatcher:
         """Produce the results and wait until Kafka has every one (else raise)."""
         producer = self._producer
         if producer is None:
-            producer = self._producer = Producer(
-                client_config(self._kafka, acks="all", **{"enable.idempotence": True})
+            producer = self._producer = ConfirmingProducer(
+                # librdkafka's own message timeout, as before the kit's producer was used
+                producer_config(self._kafka, linger_ms=5, message_timeout_ms=300_000),
+                what="heartbeat results",
             )
-        errors: list[KafkaError] = []
-
-        def delivered(error: KafkaError | None, message: Message) -> None:
-            if error is not None:
-                errors.append(error)
-
-        for result in results:
-            producer.produce(
-                self._kafka.topic, encode(result), result.target.encode(), on_delivery=delivered
-            )
-        left = producer.flush(DELIVERY_TIMEOUT_S)
-        if left or errors:
-            reason = errors[0].str() if errors else f"{left} not acknowledged in time"
-            raise RuntimeError(f"Kafka did not take the heartbeat results: {reason}")
+        unconfirmed = producer.send(
+            self._kafka.topic,
+            ((result.target.encode(), encode(result)) for result in results),
+            DELIVERY_TIMEOUT_S,
+        )
+        if unconfirmed is not None:
+            raise RuntimeError(f"Kafka did not take the heartbeat results: {unconfirmed.reason()}")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wac.settings import variables
+from wac.settings.bound import bound, read_bound
 from wac.settings.environment import load_environment
 
 # The Maven project that names Kafka's jars and the broker's log4j2 configuration ship
@@ -47,12 +48,12 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
 class Settings:
     """Ports, topic, partitions and programs, read once from the settings (wac.settings)."""
 
-    kafka_port: int
-    postgres_port: int
-    topic: str
-    partitions: int
-    kafka_heap: str = variables.WAC_KAFKA_HEAP.default
-    pg_bin: Path = variables.WAC_PG_BIN.default
+    kafka_port: int = bound(variables.WAC_KAFKA_PORT)
+    postgres_port: int = bound(variables.WAC_POSTGRES_PORT)
+    topic: str = bound(variables.KAFKA_TOPIC)
+    partitions: int = bound(variables.KAFKA_PARTITIONS)
+    kafka_heap: str = bound(variables.WAC_KAFKA_HEAP)
+    pg_bin: Path = bound(variables.WAC_PG_BIN)
 
     @property
     def kafka_ssl_port(self) -> int:
@@ -65,15 +66,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """From `env` (default: the environment over `.env`); a bad value is a ConfigError."""
-        merged = load_environment() if env is None else env
-        return cls(
-            kafka_port=variables.WAC_KAFKA_PORT.read(merged),
-            postgres_port=variables.WAC_POSTGRES_PORT.read(merged),
-            topic=variables.KAFKA_TOPIC.read(merged),
-            partitions=variables.KAFKA_PARTITIONS.read(merged),
-            kafka_heap=variables.WAC_KAFKA_HEAP.read(merged),
-            pg_bin=variables.WAC_PG_BIN.read(merged),
-        )
+        return read_bound(cls, env)
 
 
 @dataclass(frozen=True)

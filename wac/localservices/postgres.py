@@ -182,6 +182,11 @@ class PostgresService:
         if is_root():
             shutil.chown(path, user=RUN_AS, group=RUN_AS)
 
+    def _pg_ctl(self, lay: Layout, action: str, *args: str) -> int:
+        """`pg_ctl <action> -D <data> <args>`, logged to pg_ctl.log; its exit code."""
+        argv = [str(self.settings.pg_bin / "pg_ctl"), action, "-D", str(lay.data), *args]
+        return self._run(argv, lay.base / "pg_ctl.log")
+
     def _run(self, argv: list[str], log: Path, stdin: bytes | None = None) -> int:
         with log.open("ab") as out:
             out.write(f"$ {' '.join(argv)}\n".encode())
@@ -365,21 +370,7 @@ class PostgresService:
                 "process. Stop that process, or choose another port with WAC_POSTGRES_PORT."
             )
         ctl_log = lay.base / "pg_ctl.log"
-        rc = self._run(
-            [
-                str(self.settings.pg_bin / "pg_ctl"),
-                "start",
-                "-D",
-                str(lay.data),
-                "-l",
-                str(lay.log),
-                "-w",
-                "-t",
-                str(START_TIMEOUT),
-                "-s",
-            ],
-            ctl_log,
-        )
+        rc = self._pg_ctl(lay, "start", "-l", str(lay.log), "-w", "-t", str(START_TIMEOUT), "-s")
         if rc != 0 or not self.running():
             raise ServiceError(
                 with_log_tail(f"PostgreSQL did not start (pg_ctl exit {rc}).", lay.log, ctl_log)
@@ -388,9 +379,7 @@ class PostgresService:
 
     def _reload(self, lay: Layout) -> None:
         log = lay.base / "pg_ctl.log"
-        rc = self._run(
-            [str(self.settings.pg_bin / "pg_ctl"), "reload", "-D", str(lay.data), "-s"], log
-        )
+        rc = self._pg_ctl(lay, "reload", "-s")
         if rc != 0:
             raise ServiceError(with_log_tail(f"PostgreSQL reload failed (exit {rc}).", log))
         time.sleep(0.5)  # the postmaster applies a reload asynchronously
@@ -489,21 +478,7 @@ class PostgresService:
         if pid is None:
             return
         lay = self.layout()
-        rc = self._run(
-            [
-                str(self.settings.pg_bin / "pg_ctl"),
-                "stop",
-                "-D",
-                str(lay.data),
-                "-m",
-                "fast",
-                "-w",
-                "-t",
-                str(STOP_TIMEOUT),
-                "-s",
-            ],
-            lay.base / "pg_ctl.log",
-        )
+        rc = self._pg_ctl(lay, "stop", "-m", "fast", "-w", "-t", str(STOP_TIMEOUT), "-s")
         if rc != 0 or self.running():
             terminate(pid, ["postgres", str(lay.data)], 10)
 

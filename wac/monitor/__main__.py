@@ -3,17 +3,12 @@
 Same as `wac monitor`; kept so that existing deployments keep working.
 """
 
-import sys
-
-from wac.cli import setup_logging
+from wac.cli import run_as_module
 from wac.commands.monitor import monitor
 
 
 def main() -> None:
-    setup_logging()
-    monitor.main(
-        sys.argv[1:], prog_name="python -m wac.monitor", help_option_names=["-h", "--help"]
-    )
+    run_as_module(monitor, "wac.monitor")
 
 
 if __name__ == "__main__":

@@ -26,14 +26,16 @@ it does not list, nor any target's URL.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wac.errors import ConfigError
 from wac.targets import TargetsFile, parse_targets_file, read_targets_file
 from wac.yaml_config import reject_unknown_keys, shown, some_of
+
+T = TypeVar("T")
 
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 MAX_PAGES = 100
@@ -115,18 +117,15 @@ def parse_status_pages(
     if len(raw) > MAX_PAGES:
         raise ConfigError(f"{where}: {len(raw)} pages; at most {MAX_PAGES}")
     known = None if known_targets is None else frozenset(known_targets)
-    pages: list[StatusPage] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(raw, start=1):
-        page = parse_page(entry, f"{source}: status page #{index}", known)
-        if page.slug in seen:
-            raise ConfigError(
-                f"{source}: status page #{index}: slug {page.slug!r} is used by another page; "
-                "give each page its own slug"
-            )
-        seen.add(page.slug)
-        pages.append(page)
-    return tuple(pages)
+    return _each_once(
+        raw,
+        lambda index, entry: parse_page(entry, f"{source}: status page #{index}", known),
+        lambda page: page.slug,
+        lambda index, page: (
+            f"{source}: status page #{index}: slug {page.slug!r} is used by another page; "
+            "give each page its own slug"
+        ),
+    )
 
 
 def parse_page(raw: object, where: str, known: frozenset[str] | None = None) -> StatusPage:
@@ -174,17 +173,34 @@ def _parse_group(raw: object, where: str, known: frozenset[str] | None) -> PageG
     entries = raw.get("targets")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{where}: targets must be a non-empty list of target ids")
-    targets: list[PageTarget] = []
+    targets = _each_once(
+        entries,
+        lambda index, entry: _parse_target(entry, f"{where}: targets #{index}", known),
+        lambda target: target.id,
+        lambda _, target: (
+            f"{where}: target {shown(target.id)} is listed twice in this group; keep one"
+        ),
+    )
+    return PageGroup(name=name, targets=targets)
+
+
+def _each_once(
+    entries: list[Any],
+    parse: Callable[[int, object], T],
+    key: Callable[[T], str],
+    twice: Callable[[int, T], str],
+) -> tuple[T, ...]:
+    """Each entry parsed (`parse(number from 1, entry)`); a ConfigError saying `twice`
+    for an entry whose key an earlier one has."""
+    parsed: list[T] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries, start=1):
-        target = _parse_target(entry, f"{where}: targets #{index}", known)
-        if target.id in seen:
-            raise ConfigError(
-                f"{where}: target {shown(target.id)} is listed twice in this group; keep one"
-            )
-        seen.add(target.id)
-        targets.append(target)
-    return PageGroup(name=name, targets=tuple(targets))
+        item = parse(index, entry)
+        if key(item) in seen:
+            raise ConfigError(twice(index, item))
+        seen.add(key(item))
+        parsed.append(item)
+    return tuple(parsed)
 
 
 def _parse_target(raw: object, where: str, known: frozenset[str] | None) -> PageTarget:

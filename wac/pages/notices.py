@@ -37,15 +37,11 @@ class NoticeInput:
     ends: datetime | None
 
 
-@dataclass(frozen=True)
-class Notice:
+@dataclass(frozen=True, kw_only=True)
+class Notice(NoticeInput):
+    """A notice as stored: its input, its id and when it was written."""
+
     id: int
-    page: str
-    kind: str
-    title: str
-    body: str
-    starts: datetime | None
-    ends: datetime | None
     created_at: datetime
     updated_at: datetime
 

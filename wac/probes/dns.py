@@ -47,7 +47,7 @@ from wac.probes.netcheck import (
 )
 from wac.result import MAX_ANSWER_CHARS, MAX_DNS_ANSWERS, CheckResult
 from wac.targets import Target
-from wac.targets.options import DNS_PORT, expect_pattern, split_dns_url
+from wac.targets.options import DNS_PORT, expect_pattern, options_as, split_dns_url
 from wac.targets.options import QUERY_TYPES as QUERY_TYPES
 from wac.targets.options import DnsOptions as DnsOptions
 
@@ -86,19 +86,10 @@ def parse_dns_url(url: str) -> DnsQuery:
     return DnsQuery(parts.server, parts.port, dns.name.from_text(parts.name), parts.type_name)
 
 
-def options_of(target: Target) -> DnsOptions:
-    options = target.probe_options
-    if options is None:
-        return DEFAULT_OPTIONS
-    if not isinstance(options, DnsOptions):
-        raise TypeError(f"a dns target takes DnsOptions, not {type(options).__name__}")
-    return options
-
-
 async def probe_dns(target: Target, context: ProbeContext) -> CheckResult:
     """The `ProbeFn` of dns:// URLs."""
     query = parse_dns_url(target.url)
-    options = options_of(target)
+    options = options_as(target.probe_options, DnsOptions, DEFAULT_OPTIONS, "dns")
     check = SocketCheck(target, context, "dns")
     check.pattern = options.expect
 

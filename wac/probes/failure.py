@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from wac.result import CheckError, CheckResult, Phases, new_check_id, utc_now
@@ -12,21 +13,41 @@ def failed_result(
     target: Target, monitor: str, message: str, checked_at: datetime | None = None
 ) -> CheckResult:
     """The result of a check that could not be made at all: error kind `other`."""
+    return unmeasured_result(
+        target,
+        monitor,
+        checked_at or utc_now(),
+        CheckError("other", message),
+        pattern=target.pattern,
+    )
+
+
+def unmeasured_result(
+    target: Target,
+    monitor: str,
+    checked_at: datetime,
+    error: CheckError | None,
+    *,
+    check_id: uuid.UUID | None = None,
+    pattern: str | None = None,
+) -> CheckResult:
+    """A result that measured nothing (no status, timings or certificate): up when
+    `error` is None; `check_id` None: a new id."""
     return CheckResult(
         v=1,
-        id=new_check_id(),
+        id=check_id or new_check_id(),
         target=target.id,
         url=target.public_url,
         monitor=monitor,
-        checked_at=checked_at or utc_now(),
-        ok=False,
+        checked_at=checked_at,
+        ok=error is None,
         status_code=None,
         response_time_ms=None,
         phases=Phases(),
-        pattern=target.pattern,
+        pattern=pattern,
         pattern_matched=None,
         tls_expires_at=None,
-        error=CheckError("other", message),
+        error=error,
         probe=probe_of(target),
     )
 

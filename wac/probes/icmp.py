@@ -40,6 +40,7 @@ from wac.targets import Target
 from wac.targets.options import DEFAULT_COUNT as DEFAULT_COUNT
 from wac.targets.options import DEFAULT_INTERVAL_S as DEFAULT_INTERVAL_S
 from wac.targets.options import IcmpOptions as IcmpOptions
+from wac.targets.options import options_as
 from wac.targets.options import parse_icmp_url as parse_icmp_url
 
 PAYLOAD_BYTES = 56  # as ping(8): 64 bytes with the ICMP header
@@ -67,15 +68,6 @@ DEFAULT_OPTIONS = IcmpOptions()
 
 class IcmpUnavailable(Exception):
     """Neither kind of ICMP socket may be opened by this process."""
-
-
-def options_of(target: Target) -> IcmpOptions:
-    options = target.probe_options
-    if options is None:
-        return DEFAULT_OPTIONS
-    if not isinstance(options, IcmpOptions):
-        raise TypeError(f"an icmp target takes IcmpOptions, not {type(options).__name__}")
-    return options
 
 
 def open_icmp_socket(family: int) -> tuple[socket.socket, str]:
@@ -112,7 +104,7 @@ def icmp_unavailable() -> str | None:
 async def probe_icmp(target: Target, context: ProbeContext) -> CheckResult:
     """The `ProbeFn` of icmp:// URLs."""
     host = parse_icmp_url(target.url)
-    options = options_of(target)
+    options = options_as(target.probe_options, IcmpOptions, DEFAULT_OPTIONS, "icmp")
     check = SocketCheck(target, context, "icmp")
 
     async def body(check: SocketCheck) -> None:

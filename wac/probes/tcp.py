@@ -33,7 +33,7 @@ from wac.targets import Target
 from wac.targets.options import DEFAULT_MAX_READ_BYTES as DEFAULT_MAX_READ_BYTES
 from wac.targets.options import HostPort as HostPort
 from wac.targets.options import TcpOptions as TcpOptions
-from wac.targets.options import expect_pattern
+from wac.targets.options import expect_pattern, options_as
 from wac.targets.options import parse_host_port_url as parse_host_port_url
 
 _READ_CHUNK = 65536
@@ -42,19 +42,10 @@ _READ_CHUNK = 65536
 DEFAULT_OPTIONS = TcpOptions()
 
 
-def options_of(target: Target) -> TcpOptions:
-    options = target.probe_options
-    if options is None:
-        return DEFAULT_OPTIONS
-    if not isinstance(options, TcpOptions):
-        raise TypeError(f"a tcp target takes TcpOptions, not {type(options).__name__}")
-    return options
-
-
 async def probe_tcp(target: Target, context: ProbeContext) -> CheckResult:
     """The `ProbeFn` of tcp:// URLs."""
     endpoint = parse_host_port_url(target.url, "tcp")
-    options = options_of(target)
+    options = options_as(target.probe_options, TcpOptions, DEFAULT_OPTIONS, "tcp")
     check = SocketCheck(target, context, "tcp")
     if options.expect is not None:
         check.pattern = options.expect

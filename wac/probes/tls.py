@@ -39,7 +39,7 @@ from wac.probes.tlsinfo import (
 from wac.result import CheckResult
 from wac.targets import Target
 from wac.targets.options import TlsOptions as TlsOptions
-from wac.targets.options import parse_host_port_url
+from wac.targets.options import options_as, parse_host_port_url
 
 _VERSION_ORDER = list(TLS_VERSIONS)
 
@@ -47,19 +47,10 @@ _VERSION_ORDER = list(TLS_VERSIONS)
 DEFAULT_OPTIONS = TlsOptions()
 
 
-def options_of(target: Target) -> TlsOptions:
-    options = target.probe_options
-    if options is None:
-        return DEFAULT_OPTIONS
-    if not isinstance(options, TlsOptions):
-        raise TypeError(f"a tls target takes TlsOptions, not {type(options).__name__}")
-    return options
-
-
 async def probe_tls(target: Target, context: ProbeContext) -> CheckResult:
     """The `ProbeFn` of tls:// URLs."""
     endpoint = parse_host_port_url(target.url, "tls")
-    options = options_of(target)
+    options = options_as(target.probe_options, TlsOptions, DEFAULT_OPTIONS, "tls")
     check = SocketCheck(target, context, "tls")
     host = endpoint.host
 

@@ -29,15 +29,28 @@ def percentile(
     The rank q·n falls in one bucket; the value is interpolated linearly inside it,
     the bucket narrowed to [rt_min, rt_max] when known (so a constant series is exact).
     """
+    return percentiles(hist, (q,), rt_min, rt_max, bounds)[0]
+
+
+def percentiles(
+    hist: Sequence[int],
+    qs: Sequence[float],
+    rt_min: float | None = None,
+    rt_max: float | None = None,
+    bounds: Sequence[float] = RESPONSE_TIME_BOUNDS_MS,
+) -> list[float | None]:
+    """`percentile` of each of `qs` (ascending), in one pass over the histogram: a
+    report of 20,000 targets asks for 60,000 of them."""
     n = sum(hist)
     if n == 0:
-        return None
-    rank = q * n
+        return [None] * len(qs)
+    ranks = [q * n for q in qs]
+    out: list[float | None] = []
     seen = 0
     for i, count in enumerate(hist):
         if count == 0:
             continue
-        if seen + count >= rank:
+        while len(out) < len(ranks) and seen + count >= ranks[len(out)]:
             lo = bounds[i - 1] if i > 0 else 0.0
             hi = bounds[i] if i < len(bounds) else (rt_max if rt_max is not None else lo)
             if rt_min is not None:
@@ -45,10 +58,11 @@ def percentile(
             if rt_max is not None:
                 hi = min(hi, rt_max)
             hi = max(hi, lo)
-            fraction = (rank - seen) / count
-            return lo + (hi - lo) * fraction
+            out.append(lo + (hi - lo) * (ranks[len(out)] - seen) / count)
+        if len(out) == len(ranks):
+            return out
         seen += count
-    return rt_max
+    return out + [rt_max] * (len(ranks) - len(out))
 
 
 @dataclass
@@ -101,6 +115,7 @@ class Aggregate:
         return percentile(self.hist, q, self.rt_min, self.rt_max)
 
     def to_json(self) -> dict[str, Any]:
+        p50, p95, p99 = percentiles(self.hist, (0.50, 0.95, 0.99), self.rt_min, self.rt_max)
         return {
             "checks": self.checks,
             "failures": self.failures,
@@ -111,9 +126,9 @@ class Aggregate:
                 "avg": _round(self.avg_ms),
                 "min": _round(self.rt_min),
                 "max": _round(self.rt_max),
-                "p50": _round(self.p(0.50)),
-                "p95": _round(self.p(0.95)),
-                "p99": _round(self.p(0.99)),
+                "p50": _round(p50),
+                "p95": _round(p95),
+                "p99": _round(p99),
             },
         }
 

@@ -19,7 +19,16 @@ from psycopg.rows import dict_row
 from wac.reports.aggregate import Aggregate
 from wac.reports.window import Piece, plan_window
 from wac.result import iso_utc
-from wac.rollups.tiers import TIER_TABLES, TIERS, raw_aggregates, raw_source, tier_sums
+from wac.rollups.tiers import (
+    METRIC_COLUMNS,
+    PHASE_COLUMNS,
+    TIER_TABLES,
+    TIERS,
+    raw_aggregates,
+    raw_source,
+    sane_expiry,
+    sane_ms,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -47,6 +56,7 @@ def _targets_sql(targets: Sequence[str] | None, column: str = "target") -> sql.C
 
 
 def _piece_sql(piece: Piece, targets: Sequence[str] | None, step: timedelta | None) -> sql.Composed:
+    """The rows of one piece: a tier's rows as they are, or the raw rows aggregated."""
     tf = _targets_sql(targets)
     time_col = "checked_at" if piece.source == "raw" else "bucket"
     if step is None:
@@ -59,20 +69,66 @@ def _piece_sql(piece: Piece, targets: Sequence[str] | None, step: timedelta | No
         where = sql.SQL("checked_at >= {} AND checked_at < {} AND {}").format(
             sql.Literal(piece.start), sql.Literal(piece.end), tf
         )
-        return sql.SQL("SELECT target, {} AS bin, {} FROM {} GROUP BY 1, 2").format(
-            group, raw_aggregates(), raw_source(where)
-        )
+        # As integers, as in the tiers: a bigint column would make every sum of the
+        # union a numeric one (a state allocated per target and column: 6 KB a target).
+        return sql.SQL(
+            "SELECT target, bin, {} FROM (SELECT target, {} AS bin, {} FROM {} GROUP BY 1, 2) AS r"
+        ).format(_AS_TIER_TYPES, group, raw_aggregates(), raw_source(where))
     return sql.SQL(
-        "SELECT target, {} AS bin, {} FROM {} WHERE bucket >= {} AND bucket < {} AND {} "
-        "GROUP BY 1, 2"
+        "SELECT target, {} AS bin, {} FROM {} WHERE bucket >= {} AND bucket < {} AND {}"
     ).format(
         group,
-        tier_sums(),
+        _METRICS,
         sql.Identifier(TIER_TABLES[piece.source]),
         sql.Literal(piece.start),
         sql.Literal(piece.end),
         tf,
     )
+
+
+_METRICS = sql.SQL(", ").join(map(sql.Identifier, METRIC_COLUMNS))
+_FLOAT_COLUMNS = {"rt_sum", "rt_min", "rt_max", "tls_expires_at", *PHASE_COLUMNS}
+_AS_TIER_TYPES = sql.SQL(", ").join(
+    sql.SQL("{}::integer AS {}").format(sql.Identifier(c), sql.Identifier(c))
+    if c not in _FLOAT_COLUMNS
+    else sql.Identifier(c)
+    for c in METRIC_COLUMNS
+)
+
+
+def _plain_sums() -> sql.Composed:
+    """`sum(col) AS col, …` over tier rows and aggregated raw rows, as they are: the tier
+    rows hold only checked values (the rollup job writes them from checked raw values;
+    migration 0150 checked the older ones), so only the results are checked
+    (`_checked`), once per target rather than once per row."""
+    parts = []
+    for col in METRIC_COLUMNS:
+        func = {"rt_min": "min", "rt_max": "max", "tls_expires_at": "max"}.get(col, "sum")
+        parts.append(
+            sql.SQL("{}({}) AS {}").format(sql.SQL(func), sql.Identifier(col), sql.Identifier(col))
+        )
+    return sql.SQL(", ").join(parts)
+
+
+def _checked() -> sql.Composed:
+    """The summed columns with values out of range (NaN, a time in ms over a day per
+    check, an expiry out of years 1950-9999) as unknown, as every reader shows them."""
+    parts = []
+    for col in METRIC_COLUMNS:
+        name = sql.Identifier(col)
+        value: sql.Composable = name
+        if col in ("rt_min", "rt_max"):
+            value = sane_ms(name)
+        elif col == "tls_expires_at":
+            value = sane_expiry(name)
+        elif col == "rt_sum" or col in PHASE_COLUMNS:
+            value = sane_ms(name, most=sql.Identifier("rt_count"))
+        elif col == "rt_count":  # no count without its sum: the average reads unknown
+            value = sql.SQL("CASE WHEN {s} IS NOT NULL THEN rt_count END").format(
+                s=sane_ms(sql.Identifier("rt_sum"), most=name)
+            )
+        parts.append(sql.SQL("{} AS {}").format(value, name))
+    return sql.SQL(", ").join(parts)
 
 
 def aggregate(
@@ -81,12 +137,26 @@ def aggregate(
     targets: Sequence[str] | None = None,
     step: timedelta | None = None,
 ) -> dict[tuple[str, datetime | None], Aggregate]:
-    """Sum the pieces per target (and per `step` bin when given)."""
+    """Sum the pieces per target (and per `step` bin when given).
+
+    One aggregation over the tier rows of every piece (and the raw pieces' aggregates),
+    so PostgreSQL can split the scan of the largest tier between parallel workers.
+    """
     if not pieces:
         return {}
     union = sql.SQL(" UNION ALL ").join(_piece_sql(p, targets, step) for p in pieces)
-    query = sql.SQL("SELECT target, bin, {} FROM ({}) AS p GROUP BY 1, 2").format(
-        tier_sums("p"), union
+    # Without bins, grouped by target alone: the planner then expects one group a target
+    # (a hash aggregate) rather than one a row (a sort that spills to disk).
+    bins = sql.SQL("bin") if step is not None else sql.SQL("NULL::timestamptz")
+    query = sql.SQL(
+        "SELECT target, bin, {} FROM (SELECT target, {} AS bin, {} FROM ({}) AS p "
+        "GROUP BY target{}) AS s"
+    ).format(
+        _checked(),
+        bins,
+        _plain_sums(),
+        union,
+        sql.SQL(", bin") if step is not None else sql.SQL(""),
     )
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query)
@@ -102,6 +172,53 @@ def summaries(
 ) -> dict[str, Aggregate]:
     pieces = plan_window(start, end, snap.watermark, snap.minute_horizon)
     return {t: agg for (t, _), agg in aggregate(conn, pieces, targets).items()}
+
+
+def counts_sql(pieces: Sequence[Piece], targets: Sequence[str] | None = None) -> sql.Composed:
+    """`SELECT target, checks, failures` over these pieces, one row per target: the
+    numbers behind an uptime, from two columns of each tier row (no histogram)."""
+    parts: list[sql.Composable] = []
+    for piece in pieces:
+        tf = _targets_sql(targets)
+        if piece.source == "raw":
+            parts.append(
+                sql.SQL(
+                    "SELECT target, 1 AS checks, CASE WHEN ok THEN 0 ELSE 1 END AS failures "
+                    "FROM checks WHERE checked_at >= {} AND checked_at < {} AND {}"
+                ).format(sql.Literal(piece.start), sql.Literal(piece.end), tf)
+            )
+        else:
+            parts.append(
+                sql.SQL(
+                    "SELECT target, checks, failures FROM {} "
+                    "WHERE bucket >= {} AND bucket < {} AND {}"
+                ).format(
+                    sql.Identifier(TIER_TABLES[piece.source]),
+                    sql.Literal(piece.start),
+                    sql.Literal(piece.end),
+                    tf,
+                )
+            )
+    if not parts:
+        return sql.SQL(
+            "SELECT NULL::text AS target, 0::bigint AS checks, 0::bigint AS failures WHERE false"
+        ).format()
+    return sql.SQL(
+        "SELECT target, sum(checks)::bigint AS checks, sum(failures)::bigint AS failures "
+        "FROM ({}) AS c GROUP BY target"
+    ).format(sql.SQL(" UNION ALL ").join(parts))
+
+
+def uptime_counts(
+    conn: psycopg.Connection,
+    snap: Snapshot,
+    start: datetime,
+    end: datetime,
+    targets: Sequence[str] | None = None,
+) -> dict[str, tuple[int, int]]:
+    """target → (checks, failures) in [start, end)."""
+    pieces = plan_window(start, end, snap.watermark, snap.minute_horizon)
+    return {t: (c, f) for t, c, f in conn.execute(counts_sql(pieces, targets)) if t is not None}
 
 
 def series(

@@ -92,20 +92,7 @@ def recompute_minutes(
     where = sql.SQL("checked_at >= {} AND checked_at < {} AND {}").format(
         sql.Literal(start), sql.Literal(end), _target_filter(targets)
     )
-    query = sql.SQL(
-        "INSERT INTO {table} ({cols}) "
-        "SELECT target, date_trunc({unit}, checked_at, 'UTC'), {aggs} FROM {src} "
-        "GROUP BY 1, 2 {upsert}"
-    ).format(
-        table=sql.Identifier(TIER_TABLES[tier]),
-        unit=sql.Literal(tier),
-        cols=_columns(),
-        aggs=raw_aggregates(),
-        src=raw_source(where),
-        upsert=_upsert_tail(),
-    )
-    cur = conn.execute(query)
-    return cur.rowcount
+    return _fill_tier(conn, tier, sql.SQL("checked_at"), raw_aggregates(), raw_source(where))
 
 
 def recompute_tier(
@@ -119,19 +106,35 @@ def recompute_tier(
     unit = TIERS[tier]
     below = {"hour": "rollup_minute", "day": "rollup_hour"}[tier]
     lo, hi = floor_to(start, unit), ceil_to(end, unit)
-    query = sql.SQL(
-        "INSERT INTO {table} ({cols}) "
-        "SELECT target, date_trunc({unit}, bucket, 'UTC'), {sums} FROM {below} "
-        "WHERE bucket >= {lo} AND bucket < {hi} AND {targets} GROUP BY 1, 2 {upsert}"
-    ).format(
-        table=sql.Identifier(TIER_TABLES[tier]),
-        cols=_columns(),
-        unit=sql.Literal(tier),
-        sums=tier_sums(),
+    rows = sql.SQL("{below} WHERE bucket >= {lo} AND bucket < {hi} AND {targets}").format(
         below=sql.Identifier(below),
         lo=sql.Literal(lo),
         hi=sql.Literal(hi),
         targets=_target_filter(targets),
+    )
+    return _fill_tier(conn, tier, sql.SQL("bucket"), tier_sums(), rows)
+
+
+def _fill_tier(
+    conn: psycopg.Connection,
+    tier: str,
+    time: sql.Composable,
+    values: sql.Composable,
+    rows: sql.Composable,
+) -> int:
+    """Upsert the `tier` buckets of `rows` (a FROM clause): one per target and `tier`
+    unit of its `time` column, of the aggregates `values`; returns buckets written."""
+    query = sql.SQL(
+        "INSERT INTO {table} ({cols}) "
+        "SELECT target, date_trunc({unit}, {time}, 'UTC'), {values} FROM {rows} "
+        "GROUP BY 1, 2 {upsert}"
+    ).format(
+        table=sql.Identifier(TIER_TABLES[tier]),
+        cols=_columns(),
+        unit=sql.Literal(tier),
+        time=time,
+        values=values,
+        rows=rows,
         upsert=_upsert_tail(),
     )
     return conn.execute(query).rowcount

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -256,18 +257,30 @@ def ensure_topic(kafka: KafkaSettings, timeout: float = CONNECT_TIMEOUT_S) -> No
     metadata = admin.list_topics(timeout=timeout)
     if kafka.topic in metadata.topics and metadata.topics[kafka.topic].error is None:
         return
-    futures = admin.create_topics(
-        [NewTopic(kafka.topic, num_partitions=kafka.partitions, replication_factor=-1)],
-        request_timeout=timeout,
-    )
-    try:
-        futures[kafka.topic].result(timeout)
+    new = NewTopic(kafka.topic, num_partitions=kafka.partitions, replication_factor=-1)
+    if create_topic(
+        admin,
+        new,
+        timeout,
+        lambda error: (
+            f"topic {kafka.topic!r} does not exist and could not be created: {error}. "
+            "Create it with your provider's tools, or grant this client CreateTopics"
+        ),
+    ):
         log.info("created topic %s with %d partitions", kafka.topic, kafka.partitions)
+
+
+def create_topic(
+    admin: AdminClient, new: NewTopic, timeout: float, refusal: Callable[[object], str]
+) -> bool:
+    """Create the topic `new` describes: True when this call created it, False when it
+    exists already; ServiceUnavailable saying `refusal(error)` when it cannot be made."""
+    futures = admin.create_topics([new], request_timeout=timeout)
+    try:
+        futures[new.topic].result(timeout)
     except KafkaException as exc:
         error = exc.args[0]
         if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-            return
-        raise ServiceUnavailable(
-            f"topic {kafka.topic!r} does not exist and could not be created: {error}. "
-            "Create it with your provider's tools, or grant this client CreateTopics"
-        ) from None
+            return False
+        raise ServiceUnavailable(refusal(error)) from None
+    return True

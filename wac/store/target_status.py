@@ -68,30 +68,23 @@ CREATE_STAGING = sql.SQL(
     "AS SELECT {} FROM targets WITH NO DATA"
 ).format(_cols)
 COPY_STAGING = sql.SQL("COPY targets_staging ({}) FROM STDIN (FORMAT BINARY)").format(_cols)
+# Merged by the upsert below; every other column is set by the newer check (the row's
+# `last_seen` older than or as old as the batch's).
+_MERGED = ("target", "first_seen", "last_seen", "status_since", "tls_expires_at")
+NEWER_WINS = tuple(column for column in COLUMNS if column not in _MERGED)
+_newer_wins = sql.SQL(",\n    ").join(
+    sql.SQL(
+        "{0} = CASE WHEN EXCLUDED.last_seen >= t.last_seen THEN EXCLUDED.{0} ELSE t.{0} END"
+    ).format(sql.Identifier(column))
+    for column in NEWER_WINS
+)
 # Newer wins; first_seen only moves back. A replay changes nothing.
 UPSERT = sql.SQL("""
 INSERT INTO targets AS t ({cols}) SELECT {cols} FROM targets_staging
 ON CONFLICT (target) DO UPDATE SET
     first_seen = LEAST(t.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen),
-    url = CASE WHEN EXCLUDED.last_seen >= t.last_seen THEN EXCLUDED.url ELSE t.url END,
-    last_ok = CASE WHEN EXCLUDED.last_seen >= t.last_seen
-                   THEN EXCLUDED.last_ok ELSE t.last_ok END,
-    last_status_code = CASE WHEN EXCLUDED.last_seen >= t.last_seen
-                            THEN EXCLUDED.last_status_code ELSE t.last_status_code END,
-    last_error_kind = CASE WHEN EXCLUDED.last_seen >= t.last_seen
-                           THEN EXCLUDED.last_error_kind ELSE t.last_error_kind END,
-    last_error_message = CASE WHEN EXCLUDED.last_seen >= t.last_seen
-                              THEN EXCLUDED.last_error_message ELSE t.last_error_message END,
-    last_monitor = CASE WHEN EXCLUDED.last_seen >= t.last_seen
-                        THEN EXCLUDED.last_monitor ELSE t.last_monitor END,
-    last_check_id = CASE WHEN EXCLUDED.last_seen >= t.last_seen
-                         THEN EXCLUDED.last_check_id ELSE t.last_check_id END,
-    last_probe = CASE WHEN EXCLUDED.last_seen >= t.last_seen
-                      THEN EXCLUDED.last_probe ELSE t.last_probe END,
-    last_response_time_ms = CASE WHEN EXCLUDED.last_seen >= t.last_seen
-                                 THEN EXCLUDED.last_response_time_ms
-                                 ELSE t.last_response_time_ms END,
+    {newer_wins},
     tls_expires_at = CASE WHEN EXCLUDED.last_seen >= t.last_seen
                           THEN coalesce(EXCLUDED.tls_expires_at, t.tls_expires_at)
                           ELSE t.tls_expires_at END,
@@ -103,7 +96,7 @@ ON CONFLICT (target) DO UPDATE SET
                                   OR t.status_since IS NULL)
                         THEN EXCLUDED.status_since ELSE t.status_since END,
     updated_at = now()
-""").format(cols=_cols)
+""").format(cols=_cols, newer_wins=_newer_wins)
 
 
 @dataclass(frozen=True)

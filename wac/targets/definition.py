@@ -24,9 +24,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wac import limits
+from wac.assertions.conditions import MAX_CONDITIONS
 from wac.errors import ConfigError
 from wac.result import nesting_depth
 from wac.targets.entry import decode_json_object, entry_where, target_from_json, target_to_json
+from wac.targets.options import TLS_VERSION_NAMES
 from wac.targets.target import Target
 from wac.yaml_config import shown
 
@@ -157,7 +159,10 @@ def definition_json_schema() -> dict[str, Any]:
             "url": {
                 **string,
                 "maxLength": limits.MAX_URL_CHARS,
-                "description": "http:// or https:// URL; may hold credentials",
+                "description": (
+                    "the URL; its scheme picks the probe: http, https, tcp, tls, dns, icmp "
+                    "or push; may hold credentials"
+                ),
             },
             "name": {
                 "type": ["string", "null"],
@@ -199,7 +204,61 @@ def definition_json_schema() -> dict[str, Any]:
                 "description": "bytes",
             },
             "max_redirects": {"type": "integer", "minimum": 0, "maximum": limits.MAX_REDIRECTS},
+            **_probe_fields_schema(),
         },
+    }
+
+
+def _probe_fields_schema() -> dict[str, Any]:
+    """The fields beyond HTTP's first ones (wac.targets.probe_fields); null: not given.
+    A field applies to the probes its description names and is refused on the others."""
+
+    def maybe(schema: dict[str, Any], description: str) -> dict[str, Any]:
+        kinds = schema.get("type")
+        if isinstance(kinds, str):
+            return {**schema, "type": [kinds, "null"], "description": description}
+        if "enum" in schema:
+            return {**schema, "enum": [*schema["enum"], None], "description": description}
+        return {"anyOf": [schema, {"type": "null"}], "description": description}
+
+    env_name = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}
+    return {
+        "body": maybe({"type": "string"}, "http(s): the request body, at most 1 MiB as UTF-8"),
+        "json": maybe({}, "http(s): JSON data sent as the body (application/json)"),
+        "basic_auth_env": maybe(
+            env_name, "http(s): the environment variable holding `user:password`"
+        ),
+        "bearer_token_env": maybe(
+            env_name, "http(s): the environment variable holding a bearer token"
+        ),
+        "client_cert": maybe({"type": "string"}, "http(s): client certificate file (PEM)"),
+        "client_key": maybe({"type": "string"}, "http(s): its private key file (PEM)"),
+        "http_version": maybe({"enum": ["1.1", "2"]}, "http(s): the HTTP version required"),
+        "ip_version": maybe({"enum": [4, 6]}, "every probe but push: the address family"),
+        "send": maybe(
+            {"type": "string", "minLength": 1}, "tcp: text sent once connected (64 KiB at most)"
+        ),
+        "expect": maybe(
+            {"type": "string", "maxLength": limits.MAX_PATTERN_CHARS},
+            "tcp: RE2 pattern over the reply; dns: over the answers",
+        ),
+        "tls": maybe({"type": "boolean"}, "tcp: a TLS handshake once connected"),
+        "min_tls_version": maybe(
+            {"enum": list(TLS_VERSION_NAMES)}, "tls: the lowest protocol version accepted"
+        ),
+        "count": maybe(
+            {"type": "integer", "minimum": 1, "maximum": limits.MAX_ICMP_COUNT},
+            "icmp: echo requests per check",
+        ),
+        "grace": maybe(
+            {"type": "number", "minimum": 0, "maximum": limits.MAX_INTERVAL_S},
+            "push: seconds a ping may be late before the period is missed",
+        ),
+        "token_env": maybe(env_name, "push: the environment variable holding the token"),
+        "assert": maybe(
+            {"type": "array", "items": {"type": "string"}, "maxItems": MAX_CONDITIONS},
+            "every probe but push: conditions that must all hold, e.g. `[STATUS] == 200`",
+        ),
     }
 
 

@@ -266,12 +266,7 @@ def _parse_max_body_size(raw: object, where: str) -> int:
 
 
 def _parse_max_redirects(raw: object, where: str) -> int:
-    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= limits.MAX_REDIRECTS:
-        raise ConfigError(
-            f"{where}: max_redirects must be a whole number from 0 to {limits.MAX_REDIRECTS}, "
-            f"got {shown(raw)}"
-        )
-    return raw
+    return pf.whole_number(raw, where, "max_redirects", 0, limits.MAX_REDIRECTS)
 
 
 REQUIRED = object()  # a field without a default: the entry must give it

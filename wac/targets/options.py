@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from wac import limits
@@ -26,6 +27,23 @@ MIN_TOKEN_CHARS = 16
 MAX_TOKEN_CHARS = 256
 TOKEN = re.compile(rf"[A-Za-z0-9._~-]{{{MIN_TOKEN_CHARS},{MAX_TOKEN_CHARS}}}")
 _PUSH_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
+
+OptionsT = TypeVar("OptionsT")
+
+
+def options_as(
+    probe_options: object, kind: type[OptionsT], default: OptionsT | None, scheme: str
+) -> OptionsT:
+    """A target's `probe_options`, which must be a `kind` (when absent: `default`, if
+    any); TypeError naming the `scheme` otherwise."""
+    if probe_options is None and default is not None:
+        return default
+    if not isinstance(probe_options, kind):
+        article = "an" if scheme[0] in "aeiou" else "a"
+        raise TypeError(
+            f"{article} {scheme} target takes {kind.__name__}, not {type(probe_options).__name__}"
+        )
+    return probe_options
 
 
 def split_url(url: str) -> SplitResult:

@@ -178,9 +178,14 @@ def parse_min_tls_version(raw: object, where: str) -> str:
 
 
 def parse_count(raw: object, where: str) -> int:
-    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= limits.MAX_ICMP_COUNT:
+    return whole_number(raw, where, "count", 1, limits.MAX_ICMP_COUNT)
+
+
+def whole_number(raw: object, where: str, field_name: str, lowest: int, highest: int) -> int:
+    """`raw` when it is a whole number (not a bool) from `lowest` to `highest`."""
+    if not isinstance(raw, int) or isinstance(raw, bool) or not lowest <= raw <= highest:
         raise ConfigError(
-            f"{where}: count must be a whole number from 1 to {limits.MAX_ICMP_COUNT}, "
+            f"{where}: {field_name} must be a whole number from {lowest} to {highest}, "
             f"got {shown(raw)}"
         )
     return raw

@@ -44,9 +44,10 @@ def _http(target: Target, values: Mapping[str, Any], where: str) -> Target:
         raise ConfigError(f"{where}: give body or json, not both")
     if body is not None or body_json is not None:
         if target.method in ("GET", "HEAD"):
+            given = "body" if body is not None else "json"
             raise ConfigError(
-                f"{where}: a request with a body needs a method such as POST or PUT "
-                f"(method is {target.method})"
+                f"{where}: {given} is sent as a request body, which needs a method such as "
+                f"POST or PUT (method is {target.method})"
             )
         text = str(body if body is not None else body_json)
         changes["body"] = text.encode()

@@ -113,8 +113,9 @@ def safe_url(url: str) -> str:
     """The URL for a message: never its credentials, even when it does not parse."""
     shown_url = public(url)
     if shown_url == url and "@" in url:
-        scheme, sep, rest = url.partition("://")
-        if "@" not in rest:  # `user@host` without a scheme, or `@` before `://`
-            scheme, sep, rest = "", "", url
-        shown_url = f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
+        scheme, separator, rest = url.partition("://")
+        if not separator:  # no scheme: all before the last @ may be a secret
+            scheme, rest = "", url
+        after = rest.rsplit("@", 1)[-1]
+        shown_url = f"{scheme}{separator}***@{after}"
     return shown(shown_url)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from wac.errors import ServiceUnavailable
-from wac.runtime.kafka import CONNECT_TIMEOUT_S, client_config, librdkafka_logger
+from wac.runtime.kafka import (
+    CONNECT_TIMEOUT_S,
+    client_config,
+    create_topic,
+    librdkafka_logger,
+)
 from wac.targets_topic.settings import TargetsTopicSettings
 
 log = logging.getLogger(__name__)
@@ -38,29 +43,20 @@ def ensure_targets_topic(
     if found is not None and found.error is None:
         _check_compacted(admin, topic, timeout)
         return
-    futures = admin.create_topics(
-        [
-            NewTopic(
-                topic,
-                num_partitions=settings.partitions,
-                replication_factor=-1,
-                config=TOPIC_CONFIG,
-            )
-        ],
-        request_timeout=timeout,
+    new = NewTopic(
+        topic, num_partitions=settings.partitions, replication_factor=-1, config=TOPIC_CONFIG
     )
-    try:
-        futures[topic].result(timeout)
-        log.info("created the targets topic %s with %d partitions", topic, settings.partitions)
-    except KafkaException as exc:
-        error = exc.args[0]
-        if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-            return
-        raise ServiceUnavailable(
+    if create_topic(
+        admin,
+        new,
+        timeout,
+        lambda error: (
             f"the targets topic {topic!r} (KAFKA_TARGETS_TOPIC) does not exist and could not "
             f"be created: {error}. Create it with cleanup.policy=compact with your "
             "provider's tools, or grant this client CreateTopics"
-        ) from None
+        ),
+    ):
+        log.info("created the targets topic %s with %d partitions", topic, settings.partitions)
 
 
 def _check_compacted(admin: AdminClient, topic: str, timeout: float) -> None:

@@ -41,6 +41,7 @@ from wac.targets_topic import TargetsTopicSettings
 from wac.web import data
 from wac.web.metrics import WebMetrics
 from wac.web.openapi import openapi_document
+from wac.web.overview_query import QueryError, parse_overview_query
 from wac.web.push import ROUTE as PUSH_ROUTE
 from wac.web.push import PushReceiver
 from wac.web.rollup_thread import RollupThread
@@ -254,7 +255,11 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         )
 
     async def api_overview(request: web.Request) -> web.StreamResponse:
-        result = await run_query(data.overview)
+        try:
+            query = parse_overview_query(request.query.items())
+        except QueryError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        result = await run_query(data.overview, query)
         result["refresh_s"] = REFRESH_S
         return web.json_response(result)
 

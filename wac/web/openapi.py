@@ -124,16 +124,35 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/overview": {
                 "get": {
-                    "summary": "every target's status and uptimes (the dashboard's front page)",
+                    "summary": (
+                        "one page of the targets with their status and uptimes (the "
+                        "dashboard's front page): searched, filtered, sorted"
+                    ),
+                    "parameters": [
+                        _query("q", "targets whose id or URL holds this text, any case"),
+                        _query("status", "up, down, unknown; several with commas or repeated"),
+                        _query(
+                            "sort",
+                            "status (default), name, since, checked, response, cert, "
+                            "uptime_24h, uptime_7d or uptime_30d",
+                        ),
+                        _query("order", "asc (default) or desc"),
+                        _query("page", "the page, from 1 (default 1)"),
+                        _query("limit", "targets a page, 1 to 500 (default 50)"),
+                    ],
                     "responses": {
                         "200": _json({"type": "object"}, "the overview"),
+                        **_errors(400),
                         **read_errors,
                     },
                 }
             },
             "/api/target": {
                 "get": {
-                    "summary": "one target's detail: series, incidents, failure runs, errors",
+                    "summary": (
+                        "one target's detail: its probe and the phases it fills, the latest "
+                        "check's details, series, incidents, failure runs, errors"
+                    ),
                     "parameters": [
                         _query("name", "the target id", required=True),
                         _query("range", "1h, 24h (default), 7d or 30d"),

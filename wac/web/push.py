@@ -19,7 +19,6 @@ from collections.abc import Iterable
 
 import psycopg
 from aiohttp import web
-from confluent_kafka import KafkaError, Message, Producer
 
 from wac.config import KafkaSettings
 from wac.conninfo import scrub
@@ -28,7 +27,8 @@ from wac.errors import first_line
 from wac.heartbeat.periods import up_result
 from wac.heartbeat.pings import record_ping
 from wac.result import encode, iso_utc, utc_now
-from wac.runtime.kafka import client_config
+from wac.runtime.confirmed import ConfirmingProducer
+from wac.runtime.kafka_clients import producer_config
 from wac.targets import Target
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class PushReceiver:
         self._monitor = monitor
         self._lock = threading.Lock()
         self._conn: psycopg.Connection | None = None
-        self._producer: Producer | None = None
+        self._producer: ConfirmingProducer | None = None
 
     @property
     def targets(self) -> int:
@@ -103,18 +103,16 @@ class PushReceiver:
 
     def _publish(self, target: Target, value: bytes) -> None:
         if self._producer is None:
-            self._producer = Producer(
-                client_config(self._kafka, acks="all", **{"enable.idempotence": True})
+            self._producer = ConfirmingProducer(
+                # librdkafka's own message timeout, as before the kit's producer was used
+                producer_config(self._kafka, linger_ms=5, message_timeout_ms=300_000),
+                what="ping results",
             )
-        errors: list[KafkaError] = []
-
-        def delivered(error: KafkaError | None, message: Message) -> None:
-            if error is not None:
-                errors.append(error)
-
-        self._producer.produce(self._kafka.topic, value, target.id.encode(), on_delivery=delivered)
-        if self._producer.flush(DELIVERY_TIMEOUT_S) or errors:
-            reason = errors[0].str() if errors else "not acknowledged in time"
+        unconfirmed = self._producer.send(
+            self._kafka.topic, [(target.id.encode(), value)], DELIVERY_TIMEOUT_S
+        )
+        if unconfirmed is not None:
+            reason = unconfirmed.refused or "not acknowledged in time"
             log.warning("ping of %s: Kafka did not take its result: %s", target.id, reason)
             raise web.HTTPServiceUnavailable(text="Kafka unavailable; ping again")
 

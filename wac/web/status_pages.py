@@ -4,7 +4,8 @@ Routes and who may use them (`access`):
 
 - public, without the token: `/status/SLUG` (the page), `/status/SLUG/api` (its JSON),
   `/status/SLUG/feed.atom`, `/public/status.js|css` (the page's own script and style),
-  and `/badge/...` of a target listed on a page;
+  `/public/dom.js` (the helpers it shares with the dashboard), and `/badge/...` of a
+  target listed on a page;
 - the read token (`WAC_WEB_TOKEN`, as the rest of the dashboard): badges of any other
   target, `GET /api/pages`, `GET /api/pages/SLUG/notices`;
 - the admin token (`WAC_WEB_ADMIN_TOKEN`, bearer only, so a browser's remembered basic
@@ -51,7 +52,11 @@ FEED_MAX_AGE_S = 60
 PUBLIC_BADGE_MAX_AGE_S = 300
 PRIVATE_BADGE_MAX_AGE_S = 60
 MAX_NOTICE_BYTES = 64 * 1024
-PUBLIC_FILES = {"status.js": "text/javascript", "status.css": "text/css"}
+PUBLIC_FILES = {
+    "dom.js": "text/javascript",
+    "status.js": "text/javascript",
+    "status.css": "text/css",
+}
 PUBLIC_ROUTES = frozenset(
     {
         "/status/{slug}",

@@ -9,18 +9,19 @@ variable `url_env` names.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from wac.alerts.messages import Notification, encoder
 from wac.alerts.notifiers import Notifier, reject_unknown
 from wac.alerts.notifiers.http import (
-    HttpClient,
     Outgoing,
+    RequestNotifier,
     client_from_config,
     endpoint,
     host_of,
     secret_parts,
+    with_query,
 )
 from wac.alerts.notifiers.render import COLOURS, clip, facts, headline, link
 from wac.alerts.notifiers.settings import optional_text, webhook_url
@@ -38,23 +39,14 @@ MAX_TEXT = 2000
 _KEYS = {"url_env", "username", "avatar_url", "timeout", "ca_file"}
 
 
-class DiscordNotifier:
-    def __init__(
-        self,
-        name: str,
-        client: HttpClient,
-        url: str,
-        username: str | None,
-        avatar_url: str | None,
-    ) -> None:
-        self.name = name
-        self._client = client
-        self._url = _with_wait(url)
-        self.username = username
-        self.avatar_url = avatar_url
+@dataclass(eq=False, repr=False)
+class DiscordNotifier(RequestNotifier):
+    url: str  # carries the webhook's token
+    username: str | None
+    avatar_url: str | None
 
     def describe(self) -> str:
-        return f"discord webhook to {host_of(self._url)}"
+        return f"discord webhook to {host_of(self.url)}"
 
     def embed(self, notification: Notification) -> dict[str, Any]:
         rows = facts(notification)
@@ -90,16 +82,7 @@ class DiscordNotifier:
         return message
 
     def request(self, notification: Notification) -> Outgoing:
-        return Outgoing(self._url, encoder.encode(self.message(notification)))
-
-    def send(self, notification: Notification) -> None:
-        self._client.deliver(self.request(notification), notification.id)
-
-
-def _with_wait(url: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "wait"] + [("wait", "true")]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+        return Outgoing(self.url, encoder.encode(self.message(notification)))
 
 
 def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], where: str) -> Notifier:
@@ -115,5 +98,9 @@ def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], wher
     if avatar is not None:
         avatar = endpoint(avatar, where, "avatar_url", secret_url=False, sends_secret=False)
     return DiscordNotifier(
-        name, client_from_config(spec, where, secret_parts(url)), url, username, avatar
+        name,
+        client_from_config(spec, where, secret_parts(url)),
+        with_query(url, "wait", "true"),
+        username,
+        avatar,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -34,31 +35,18 @@ _KEYS = {
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class EmailNotifier:
-    def __init__(
-        self,
-        name: str,
-        *,
-        host: str,
-        port: int,
-        security: str,
-        username: str | None,
-        password: str | None,
-        sender: str,
-        recipients: list[str],
-        timeout: float,
-        ca_file: str | None,
-    ) -> None:
-        self.name = name
-        self.host = host
-        self.port = port
-        self.security = security
-        self._username = username
-        self._password = password
-        self.sender = sender
-        self.recipients = recipients
-        self.timeout = timeout
-        self._context = ssl.create_default_context(cafile=ca_file)
+    name: str
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password: str | None
+    sender: str
+    recipients: list[str]
+    timeout: float
+    context: ssl.SSLContext  # verifies the server (against `ca_file`)
 
     def describe(self) -> str:
         return f"email via {self.host}:{self.port} ({self.security}) to {len(self.recipients)}"
@@ -97,15 +85,15 @@ class EmailNotifier:
             smtp: smtplib.SMTP
             if self.security == "tls":
                 smtp = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=self._context
+                    self.host, self.port, timeout=self.timeout, context=self.context
                 )
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             with smtp:
                 if self.security == "starttls":
-                    smtp.starttls(context=self._context)
-                if self._username is not None and self._password is not None:
-                    smtp.login(self._username, self._password)
+                    smtp.starttls(context=self.context)
+                if self.username is not None and self.password is not None:
+                    smtp.login(self.username, self.password)
                 smtp.send_message(mail)
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"{where}: login refused ({exc.smtp_code})") from None
@@ -158,7 +146,7 @@ def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], wher
         raise ConfigError(f"{where}: ca_file must be a path to PEM CA certificates")
     try:
         return EmailNotifier(
-            name,
+            name=name,
             host=string(spec, "host", where),
             port=port,
             security=security,
@@ -167,7 +155,7 @@ def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], wher
             sender=string(spec, "from", where),
             recipients=recipients,
             timeout=parse_duration(spec.get("timeout", 10), where, "timeout"),
-            ca_file=ca_file,
+            context=ssl.create_default_context(cafile=ca_file),
         )
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"{where}: ca_file {shown(ca_file)} cannot be used: {exc}") from None

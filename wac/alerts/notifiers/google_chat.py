@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from wac.alerts.messages import Notification, encoder
 from wac.alerts.notifiers import Notifier, reject_unknown
 from wac.alerts.notifiers.http import (
-    HttpClient,
     Outgoing,
+    RequestNotifier,
     client_from_config,
     host_of,
     secret_parts,
+    with_query,
 )
 from wac.alerts.notifiers.render import clip, facts, headline, link, vendor_key
 from wac.alerts.notifiers.settings import webhook_url
@@ -31,17 +32,12 @@ MAX_THREAD_KEY = 128
 _KEYS = {"url_env", "timeout", "ca_file"}
 
 
-class GoogleChatNotifier:
-    def __init__(self, name: str, client: HttpClient, url: str) -> None:
-        self.name = name
-        self._client = client
-        parts = urlsplit(url)
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "messageReplyOption"]
-        query.append(("messageReplyOption", REPLY_OPTION))
-        self._url = urlunsplit(parts._replace(query=urlencode(query)))
+@dataclass(eq=False, repr=False)
+class GoogleChatNotifier(RequestNotifier):
+    url: str  # carries the webhook's key and token
 
     def describe(self) -> str:
-        return f"google chat webhook to {host_of(self._url)}"
+        return f"google chat webhook to {host_of(self.url)}"
 
     def card(self, notification: Notification) -> dict[str, Any]:
         widgets: list[dict[str, Any]] = [
@@ -79,16 +75,17 @@ class GoogleChatNotifier:
 
     def request(self, notification: Notification) -> Outgoing:
         return Outgoing(
-            self._url,
+            self.url,
             encoder.encode(self.message(notification)),
             content_type="application/json; charset=UTF-8",
         )
-
-    def send(self, notification: Notification) -> None:
-        self._client.deliver(self.request(notification), notification.id)
 
 
 def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], where: str) -> Notifier:
     url = webhook_url(spec, env, where, "Google Chat webhook URL")
     reject_unknown(spec, _KEYS, where)
-    return GoogleChatNotifier(name, client_from_config(spec, where, secret_parts(url)), url)
+    return GoogleChatNotifier(
+        name,
+        client_from_config(spec, where, secret_parts(url)),
+        with_query(url, "messageReplyOption", REPLY_OPTION),
+    )

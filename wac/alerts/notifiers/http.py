@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from wac.alerts.messages import Notification
 from wac.alerts.notifiers import DeliveryError
 from wac.errors import ConfigError
 from wac.settings.durations import parse_duration
@@ -67,6 +68,13 @@ class Outgoing:
 def host_of(url: str) -> str:
     """host[:port] of a URL, without user info: the only part of it errors show."""
     return urlsplit(url).netloc.rsplit("@", 1)[-1]
+
+
+def with_query(url: str, name: str, value: str) -> str:
+    """The URL with its query parameter `name` set to `value` alone (appended last)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != name] + [(name, value)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def secret_parts(url: str) -> list[str]:
@@ -149,6 +157,24 @@ class HttpPoster:
 
     def post(self, body: bytes, headers: Mapping[str, str]) -> int:
         return self._client.post(self.url, body, headers).status
+
+
+@dataclass(eq=False, repr=False)
+class RequestNotifier:
+    """A notifier that makes one HTTP request per notification (`request`; None: nothing
+    to send for it), delivered by its client with the notification's id as the
+    idempotency key. Notifiers hold secrets: their repr is object's, which shows none."""
+
+    name: str
+    client: HttpClient
+
+    def request(self, notification: Notification) -> Outgoing | None:
+        raise NotImplementedError
+
+    def send(self, notification: Notification) -> None:
+        outgoing = self.request(notification)
+        if outgoing is not None:
+            self.client.deliver(outgoing, notification.id)
 
 
 def error_detail(body: bytes) -> str:
@@ -251,7 +277,8 @@ def _reason(reason: object) -> str:
     return str(reason)[:200]
 
 
-def _timeout_and_ca(spec: Mapping[str, Any], where: str) -> tuple[float, str | None]:
+def timeout_and_ca(spec: Mapping[str, Any], where: str) -> tuple[float, str | None]:
+    """A notifier's `timeout` (default 10 s) and `ca_file` (None: the system's CAs)."""
     timeout = parse_duration(spec.get("timeout", DEFAULT_TIMEOUT_S), where, "timeout")
     ca_file = spec.get("ca_file")
     if ca_file is not None and not isinstance(ca_file, str):
@@ -264,7 +291,7 @@ def poster_from_config(url: str, spec: Mapping[str, Any], where: str) -> HttpPos
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
         # The URL itself stays out of the message: it may be a secret (Slack's are).
         raise ConfigError(f"{where}: url must be an absolute http:// or https:// URL")
-    timeout, ca_file = _timeout_and_ca(spec, where)
+    timeout, ca_file = timeout_and_ca(spec, where)
     try:
         return HttpPoster(url, timeout, ca_file)
     except (OSError, ssl.SSLError) as exc:
@@ -273,7 +300,7 @@ def poster_from_config(url: str, spec: Mapping[str, Any], where: str) -> HttpPos
 
 def client_from_config(spec: Mapping[str, Any], where: str, secrets: Iterable[str]) -> HttpClient:
     """`timeout` and `ca_file` of a notifier; `secrets` are what its errors must not show."""
-    timeout, ca_file = _timeout_and_ca(spec, where)
+    timeout, ca_file = timeout_and_ca(spec, where)
     try:
         return HttpClient(timeout, ca_file, secrets)
     except (OSError, ssl.SSLError) as exc:

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
 from wac.alerts.notifiers import Notifier, from_env, reject_unknown
-from wac.alerts.notifiers.http import HttpClient, Outgoing, client_from_config, host_of
+from wac.alerts.notifiers.http import (
+    Outgoing,
+    RequestNotifier,
+    client_from_config,
+    host_of,
+)
 from wac.alerts.notifiers.render import clip, facts, headline, link
 from wac.alerts.notifiers.settings import api_url, choice, optional_secret
 from wac.errors import ConfigError
@@ -40,26 +46,15 @@ def clip_bytes(text: str, limit: int) -> str:
     return cut + "…"
 
 
-class NtfyNotifier:
-    def __init__(
-        self,
-        name: str,
-        client: HttpClient,
-        *,
-        api_url: str,
-        topic: str,
-        token: str | None,
-        priority: int,
-    ) -> None:
-        self.name = name
-        self._client = client
-        self.api_url = api_url
-        self._topic = topic
-        self._token = token
-        self.priority = priority
+@dataclass(eq=False, repr=False, kw_only=True)
+class NtfyNotifier(RequestNotifier):
+    api_url: str
+    topic: str  # a public server's topic name is its only secret
+    token: str | None
+    priority: int
 
     def describe(self) -> str:
-        auth = "with a token" if self._token else "without a token"
+        auth = "with a token" if self.token else "without a token"
         return f"ntfy to {host_of(self.api_url)} ({auth}, priority {self.priority})"
 
     def message(self, notification: Notification) -> dict[str, Any]:
@@ -69,7 +64,7 @@ class NtfyNotifier:
         if notification.incident is not None:
             tags.append(f"incident-{notification.incident.id}")
         message: dict[str, Any] = {
-            "topic": self._topic,
+            "topic": self.topic,
             "title": clip(headline(notification), 250),
             "message": clip_bytes("\n".join(lines), MAX_MESSAGE_BYTES),
             "priority": self.priority if urgent else 3,
@@ -81,12 +76,9 @@ class NtfyNotifier:
         return message
 
     def request(self, notification: Notification) -> Outgoing:
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         body = encoder.encode(self.message(notification))
         return Outgoing(f"{self.api_url}/", body, headers=headers)
-
-    def send(self, notification: Notification) -> None:
-        self._client.deliver(self.request(notification), notification.id)
 
 
 def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], where: str) -> Notifier:

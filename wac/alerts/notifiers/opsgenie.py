@@ -12,12 +12,18 @@ integration) comes from the variable `api_key_env` names; EU accounts set
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from wac.alerts.messages import Notification, encoder
 from wac.alerts.notifiers import Notifier, reject_unknown
-from wac.alerts.notifiers.http import HttpClient, Outgoing, client_from_config, host_of
+from wac.alerts.notifiers.http import (
+    Outgoing,
+    RequestNotifier,
+    client_from_config,
+    host_of,
+)
 from wac.alerts.notifiers.render import clip, facts, vendor_key
 from wac.alerts.notifiers.settings import (
     api_url,
@@ -53,27 +59,14 @@ _KEYS = {
 }
 
 
-class OpsgenieNotifier:
-    def __init__(
-        self,
-        name: str,
-        client: HttpClient,
-        *,
-        api_key: str,
-        api_url: str,
-        priority: str,
-        tags: list[str],
-        responders: list[dict[str, str]],
-        key_prefix: str,
-    ) -> None:
-        self.name = name
-        self._client = client
-        self._api_key = api_key
-        self.api_url = api_url
-        self.priority = priority
-        self.tags = tags
-        self.responders = responders
-        self.key_prefix = key_prefix
+@dataclass(eq=False, repr=False, kw_only=True)
+class OpsgenieNotifier(RequestNotifier):
+    api_key: str
+    api_url: str
+    priority: str
+    tags: list[str]
+    responders: list[dict[str, str]]
+    key_prefix: str
 
     def describe(self) -> str:
         return f"opsgenie alerts to {host_of(self.api_url)} (priority {self.priority})"
@@ -102,7 +95,7 @@ class OpsgenieNotifier:
         return body
 
     def request(self, notification: Notification) -> Outgoing | None:
-        headers = {"Authorization": f"GenieKey {self._api_key}"}
+        headers = {"Authorization": f"GenieKey {self.api_key}"}
         if notification.kind == "reminder":
             return None
         if notification.kind == "up":
@@ -112,11 +105,6 @@ class OpsgenieNotifier:
             return Outgoing(url, encoder.encode(close), headers=headers)
         body = encoder.encode(self.create(notification))
         return Outgoing(f"{self.api_url}/v2/alerts", body, headers=headers)
-
-    def send(self, notification: Notification) -> None:
-        outgoing = self.request(notification)
-        if outgoing is not None:
-            self._client.deliver(outgoing, notification.id)
 
 
 def _responders(raw: object, where: str) -> list[dict[str, str]]:

@@ -11,11 +11,17 @@ resolve once the certificate is renewed. The routing key (the integration key of
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
 from wac.alerts.notifiers import Notifier, reject_unknown
-from wac.alerts.notifiers.http import HttpClient, Outgoing, client_from_config, host_of
+from wac.alerts.notifiers.http import (
+    Outgoing,
+    RequestNotifier,
+    client_from_config,
+    host_of,
+)
 from wac.alerts.notifiers.render import clip, facts, link, source, vendor_key
 from wac.alerts.notifiers.settings import (
     api_url,
@@ -36,25 +42,13 @@ MAX_DEDUP_KEY = 255
 _KEYS = {"routing_key_env", "api_url", "severity", "key_prefix", "client_url", "timeout", "ca_file"}
 
 
-class PagerDutyNotifier:
-    def __init__(
-        self,
-        name: str,
-        client: HttpClient,
-        *,
-        routing_key: str,
-        api_url: str,
-        severity: str,
-        key_prefix: str,
-        client_url: str | None,
-    ) -> None:
-        self.name = name
-        self._client = client
-        self._routing_key = routing_key
-        self.url = api_url + ENQUEUE_PATH
-        self.severity = severity
-        self.key_prefix = key_prefix
-        self.client_url = client_url
+@dataclass(eq=False, repr=False, kw_only=True)
+class PagerDutyNotifier(RequestNotifier):
+    routing_key: str
+    url: str  # the Events API's enqueue URL
+    severity: str
+    key_prefix: str
+    client_url: str | None
 
     def describe(self) -> str:
         return f"pagerduty events to {host_of(self.url)} (severity {self.severity})"
@@ -64,7 +58,7 @@ class PagerDutyNotifier:
         if notification.kind == "reminder":
             return None
         event: dict[str, Any] = {
-            "routing_key": self._routing_key,
+            "routing_key": self.routing_key,
             "dedup_key": vendor_key(notification, self.key_prefix, MAX_DEDUP_KEY),
         }
         if notification.kind == "up":
@@ -93,11 +87,6 @@ class PagerDutyNotifier:
         event = self.event(notification)
         return None if event is None else Outgoing(self.url, encoder.encode(event))
 
-    def send(self, notification: Notification) -> None:
-        outgoing = self.request(notification)
-        if outgoing is not None:
-            self._client.deliver(outgoing, notification.id)
-
 
 def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], where: str) -> Notifier:
     routing_key = required_secret(spec, "routing_key", env, where, "PagerDuty routing key")
@@ -113,7 +102,7 @@ def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], wher
         name,
         client_from_config(spec, where, [routing_key]),
         routing_key=routing_key,
-        api_url=api_url(spec, DEFAULT_API_URL, where, sends_secret=True),
+        url=api_url(spec, DEFAULT_API_URL, where, sends_secret=True) + ENQUEUE_PATH,
         severity=choice(spec, "severity", names(SEVERITIES), "critical", where),
         key_prefix=key_prefix(spec, where),
         client_url=client_url,

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from wac.alerts.messages import Notification
 from wac.alerts.notifiers import Notifier, reject_unknown
-from wac.alerts.notifiers.http import HttpClient, Outgoing, client_from_config, host_of
+from wac.alerts.notifiers.http import (
+    Outgoing,
+    RequestNotifier,
+    client_from_config,
+    host_of,
+)
 from wac.alerts.notifiers.render import clip, facts, headline, link
 from wac.alerts.notifiers.settings import (
     api_url,
@@ -46,27 +52,14 @@ _KEYS = {
 }
 
 
-class PushoverNotifier:
-    def __init__(
-        self,
-        name: str,
-        client: HttpClient,
-        *,
-        token: str,
-        user_key: str,
-        api_url: str,
-        priority: int,
-        sound: str | None,
-        device: str | None,
-    ) -> None:
-        self.name = name
-        self._client = client
-        self._token = token
-        self._user_key = user_key
-        self.url = api_url + MESSAGES_PATH
-        self.priority = priority
-        self.sound = sound
-        self.device = device
+@dataclass(eq=False, repr=False, kw_only=True)
+class PushoverNotifier(RequestNotifier):
+    token: str
+    user_key: str
+    url: str  # the Message API's URL
+    priority: int
+    sound: str | None
+    device: str | None
 
     def describe(self) -> str:
         return f"pushover to {host_of(self.url)} (priority {self.priority})"
@@ -77,8 +70,8 @@ class PushoverNotifier:
             f"{k}: {v}" for k, v in facts(notification) if k != "URL"
         ]
         fields = {
-            "token": self._token,
-            "user": self._user_key,
+            "token": self.token,
+            "user": self.user_key,
             "title": clip(headline(notification), MAX_TITLE),
             "message": clip("\n".join(lines), MAX_MESSAGE),
             "priority": str(self.priority if urgent else 0),
@@ -97,9 +90,6 @@ class PushoverNotifier:
     def request(self, notification: Notification) -> Outgoing:
         body = urlencode(self.fields(notification)).encode()
         return Outgoing(self.url, body, content_type="application/x-www-form-urlencoded")
-
-    def send(self, notification: Notification) -> None:
-        self._client.deliver(self.request(notification), notification.id)
 
 
 def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], where: str) -> Notifier:
@@ -129,7 +119,7 @@ def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], wher
         client_from_config(spec, where, [token, user_key]),
         token=token,
         user_key=user_key,
-        api_url=api_url(spec, DEFAULT_API_URL, where, sends_secret=True),
+        url=api_url(spec, DEFAULT_API_URL, where, sends_secret=True) + MESSAGES_PATH,
         priority=priority,
         sound=optional_text(spec, "sound", where, 64),
         device=device,

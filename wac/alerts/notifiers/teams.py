@@ -9,13 +9,14 @@ signature (`sig=`), so it comes only from the variable `url_env` names.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
 from wac.alerts.notifiers import Notifier, reject_unknown
 from wac.alerts.notifiers.http import (
-    HttpClient,
     Outgoing,
+    RequestNotifier,
     client_from_config,
     host_of,
     secret_parts,
@@ -31,14 +32,12 @@ STYLES = {"down": "attention", "up": "good", "reminder": "warning", "certificate
 _KEYS = {"url_env", "timeout", "ca_file"}
 
 
-class TeamsNotifier:
-    def __init__(self, name: str, client: HttpClient, url: str) -> None:
-        self.name = name
-        self._client = client
-        self._url = url
+@dataclass(eq=False, repr=False)
+class TeamsNotifier(RequestNotifier):
+    url: str  # carries the workflow's signature
 
     def describe(self) -> str:
-        return f"teams workflow webhook to {host_of(self._url)}"
+        return f"teams workflow webhook to {host_of(self.url)}"
 
     def card(self, notification: Notification) -> dict[str, Any]:
         card: dict[str, Any] = {
@@ -86,10 +85,7 @@ class TeamsNotifier:
         }
 
     def request(self, notification: Notification) -> Outgoing:
-        return Outgoing(self._url, encoder.encode(self.message(notification)))
-
-    def send(self, notification: Notification) -> None:
-        self._client.deliver(self.request(notification), notification.id)
+        return Outgoing(self.url, encoder.encode(self.message(notification)))
 
 
 def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], where: str) -> Notifier:

@@ -11,11 +11,17 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from wac.alerts.messages import Notification, encoder
 from wac.alerts.notifiers import Notifier, reject_unknown
-from wac.alerts.notifiers.http import HttpClient, Outgoing, client_from_config, host_of
+from wac.alerts.notifiers.http import (
+    Outgoing,
+    RequestNotifier,
+    client_from_config,
+    host_of,
+)
 from wac.alerts.notifiers.render import clip, facts, headline
 from wac.alerts.notifiers.settings import api_url, required_secret, whole_number
 from wac.errors import ConfigError
@@ -45,25 +51,14 @@ def clip_utf16(text: str, limit: int) -> str:
     return "".join(kept) + "…"
 
 
-class TelegramNotifier:
-    def __init__(
-        self,
-        name: str,
-        client: HttpClient,
-        *,
-        bot_token: str,
-        chat_id: int | str,
-        message_thread_id: int | None,
-        api_url: str,
-    ) -> None:
-        self.name = name
-        self._client = client
-        self._url = f"{api_url}/bot{bot_token}/sendMessage"
-        self.chat_id = chat_id
-        self.message_thread_id = message_thread_id
+@dataclass(eq=False, repr=False, kw_only=True)
+class TelegramNotifier(RequestNotifier):
+    url: str  # the bot's sendMessage URL, which holds its token
+    chat_id: int | str
+    message_thread_id: int | None
 
     def describe(self) -> str:
-        return f"telegram bot via {host_of(self._url)} to chat {self.chat_id}"
+        return f"telegram bot via {host_of(self.url)} to chat {self.chat_id}"
 
     def text(self, notification: Notification) -> str:
         """HTML: what is shown stays within Telegram's 4,096 characters."""
@@ -95,10 +90,7 @@ class TelegramNotifier:
         return message
 
     def request(self, notification: Notification) -> Outgoing:
-        return Outgoing(self._url, encoder.encode(self.message(notification)))
-
-    def send(self, notification: Notification) -> None:
-        self._client.deliver(self.request(notification), notification.id)
+        return Outgoing(self.url, encoder.encode(self.message(notification)))
 
 
 def _chat_id(raw: object, where: str) -> int | str:
@@ -128,8 +120,7 @@ def from_config(name: str, spec: Mapping[str, Any], env: Mapping[str, str], wher
     return TelegramNotifier(
         name,
         client_from_config(spec, where, [token, f"bot{token}"]),
-        bot_token=token,
+        url=f"{base}/bot{token}/sendMessage",
         chat_id=_chat_id(spec["chat_id"], where),
         message_thread_id=whole_number(spec, "message_thread_id", where, 1, 2**31 - 1, None),
-        api_url=base,
     )

@@ -1,18 +1,6 @@
 // wac dashboard: fetches the JSON API and draws the pages (no external asset).
-// Every value from the API goes into the DOM as text (textContent), never as HTML, and
-// through visible(): invisible controls (bidirectional overrides such as U+202E,
-// zero-width characters, line separators) are shown as escapes, so a name cannot
-// disguise itself. Same rule as wac/safe_text.py for the command line.
+// Values reach the DOM through el() and visible() of dom.js, loaded before this script.
 "use strict";
-
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
-
-function visible(text) {
-  return String(text).replace(INVISIBLE, (c) => {
-    const code = c.codePointAt(0);
-    return code > 0xffff ? `\\U${code.toString(16).padStart(8, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
 
 const SVG = "http://www.w3.org/2000/svg";
 const PHASES = ["resolve", "connect", "tls", "processing", "transfer"];
@@ -20,26 +8,11 @@ const PHASE_COLORS = {
   resolve: "#8ecae6", connect: "#219ebc", tls: "#7b5ea7", processing: "#f4a261", transfer: "#2a9d8f",
 };
 
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined) continue;
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = visible(v);
-    else if (k === "title") node.setAttribute(k, visible(v));
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(visible(c)));
-  return node;
-}
-
 function svg(tag, attrs) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
   return node;
 }
-
-function pad(n) { return String(n).padStart(2, "0"); }
 
 function fmtTime(iso, withDate = true) {
   if (!iso) return "–";
@@ -51,6 +24,7 @@ function fmtTime(iso, withDate = true) {
 function fmtMs(v) {
   if (v === null || v === undefined) return "–";
   if (v === 0) return "0";
+  if (v < 1) return `${Number((v * 1000).toPrecision(2))} µs`;  // an ICMP round trip on a LAN
   if (v < 10) return `${v.toFixed(1)} ms`;
   if (v < 1000) return `${Math.round(v)} ms`;
   return `${(v / 1000).toFixed(2)} s`;
@@ -84,6 +58,11 @@ function badge(status) {
   return el("span", { class: `badge ${status || "none"}`, text: label });
 }
 
+// The small label naming a target's probe (http, tcp, tls, dns, icmp, push).
+function probeLabel(probe) {
+  return probe ? el("span", { class: "probe", "data-probe": probe, text: probe }) : "";
+}
+
 async function getJSON(url) {
   const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
   if (!response.ok) throw new Error(`${response.status} ${(await response.text()).trim()}`);
@@ -101,23 +80,107 @@ function schedule(fn, seconds) {
 }
 
 // ------------------------------------------------------------------ overview
+// Search, status filter, sort and page are the API's (server-side: /api/overview?q=&
+// status=&sort=&order=&page=&limit=); the page keeps them in its own URL, so a reload or
+// a shared link shows the same view.
+
+const OVERVIEW_KEYS = ["q", "status", "sort", "order", "page", "limit"];
+const overviewState = (() => {
+  const params = new URLSearchParams(location.search);
+  const state = {};
+  for (const k of OVERVIEW_KEYS) if (params.get(k)) state[k] = params.get(k);
+  return state;
+})();
+let overviewTimer = null;
+let overviewSeq = 0;
+
+function overviewQuery() {
+  const params = new URLSearchParams();
+  for (const k of OVERVIEW_KEYS) if (overviewState[k]) params.set(k, overviewState[k]);
+  return params.toString();
+}
+
+function setOverview(changes) {
+  Object.assign(overviewState, changes);
+  for (const k of OVERVIEW_KEYS) if (!overviewState[k]) delete overviewState[k];
+  const query = overviewQuery();
+  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+  overview();
+}
+
+function drawOverviewControls(data) {
+  const q = data.query;
+  const search = document.getElementById("search");
+  if (document.activeElement !== search) search.value = q.q;
+  const chosen = q.status.length === 1 ? q.status[0] : "";
+  for (const b of document.querySelectorAll("#filters button")) {
+    const s = b.dataset.status;
+    const n = s ? data.counts[s] : data.counts.up + data.counts.down + data.counts.unknown;
+    b.textContent = `${b.dataset.label} ${n}`;
+    b.classList.toggle("active", s === chosen);
+    b.setAttribute("aria-pressed", String(s === chosen));
+  }
+  for (const th of document.querySelectorAll("#targets th[data-sort]")) {
+    const active = th.dataset.sort === q.sort;
+    th.classList.toggle("sorted", active);
+    th.setAttribute("aria-sort", active ? (q.order === "desc" ? "descending" : "ascending") : "none");
+    th.querySelector(".arrow").textContent = active ? (q.order === "desc" ? " ▼" : " ▲") : "";
+  }
+  const first = data.total ? (q.page - 1) * q.limit + 1 : 0;
+  const last = Math.min(data.total, q.page * q.limit);
+  document.getElementById("page-info").textContent =
+    `${first}-${last} of ${data.total} · page ${q.page} of ${data.pages}`;
+  document.getElementById("prev").disabled = q.page <= 1;
+  document.getElementById("next").disabled = q.page >= data.pages;
+}
+
+function bindOverviewControls() {
+  const search = document.getElementById("search");
+  let typing = null;
+  search.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => setOverview({ q: search.value.trim(), page: "" }), 250);
+  });
+  for (const b of document.querySelectorAll("#filters button")) {
+    b.addEventListener("click", () => setOverview({ status: b.dataset.status, page: "" }));
+  }
+  for (const th of document.querySelectorAll("#targets th[data-sort]")) {
+    th.append(el("span", { class: "arrow" }));
+    th.addEventListener("click", () => {
+      const sort = th.dataset.sort;
+      const current = overviewState.sort || "status";
+      const order = current === sort && (overviewState.order || "asc") === "asc" ? "desc" : "asc";
+      setOverview({ sort, order, page: "" });
+    });
+  }
+  const step = (d) => setOverview({ page: String(Math.max(1, Number(overviewState.page || 1) + d)) });
+  document.getElementById("prev").addEventListener("click", () => step(-1));
+  document.getElementById("next").addEventListener("click", () => step(1));
+}
 
 async function overview() {
+  clearTimeout(overviewTimer);
+  const seq = ++overviewSeq;
   let data;
   try {
-    data = await getJSON("/api/overview");
+    const query = overviewQuery();
+    data = await getJSON(`/api/overview${query ? `?${query}` : ""}`);
+    if (seq !== overviewSeq) return; // a newer request was made meanwhile
     showError(null);
   } catch (err) {
+    if (seq !== overviewSeq) return;
     showError(err);
-    schedule(overview, 15);
+    overviewTimer = setTimeout(overview, 15000);
     return;
   }
+  const fleet = data.counts.up + data.counts.down + data.counts.unknown;
   const summary = document.getElementById("summary");
   summary.replaceChildren(
-    el("div", { class: "pill" }, el("b", { text: data.targets.length }), "targets"),
+    el("div", { class: "pill" }, el("b", { text: fleet }), "targets"),
     el("div", { class: "pill up" }, el("b", { text: data.counts.up }), "up"),
     el("div", { class: "pill down" }, el("b", { text: data.counts.down }), "down"),
   );
+  drawOverviewControls(data);
   const body = document.querySelector("#targets tbody");
   body.replaceChildren(...data.targets.map((t) => {
     const link = el("a", { href: `/target?name=${encodeURIComponent(t.target)}`, class: "target-name clip", text: t.target, title: t.target });
@@ -125,7 +188,7 @@ async function overview() {
     const cert = t.cert_days_left;
     return el("tr", { "data-target": t.target, "data-status": t.status || "none" },
       el("td", {}, badge(t.status)),
-      el("td", {}, link, el("span", { class: "muted url", text: t.url || "", title: t.url || "" })),
+      el("td", {}, link, el("span", { class: "muted url", title: t.url || "" }, probeLabel(t.probe), t.url || "")),
       el("td", { class: "muted nowrap", text: fmtTime(t.since) }),
       ...["24h", "7d", "30d"].map((w) => el("td", { class: `num ${pctClass(t.uptime[w])}`, "data-window": w, text: fmtPct(t.uptime[w]) })),
       el("td", { class: "num", text: fmtMs(t.last_response_time_ms) }),
@@ -134,9 +197,11 @@ async function overview() {
       el("td", { class: "err" }, el("span", { class: "clip", title: err, text: err })),
     );
   }));
-  document.getElementById("empty").hidden = data.targets.length > 0;
+  const empty = document.getElementById("empty");
+  empty.textContent = fleet === 0 ? "No checks stored yet." : "No target matches.";
+  empty.hidden = data.targets.length > 0;
   document.getElementById("updated").textContent = `updated ${fmtTime(data.generated_at, false)} UTC`;
-  schedule(overview, data.refresh_s);
+  overviewTimer = setTimeout(overview, (data.refresh_s || 15) * 1000);
 }
 
 // -------------------------------------------------------------------- target
@@ -176,8 +241,11 @@ async function targetPage() {
     tile("Uptime 30 d", fmtPct(data.uptime["30d"]), pctClass(data.uptime["30d"])),
     tile(`p50 · ${data.range}`, fmtMs(s.response_time_ms.p50)),
     tile(`p95 · ${data.range}`, fmtMs(s.response_time_ms.p95)),
-    tile("Certificate", fmtDays(data.cert_days_left), data.cert_days_left !== null && data.cert_days_left < 14 ? "bad" : ""),
+    hasCertificate(data)
+      ? tile("Certificate", fmtDays(data.cert_days_left), data.cert_days_left !== null && data.cert_days_left < 14 ? "bad" : "")
+      : tile("Probe", probeOf(data)),
   );
+  drawProbe(data);
   for (const a of document.querySelectorAll("#ranges a")) a.classList.toggle("active", a.dataset.range === data.range);
   drawChart(document.getElementById("chart"), data);
   drawDays(data.days);
@@ -204,10 +272,13 @@ function drawChart(container, data) {
   const t0 = new Date(data.from).getTime();
   const t1 = new Date(data.to).getTime();
   const stepMs = data.step_s * 1000;
+  const phases = shownPhases(data);
   const points = data.series.filter((p) => p.avg_ms !== null).map((p) => ({
-    t: new Date(p.t).getTime(), p, stack: PHASES.reduce((acc, k) => { acc.push((acc.length ? acc[acc.length - 1] : 0) + (p.phases[k] || 0)); return acc; }, []),
+    t: new Date(p.t).getTime(), p, stack: phases.reduce((acc, k) => { acc.push((acc.length ? acc[acc.length - 1] : 0) + (p.phases[k] || 0)); return acc; }, []),
   }));
-  const ymax = niceMax(Math.max(0, ...points.map((q) => q.stack[q.stack.length - 1])));
+  const line = responseLine(data);
+  const tops = points.map((q) => Math.max(q.stack.length ? q.stack[q.stack.length - 1] : 0, line ? q.p.avg_ms : 0));
+  const ymax = niceMax(Math.max(0, ...tops));
   const x = (t) => m.l + ((t - t0) / Math.max(1, t1 - t0)) * w;
   const y = (v) => m.t + h - (v / ymax) * h;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "response time by phase" });
@@ -239,7 +310,7 @@ function drawChart(container, data) {
     const last = segments[segments.length - 1];
     if (last && q.t - last[last.length - 1].t <= stepMs * 1.5) last.push(q); else segments.push([q]);
   }
-  PHASES.forEach((k, idx) => {
+  phases.forEach((k, idx) => {
     let d = "";
     for (const seg of segments) {
       const pts = seg.length === 1 ? [seg[0], { ...seg[0], t: seg[0].t + stepMs * 0.8 }] : seg;
@@ -249,6 +320,13 @@ function drawChart(container, data) {
     }
     if (d) root.append(svg("path", { d, fill: PHASE_COLORS[k], "fill-opacity": "0.9", stroke: "none", "data-phase": k }));
   });
+  if (line && segments.length) {
+    const d = segments.map((seg) => {
+      const pts = seg.length === 1 ? [seg[0], { ...seg[0], t: seg[0].t + stepMs * 0.8 }] : seg;
+      return `M${pts.map((q) => `${x(q.t).toFixed(1)},${y(q.p.avg_ms).toFixed(1)}`).join("L")}`;
+    }).join("");
+    root.append(svg("path", { d, fill: "none", stroke: RESPONSE_COLOR, "stroke-width": "2", "data-series": "response" }));
+  }
   // Failures: a red tick on the time axis for every bin with a failed check.
   for (const p of data.series) {
     if (p.failures > 0) {
@@ -271,7 +349,7 @@ function drawChart(container, data) {
     cursor.setAttribute("x1", x(best.t)); cursor.setAttribute("x2", x(best.t)); cursor.setAttribute("visibility", "visible");
     tip.replaceChildren(
       el("div", { text: `${fmtTime(best.p.t)} UTC · ${best.p.checks} checks${best.p.failures ? `, ${best.p.failures} failed` : ""}` }),
-      ...PHASES.slice().reverse().map((k) => el("div", {}, el("span", { class: `sw ${k}` }), `${k} ${fmtMs(best.p.phases[k])}`)),
+      ...phases.slice().reverse().map((k) => el("div", {}, el("span", { class: `sw ${k}` }), `${k} ${fmtMs(best.p.phases[k])}`)),
       el("div", { text: `avg ${fmtMs(best.p.avg_ms)} · p95 ${fmtMs(best.p.p95_ms)}` }),
     );
     tip.hidden = false;
@@ -280,8 +358,9 @@ function drawChart(container, data) {
     tip.style.top = "8px";
   });
   root.addEventListener("mouseleave", () => { tip.hidden = true; cursor.setAttribute("visibility", "hidden"); });
-  document.getElementById("legend").replaceChildren(...PHASES.map((k) =>
-    el("span", {}, el("span", { class: `sw ${k}` }), k)));
+  document.getElementById("legend").replaceChildren(...phases.map((k) =>
+    el("span", {}, el("span", { class: `sw ${k}` }), k)),
+  ...(line ? [el("span", { "data-series": "response" }, el("span", { class: "sw response" }), line)] : []));
 }
 
 function drawDays(days) {
@@ -331,7 +410,10 @@ function drawErrors(list) {
 
 function init() {
   const page = document.body.dataset.page;
-  if (page === "overview") overview();
+  if (page === "overview") {
+    bindOverviewControls();
+    overview();
+  }
   if (page === "target") {
     for (const a of document.querySelectorAll("#ranges a")) {
       a.addEventListener("click", () => {

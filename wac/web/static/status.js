@@ -1,32 +1,8 @@
 // wac public status page: fetches /status/SLUG/api and draws it (no external asset).
-// Every value goes into the DOM as text, through visible(): invisible controls (U+202E
-// and the like) are shown as escapes, the rule of wac/safe_text.py and the dashboard.
+// Values reach the DOM through el() and visible() of dom.js, loaded before this script.
 "use strict";
 
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 const SVG_NS = "http://www.w3.org/2000/svg";
-
-function visible(text) {
-  return String(text).replace(INVISIBLE, (c) => {
-    const code = c.codePointAt(0);
-    return code > 0xffff ? `\\U${code.toString(16).padStart(8, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined) continue;
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = visible(v);
-    else if (k === "title") node.setAttribute(k, visible(v));
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(visible(c)));
-  return node;
-}
-
-function pad(n) { return String(n).padStart(2, "0"); }
 
 function fmtTime(iso) {
   const d = new Date(iso);
