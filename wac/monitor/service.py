@@ -33,6 +33,7 @@ from wac.config import KafkaSettings
 from wac.errors import ConfigError, WacError, described
 from wac.heartbeat.watcher import PushWatcher
 from wac.monitor.file_watch import FileWatch
+from wac.monitor.gc_pause import GC_PAUSE
 from wac.monitor.histogram import Histogram
 from wac.monitor.loop import CheckLoop
 from wac.monitor.metrics import MonitorCollector
@@ -270,10 +271,13 @@ def _reload(
 ) -> None:
     # Reading 100,000 targets holds the GIL for a second or more: the check loop gets it
     # back after each switch interval, several times a turn, so a short one keeps it on time.
+    # And the collector held off meanwhile (wac.monitor.gc_pause): a full collection over
+    # 100,000 new targets and the old ones holds the GIL for a second.
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, RELOAD_SWITCH_INTERVAL_S))
     try:
-        _read_and_set(loop, watcher, load_targets, why)
+        with GC_PAUSE.held():
+            _read_and_set(loop, watcher, load_targets, why)
     finally:
         sys.setswitchinterval(switch_interval)
 
