@@ -120,3 +120,56 @@ def test_changes_queued_while_others_apply_leave_the_collector_running(site: str
         loop.stop()
         thread.join(10)
     assert thread.is_alive() is False
+
+
+def test_a_reloaded_list_of_a_hundred_thousand_is_applied_without_holding_up_checks(
+    site: str,
+) -> None:
+    """A second `set_targets` (a reload) queues only what changed, applied a few
+    milliseconds' worth per turn: every target changed, then a list with one removed, one
+    added and the rest as they were; the fast target stays on time throughout and keeps
+    its slot."""
+    import dataclasses
+    import sys
+    import time
+
+    from wac.monitor.service import RELOAD_SWITCH_INTERVAL_S
+
+    results: list[CheckResult] = []
+    loop = CheckLoop(results.append, monitor="loop-test", max_in_flight=50)
+    fast = target_from_url(f"{site}/ok?fast", interval=0.1, timeout=1)
+    many_base = target_from_url(f"{site}/ok?many", interval=86400.0, timeout=1)
+    with GC_PAUSE.held():
+        many = [dataclasses.replace(many_base, id=f"many-{i}") for i in range(100_000)]
+        changed = [dataclasses.replace(t, timeout=2) for t in many]
+    assert loop.set_targets([fast, *many]).wait(0) is False  # applied by the loop
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        wait_for(lambda: len(results) >= 3, 20, "the fast target's first checks")
+        slot = loop.scheduler._slots[fast.id]
+        loop.stats.take_recent_lateness()
+        began = time.monotonic()
+        # As the monitor's reload does it: the lists compared with a short switch interval.
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(RELOAD_SWITCH_INTERVAL_S)
+        try:
+            applied = loop.set_targets([fast, *changed])
+        finally:
+            sys.setswitchinterval(switch_interval)
+        assert applied.wait(30)
+        changed_in = time.monotonic() - began
+        assert all(t.timeout == 2 for t in loop.scheduler.targets if t.id != fast.id)
+        added = dataclasses.replace(many_base, id="added")
+        assert loop.set_targets([fast, *changed[1:], added]).wait(5)
+        ids = {t.id for t in loop.scheduler.targets}
+        assert len(ids) == 100_001 and "added" in ids and "many-0" not in ids
+        assert loop.scheduler._slots[fast.id] is slot  # unchanged: the same rhythm
+        time.sleep(0.3)
+        lateness = loop.stats.take_recent_lateness()
+    finally:
+        loop.stop()
+        thread.join(10)
+    print(f"100,000 changed targets applied in {changed_in:.2f} s")
+    assert lateness.count >= 5
+    assert lateness.max_ms <= 50, "the reload held up the loop"

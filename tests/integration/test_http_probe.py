@@ -304,3 +304,37 @@ def test_huge_headers_are_too_large(site: str, check: Check) -> None:
     assert not result.ok
     assert result.error is not None and result.error.kind == "too_large"
     assert "headers" in result.error.message
+
+
+def test_a_reused_check_keeps_nothing_of_the_previous_target(site: str) -> None:
+    """One check object and its handle for all (max_in_flight=1): each target gets its own
+    method, headers, body, timeout and body handling, never the previous target's."""
+
+    def target(path: str, **changes: object) -> Target:
+        made = target_from_url(f"{site}{path}", interval=10, timeout=2)
+        return dataclasses.replace(made, **changes)  # type: ignore[arg-type]
+
+    from wac.patterns import compile_body_pattern
+
+    def pattern(text: str) -> dict[str, object]:
+        return {"pattern": text, "compiled_pattern": compile_body_pattern(text)}
+
+    targets = [
+        target("/headers", method="POST", body=b'{"a": 1}', headers=(("X-Test", "one"),)),
+        target("/headers", **pattern("X-Test")),  # a plain GET: the header is gone
+        target("/big/100", method="HEAD"),
+        target("/big/100", **pattern("a{100}")),  # a GET again: the body is read
+        target("/hang", timeout=0.3),
+        target("/slow/500", timeout=2),  # the longer timeout is set again
+        target("/status/503"),
+        target("/ok"),
+    ]
+    results = run_checks(targets, "test", max_in_flight=1)
+    assert results[0].ok and results[0].status_code == 200  # POST: the echo
+    assert kind_of(results[1]) == "pattern" and results[1].pattern_matched is False
+    assert results[2].ok and results[3].ok and results[3].pattern_matched is True
+    assert kind_of(results[4]) == "timeout"
+    assert results[5].ok
+    assert kind_of(results[6]) == "status"
+    assert results[7].ok and results[7].pattern_matched is None
+    assert len({r.id for r in results}) == len(results)

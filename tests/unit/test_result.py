@@ -15,6 +15,7 @@ from wac.result import (
     encode,
     json_schema,
     nesting_depth,
+    new_check_id,
     read_result,
 )
 
@@ -320,3 +321,20 @@ def test_the_schema_states_the_phases_of_each_probe() -> None:
         "icmp: resolve",
     ):
         assert phrase in text
+
+
+def test_check_ids_are_random_version_4_uuids_that_survive_the_wire() -> None:
+    ids = [new_check_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    for check_id in ids[:100]:
+        assert check_id.version == 4
+        assert check_id.variant == uuid.RFC_4122
+        assert uuid.UUID(str(check_id)) == check_id
+        assert hash(check_id) == hash(uuid.UUID(str(check_id)))
+    assert decode(encode(sample(id=ids[0]))).id == ids[0]
+    # Every random bit moves: no constant bits beyond the version and variant.
+    ored = anded = ids[0].int
+    for check_id in ids:
+        ored |= check_id.int
+        anded &= check_id.int
+    assert bin(ored).count("1") - bin(anded).count("1") == 122

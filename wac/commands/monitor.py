@@ -26,8 +26,12 @@ from wac.settings.durations import parse_duration_text
 from wac.settings.options import option
 from wac.targets import DEFAULT_INTERVAL, Target, target_from_url
 
-DEFAULT_WORKERS = 1
 MAX_WORKERS = 256
+# Without --workers: one process per core (one Python process checks on one core), at most
+# AUTO_MAX_WORKERS, and one per AUTO_TARGETS_PER_WORKER targets of the file at least (a
+# handful of targets needs no second process).
+AUTO_MAX_WORKERS = 8
+AUTO_TARGETS_PER_WORKER = 1000
 DEFAULT_SUMMARY_INTERVAL_S = 60.0
 
 
@@ -56,7 +60,8 @@ DEFAULT_SUMMARY_INTERVAL_S = 60.0
     default=None,
     metavar="N",
     help=f"Processes to run, each with a share of the targets, 1 to {MAX_WORKERS} or `auto` "
-    f"(one per core). Default: {DEFAULT_WORKERS}.",
+    f"(one per core). Default: one per core, at most {AUTO_MAX_WORKERS} and at most one per "
+    f"{AUTO_TARGETS_PER_WORKER:,} targets; with --fleet, 1.",
 )
 @option(v.WAC_MONITOR_MAX_IN_FLIGHT, "--max-in-flight", metavar="N")
 @option(v.WAC_MONITOR_BUFFER, "--buffer", metavar="N")
@@ -105,7 +110,6 @@ def monitor(
     session_s = v.WAC_FLEET_SESSION_TIMEOUT.pick(session_timeout, "--session-timeout", env)
     every = parse_period(period)
     my_shard = parse_shard(shard) if shard is not None else Shard()
-    worker_count = _workers(workers)
     in_flight = v.WAC_MONITOR_MAX_IN_FLIGHT.pick(max_in_flight, "--max-in-flight", env)
     buffer_limit = v.WAC_MONITOR_BUFFER.pick(buffer, "--buffer", env)
     summary_every = (
@@ -128,6 +132,7 @@ def monitor(
         return my_shard.select(collect_targets(urls, config, every, settings))
 
     targets = load_targets()  # a bad targets file is reported before anything starts
+    worker_count = _workers(workers) if workers is not None else _default_workers(targets, fleet)
     postgres_url = _push_postgres(targets, settings)
     kafka = settings.kafka()
     fleet_options = None
@@ -221,11 +226,18 @@ def _push_postgres(targets: list[Target], settings: Settings) -> str | None:
         ) from None
 
 
-def _workers(raw: str | None) -> int:
+def _default_workers(targets: list[Target], fleet: bool) -> int:
     import os
 
-    if raw is None:
-        return DEFAULT_WORKERS
+    if fleet:
+        return 1  # a fleet member is one process (start more members for more cores)
+    cores = min(os.cpu_count() or 1, AUTO_MAX_WORKERS)
+    return max(1, min(cores, len(targets) // AUTO_TARGETS_PER_WORKER))
+
+
+def _workers(raw: str) -> int:
+    import os
+
     if raw.strip().lower() == "auto":
         return os.cpu_count() or 1
     try:

@@ -6,9 +6,9 @@ waits in its reactor until a descriptor is ready, a prober's timer is due, the n
 check is due or another thread wakes it, then collects the checks that ended: each
 becomes a CheckResult handed to the sink, and the scheduler plans the target's next
 check. Other threads only call `set_targets`, `change_targets` and `stop`, which wake it
-through the reactor's eventfd. Changes (`change_targets`, the fleet's way) are applied a
-few milliseconds' worth per turn, so a batch of 100,000 never holds up the checks due
-meanwhile. The contract between the loop and the probers is in
+through the reactor's eventfd. Changes (`change_targets`, the fleet's way, and what a
+reloaded list changes) are applied a few milliseconds' worth per turn, so a batch of
+100,000 never holds up the checks due meanwhile. The contract between the loop and the probers is in
 `wac.probes.contract`.
 """
 
@@ -78,6 +78,9 @@ class CheckLoop:
         self._failing: set[str] = set()  # targets whose checks raised, logged once each
         self._lock = threading.Lock()
         self._pending: list[Target] | None = None
+        self._pending_applied: threading.Event | None = None
+        self._listed: dict[str, Target] | None = None  # the last list given to set_targets
+        self._relisted = False
         self._changes: deque[_Change] = deque()
         self._change_counts = [0, 0, 0]  # added, removed, changed since the last log line
         self._holds_gc_pause = False  # while changes wait (wac.monitor.gc_pause)
@@ -87,11 +90,30 @@ class CheckLoop:
     def stats(self) -> SchedulerStats:
         return self.scheduler.stats
 
-    def set_targets(self, targets: Iterable[Target]) -> None:
-        """Replace the target list (from any thread); applied by the loop right away."""
+    def set_targets(self, targets: Iterable[Target]) -> threading.Event:
+        """Replace the target list (from any thread); the event is set once it is applied.
+
+        The first list is applied by the loop at once, before any check runs. A later one
+        (a reload) is compared here, in the caller's thread, with the previous list, and
+        only its differences are queued as changes (`change_targets`): the loop applies
+        them a few milliseconds' worth per turn, so a reload of 100,000 targets never
+        holds up the checks due meanwhile. The lists are one owner's (a targets file):
+        targets added by `change_targets` are not part of them.
+        """
+        wanted = {t.id: t for t in targets}
         with self._lock:
-            self._pending = list(targets)
-        self._reactor.wake()
+            previous, self._listed = self._listed, wanted
+            if previous is None:
+                applied = threading.Event()
+                self._pending = list(wanted.values())
+                self._pending_applied = applied
+        if previous is None:
+            self._reactor.wake()
+            return applied
+        remove = [target_id for target_id in previous if target_id not in wanted]
+        upsert = [t for target_id, t in wanted.items() if previous.get(target_id) != t]
+        self._relisted = True  # say again what still cannot be checked
+        return self.change_targets(upsert, remove)
 
     def change_targets(
         self, upsert: Iterable[Target] = (), remove: Iterable[str] = ()
@@ -161,10 +183,12 @@ class CheckLoop:
     def _apply_targets(self) -> None:
         with self._lock:
             targets, self._pending = self._pending, None
+            applied, self._pending_applied = self._pending_applied, None
         if targets is None:
             return
         added, removed, changed = self.scheduler.set_targets(targets, self._clock())
-        self._failing.clear()  # a new list: say again what still cannot be checked
+        if applied is not None:
+            applied.set()
         if added or removed or changed:
             log.info(
                 "targets: %d added, %d removed, %d changed, %d in all",
@@ -181,6 +205,9 @@ class CheckLoop:
             self._holds_gc_pause = True
             GC_PAUSE.acquire()
         counts = self._change_counts
+        if self._relisted:
+            self._relisted = False
+            self._failing.clear()  # a new list: say again what still cannot be checked
         now = clock()
         deadline = now + CHANGES_BUDGET_S
         applied = 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import resource
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ from wac.config import KafkaSettings
 from wac.errors import ConfigError, WacError, described
 from wac.heartbeat.watcher import PushWatcher
 from wac.monitor.file_watch import FileWatch
+from wac.monitor.gc_pause import GC_PAUSE
 from wac.monitor.histogram import Histogram
 from wac.monitor.loop import CheckLoop
 from wac.monitor.metrics import MonitorCollector
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.2  # how often the main thread looks at signals and the targets file
 WATCH_S = 1.0  # how often the targets file is looked at
+RELOAD_SWITCH_INTERVAL_S = 0.0005  # the GIL's switch interval while a reload reads
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,26 @@ def _reload(
     load_targets: Callable[[], list[Target]],
     why: str,
 ) -> None:
+    # Reading 100,000 targets holds the GIL for a second or more: the check loop gets it
+    # back after each switch interval, several times a turn, so a short one keeps it on time.
+    # And the collector held off meanwhile (wac.monitor.gc_pause): a full collection over
+    # 100,000 new targets and the old ones holds the GIL for a second.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, RELOAD_SWITCH_INTERVAL_S))
+    try:
+        with GC_PAUSE.held():
+            _read_and_set(loop, watcher, load_targets, why)
+    finally:
+        sys.setswitchinterval(switch_interval)
+
+
+def _read_and_set(
+    loop: CheckLoop,
+    watcher: PushWatcher | None,
+    load_targets: Callable[[], list[Target]],
+    why: str,
+) -> None:
+    started = time.monotonic()
     try:
         targets = load_targets()
     except ConfigError as exc:
@@ -309,8 +332,10 @@ def _reload(
         )
         log.debug("reload failure", exc_info=True)
         return
-    log.info("reload (%s): %d target(s)", why, len(targets))
-    _set_targets(loop, watcher, targets)
+    log.info(
+        "reload (%s): %d target(s) read in %.2f s", why, len(targets), time.monotonic() - started
+    )
+    _set_targets(loop, watcher, targets)  # compares the lists here, in this thread
 
 
 class _Summary:

@@ -16,8 +16,8 @@ off the loop's thread.
 
 Every check gets a fresh connection and a fresh name lookup (HttpCheck sets
 FRESH_CONNECT, FORBID_REUSE, DNS_CACHE_TIMEOUT=0 and no TLS session cache), so
-nothing is shared between checks through the multi handle's caches even though easy
-handles are reused.
+nothing is shared between checks through the multi handle's caches even though checks
+and their easy handles are reused (pooled, their shared options kept set).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class CurlEngine:
         self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         self._deadline: float | None = None  # when libcurl wants socket_action(TIMEOUT)
         self._checks: dict[int, HttpCheck] = {}  # id(easy handle) -> its check
-        self._pool: list[pycurl.Curl] = []
+        self._pool: list[HttpCheck] = []  # finished checks, their handles configured
         self._pool_size = pool_size
         self._closed = False
         # The reactor's handler for libcurl's sockets, called once per ready socket.
@@ -82,8 +82,14 @@ class CurlEngine:
         policy: ProbePolicy = DEFAULT_POLICY,
         slot: object = None,
     ) -> HttpCheck:
-        easy = self._pool.pop() if self._pool else None
-        return HttpCheck(target, monitor, easy, policy=policy, slot=slot)
+        pool = self._pool
+        while pool:
+            check = pool.pop()
+            if check.monitor == monitor and check.policy is policy:
+                check.prepare(target, slot)
+                return check
+            check.close()
+        return HttpCheck(target, monitor, policy=policy, slot=slot)
 
     def start(self, check: HttpCheck) -> None:
         self._checks[id(check.easy)] = check
@@ -94,9 +100,10 @@ class CurlEngine:
             raise
 
     def recycle(self, check: HttpCheck) -> None:
-        """Keep the check's easy handle for a later check (up to the pool size)."""
+        """Keep the check, its handle configured, for a later one (up to the pool size)."""
         if len(self._pool) < self._pool_size:
-            self._pool.append(check.release())
+            check.release()
+            self._pool.append(check)
         else:
             check.close()
 
@@ -145,8 +152,8 @@ class CurlEngine:
                 self._multi.remove_handle(check.easy)
             check.close()
         self._checks.clear()
-        for easy in self._pool:
-            easy.close()
+        for check in self._pool:
+            check.close()
         self._pool.clear()
         self._multi.close()
 
@@ -177,11 +184,12 @@ class HttpProber:
                 check.close()
                 done.append((check.slot, Failure("the check could not finish", exc)))
                 continue
+            slot, target = check.slot, check.target
             engine.recycle(check)
             if response is None:
-                done.append((check.slot, result))
+                done.append((slot, result))
             else:
-                self._matcher.submit(check.slot, result, check.target, response)
+                self._matcher.submit(slot, result, target, response)
         done.extend(self._matcher.take_done())
         return done
 

@@ -56,17 +56,27 @@ class Response:
 
 
 class HttpCheck:
-    """One check of one target: the configured curl handle and what it collects."""
+    """One check of one target: the configured curl handle and what it collects.
+
+    A check is reused for later checks (`prepare`, the HTTP prober's pool): the options
+    every check shares, and the callbacks, stay set on the handle, and an ordinary target
+    (GET, no headers, body, client certificate or protocol version) sets only its URL,
+    plus its timeout, redirects and TLS verification when they differ from the previous
+    target's. A target with more resets the handle before the next check.
+    """
 
     __slots__ = (
+        "_applied",
         "_body",
         "_body_size",
+        "_custom",
         "_headers",
         "_keep_body",
         "_too_large",
         "blocked_address",
         "checked_at",
         "easy",
+        "https",
         "monitor",
         "policy",
         "slot",
@@ -83,30 +93,39 @@ class HttpCheck:
         slot: object = None,
     ) -> None:
         """`easy`: a handle to reuse (it is reset first); `slot`: the driver's bookkeeping."""
-        self.target = target
         self.monitor = monitor
         self.policy = policy
-        self.blocked_address: str | None = None
-        self.slot = slot
         if easy is None:
             easy = pycurl.Curl()
         else:
             easy.reset()
         self.easy = easy
+        self._configure_shared()
+        self.prepare(target, slot)
+
+    def prepare(self, target: Target, slot: object = None) -> None:
+        """Configure the handle for a check of `target` (a new check, or a reused one)."""
+        if self._custom:
+            self.easy.reset()
+            self._configure_shared()
+        self.target = target
+        self.slot = slot
+        self.blocked_address: str | None = None
+        self.https = target.url[:6].lower() == "https:"
         self._body: list[bytes] = []
         self._body_size = 0
         self._too_large = False
+        subjects = target.assertion_subjects
         self._keep_body = target.method != "HEAD" and (
-            target.compiled_pattern is not None or "BODY" in target.assertion_subjects
+            target.compiled_pattern is not None or "BODY" in subjects
         )
-        self._headers: dict[str, str] | None = {} if "HEADER" in target.assertion_subjects else None
+        self._headers: dict[str, str] | None = {} if "HEADER" in subjects else None
         self._configure()
         self.checked_at = utc_now()
 
-    def _configure(self) -> None:
-        t = self.target
+    def _configure_shared(self) -> None:
+        """The options of every check; they stay set while the handle is reused."""
         c = self.easy
-        c.setopt(pycurl.URL, t.url)
         c.setopt(pycurl.NOSIGNAL, 1)
         # A fresh connection and a fresh name lookup on every check, so that
         # resolve, connect and TLS times are real.
@@ -115,25 +134,48 @@ class HttpCheck:
         c.setopt(pycurl.DNS_CACHE_TIMEOUT, 0)
         # ... and a full TLS handshake: no session resumption from an earlier check.
         c.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
-        timeout_ms = max(1, round(t.timeout * 1000))
-        c.setopt(pycurl.TIMEOUT_MS, timeout_ms)
-        c.setopt(pycurl.CONNECTTIMEOUT_MS, timeout_ms)
         c.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
         c.setopt(pycurl.REDIR_PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
-        c.setopt(pycurl.FOLLOWLOCATION, 1 if t.max_redirects > 0 else 0)
-        c.setopt(pycurl.MAXREDIRS, t.max_redirects)
         c.setopt(pycurl.USERAGENT, USER_AGENT)
         c.setopt(pycurl.ACCEPT_ENCODING, "")
-        c.setopt(pycurl.SSL_VERIFYPEER, 1 if t.verify_tls else 0)
-        c.setopt(pycurl.SSL_VERIFYHOST, 2 if t.verify_tls else 0)
         if self.policy.ca_bundle is not None:
             c.setopt(pycurl.CAINFO, self.policy.ca_bundle)
         if self.policy.block_private:
             # Judged on the address libcurl is about to connect to, after DNS and for
             # every redirect, so neither a DNS answer nor a Location header gets around it.
             c.setopt(pycurl.OPENSOCKETFUNCTION, self._open_socket)
-        if t.url.startswith("https:"):
-            c.setopt(pycurl.OPT_CERTINFO, 1)
+        c.setopt(pycurl.WRITEFUNCTION, self._on_body)
+        self._custom = False  # True once an option beyond these and _configure's is set
+        # (timeout in ms, max_redirects, verify_tls, https) as last set on the handle.
+        self._applied: tuple[int, int, bool, bool] | None = None
+
+    def _configure(self) -> None:
+        t = self.target
+        c = self.easy
+        c.setopt(pycurl.URL, t.url)
+        timeout_ms = max(1, round(t.timeout * 1000))
+        applied = (timeout_ms, t.max_redirects, t.verify_tls, self.https)
+        if applied != self._applied:
+            self._applied = applied
+            c.setopt(pycurl.TIMEOUT_MS, timeout_ms)
+            c.setopt(pycurl.CONNECTTIMEOUT_MS, timeout_ms)
+            c.setopt(pycurl.FOLLOWLOCATION, 1 if t.max_redirects > 0 else 0)
+            c.setopt(pycurl.MAXREDIRS, t.max_redirects)
+            c.setopt(pycurl.SSL_VERIFYPEER, 1 if t.verify_tls else 0)
+            c.setopt(pycurl.SSL_VERIFYHOST, 2 if t.verify_tls else 0)
+            c.setopt(pycurl.OPT_CERTINFO, 1 if self.https else 0)
+        if (
+            t.method == "GET"
+            and not t.headers
+            and t.http_auth is None
+            and t.body is None
+            and t.client_cert is None
+            and t.http_version is None
+            and t.ip_version is None
+            and self._headers is None
+        ):
+            return
+        self._custom = True
         if t.method == "HEAD":
             c.setopt(pycurl.NOBODY, 1)
         elif t.method != "GET":
@@ -152,11 +194,10 @@ class HttpCheck:
             if t.client_key is not None:
                 c.setopt(pycurl.SSLKEY, t.client_key)
         if t.http_version == "2":
-            https = t.url[:6].lower() == "https:"
             c.setopt(
                 pycurl.HTTP_VERSION,
                 pycurl.CURL_HTTP_VERSION_2TLS
-                if https
+                if self.https
                 else pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
             )
         elif t.http_version == "1.1":
@@ -165,7 +206,6 @@ class HttpCheck:
             c.setopt(
                 pycurl.IPRESOLVE, pycurl.IPRESOLVE_V4 if t.ip_version == 4 else pycurl.IPRESOLVE_V6
             )
-        c.setopt(pycurl.WRITEFUNCTION, self._on_body)
         if self._headers is not None:
             c.setopt(pycurl.HEADERFUNCTION, self._on_header)
 
@@ -210,9 +250,8 @@ class HttpCheck:
         c = self.easy
         t = self.target
         status = int(c.getinfo(pycurl.RESPONSE_CODE)) or None
-        phases, total_ms = _phases(
-            c, https=t.url.startswith("https:"), responded=status is not None
-        )
+        https = self.https
+        phases, total_ms = _phases(c, https=https, responded=status is not None)
         error: CheckError | None = None
         body: bytes | None = None
         if self.blocked_address is not None:
@@ -229,9 +268,7 @@ class HttpCheck:
                 "(raise max_body_size if this is expected)",
             )
         elif curl_code == pycurl.E_OPERATION_TIMEDOUT:
-            error = CheckError(
-                "timeout", describe_timeout(t.timeout, phases, https=t.url.startswith("https:"))
-            )
+            error = CheckError("timeout", describe_timeout(t.timeout, phases, https=https))
         elif curl_code != 0:
             error = classify_curl_error(curl_code, curl_message, t.url)
         elif status is None:
@@ -241,7 +278,7 @@ class HttpCheck:
                 body = b"".join(self._body)
             if not t.status_expected(status):
                 error = CheckError("status", _status_message(status, t))
-        tls_expires_at = _certificate_expiry(c) if t.url.startswith("https:") else None
+        tls_expires_at = _certificate_expiry(c) if https else None
         effective = c.getinfo(pycurl.EFFECTIVE_URL)
         details: Details | None = None
         if t.http_version is not None and status is not None:
@@ -278,10 +315,11 @@ class HttpCheck:
             result = with_assertions(result, t, None, self._headers)
         return result, None
 
-    def release(self) -> pycurl.Curl:
-        """The easy handle, for the next check (HttpCheck resets it)."""
+    def release(self) -> None:
+        """Drop what the finished check holds; `prepare` makes it ready for the next."""
         self._body = []
-        return self.easy
+        self._headers = None
+        self.slot = None
 
     def close(self) -> None:
         self._body = []

@@ -15,13 +15,14 @@ the file, the target and the field.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wac.errors import ConfigError
-from wac.targets.entry import entry_where, parse_fields, target_from_entry
+from wac.targets.entry import entry_where, parse_fields, target_from_entry, url_only_target
 from wac.targets.fields import DEFAULT_PARSERS, field_defaults
 from wac.targets.target import Target
 from wac.yaml_config import collector_paused, load_yaml_file, reject_unknown_keys, shown
@@ -90,19 +91,25 @@ def _parse_targets(
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{source}: `targets:` must be a non-empty list of targets")
     targets: list[Target] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, int] = {}  # id -> the number of its entry
     prefix = f"{source}: target"
+    made: dict[str, dict[str, Any]] = {}  # url_only_target's models
+
+    def where_is(number: int) -> str:
+        return entry_where(entries[number - 1], prefix, number)
+
     for index, entry in enumerate(entries, start=1):
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{prefix} #{index}: expected a mapping with at least `url:`")
-        where = entry_where(entry, prefix, index)
-        target = target_from_entry(entry, where, base)
+        target = url_only_target(
+            entry, functools.partial(where_is, index), base, made
+        ) or target_from_entry(entry, where_is(index), base)
         if target.id in seen:
             raise ConfigError(
-                f"{where}: duplicate target id {shown(target.id)} (also {seen[target.id]}); "
-                "give each a distinct `name:`"
+                f"{where_is(index)}: duplicate target id {shown(target.id)} (also "
+                f"{where_is(seen[target.id])}); give each a distinct `name:`"
             )
-        seen[target.id] = where
+        seen[target.id] = index
         targets.append(target)
     _refuse_shared_tokens(targets, source)
     return targets

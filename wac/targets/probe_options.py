@@ -83,9 +83,11 @@ def _http(target: Target, values: Mapping[str, Any], where: str) -> Target:
             raise ConfigError(f"{where}: client_cert is for https:// targets (mutual TLS)")
         pf.check_client_pair(cert, key_file, where)
         changes["client_cert"], changes["client_key"] = cert, key_file
-    changes["http_version"] = values.get("http_version")
-    changes["ip_version"] = values.get("ip_version")
-    return replace(target, **changes)
+    for key in ("http_version", "ip_version"):
+        if values.get(key) is not None:
+            changes[key] = values[key]
+    # Most targets change nothing: replace() costs as much as making the target.
+    return replace(target, **changes) if changes else target
 
 
 def _has_header(target: Target, name: str) -> bool:
