@@ -118,19 +118,24 @@ def _url_secret_spans(raw: str) -> list[Span]:
     colon = raw.find(":", begin, at) if at != -1 else -1
     if colon != -1:
         spans.append((colon + 1, at))
-    query = raw.find("?", at + 1 if colon != -1 else begin)
-    if query != -1:
-        tokens: list[tuple[str | None, int, int]] = []
-        position = query + 1
-        for pair in raw[query + 1 :].split("&"):
-            key, sep, _ = pair.partition("=")
-            value_start = position + len(key) + 1 if sep else position
-            tokens.append(
-                (unquote(key).strip() if sep else None, value_start, position + len(pair))
-            )
-            position += len(pair) + 1
-        spans += _values_of_secrets(tokens)
+    spans += _query_secret_spans(raw, raw.find("?", at + 1 if colon != -1 else begin))
+    if not _well_formed_url(raw):  # the last `@` may be in the query: read it from its `?` too
+        spans += _query_secret_spans(raw, raw.find("?", begin))
     return spans
+
+
+def _query_secret_spans(raw: str, query: int) -> list[Span]:
+    """The secret values of the query that starts at `query` (its `?`; -1: none)."""
+    if query == -1:
+        return []
+    tokens: list[tuple[str | None, int, int]] = []
+    position = query + 1
+    for pair in raw[query + 1 :].split("&"):
+        key, sep, _ = pair.partition("=")
+        value_start = position + len(key) + 1 if sep else position
+        tokens.append((unquote(key).strip() if sep else None, value_start, position + len(pair)))
+        position += len(pair) + 1
+    return _values_of_secrets(tokens)
 
 
 def _well_formed_url(raw: str) -> bool:
