@@ -79,7 +79,7 @@ def test_a_hundred_thousand_changes_do_not_hold_up_the_checks_due_meanwhile(site
         assert loop.change_targets(remove=[t.id for t in many]).wait(30)
         removed_in = time.monotonic() - began
         assert [t.id for t in loop.scheduler.targets] == [fast.id]
-        time.sleep(0.3)
+        time.sleep(1.0)  # the changes may take a fraction of a second: a few checks more
         lateness = loop.stats.take_recent_lateness()
     finally:
         loop.stop()

@@ -190,13 +190,7 @@ class CheckLoop:
         if applied is not None:
             applied.set()
         if added or removed or changed:
-            log.info(
-                "targets: %d added, %d removed, %d changed, %d in all",
-                added,
-                removed,
-                changed,
-                len(self.scheduler),
-            )
+            self._log_counts(added, removed, changed)
 
     def _apply_changes(self) -> None:
         """Apply queued changes for at most CHANGES_BUDGET_S."""
@@ -236,6 +230,9 @@ class CheckLoop:
     def _log_changes(self) -> None:
         added, removed, changed = self._change_counts
         self._change_counts = [0, 0, 0]
+        self._log_counts(added, removed, changed)
+
+    def _log_counts(self, added: int, removed: int, changed: int) -> None:
         log.info(
             "targets: %d added, %d removed, %d changed, %d in all",
             added,

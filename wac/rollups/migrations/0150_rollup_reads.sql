@@ -7,63 +7,35 @@
 -- 2. The overview's uptimes and its sort by uptime read only `checks` and `failures` of
 --    every target over a window: the index on `bucket` carries them (and `target`), so
 --    those reads are index-only scans of narrow entries instead of the wide rows.
-UPDATE rollup_minute SET
-    rt_sum = CASE WHEN rt_sum >= 0 AND rt_sum <= coalesce(rt_count, 0) * 86400000.0 THEN rt_sum END,
-    resolve_ms_sum = CASE WHEN resolve_ms_sum >= 0 AND resolve_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN resolve_ms_sum END,
-    connect_ms_sum = CASE WHEN connect_ms_sum >= 0 AND connect_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN connect_ms_sum END,
-    tls_ms_sum = CASE WHEN tls_ms_sum >= 0 AND tls_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN tls_ms_sum END,
-    processing_ms_sum = CASE WHEN processing_ms_sum >= 0 AND processing_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN processing_ms_sum END,
-    transfer_ms_sum = CASE WHEN transfer_ms_sum >= 0 AND transfer_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN transfer_ms_sum END,
-    rt_min = CASE WHEN rt_min >= 0 AND rt_min <= 86400000.0 THEN rt_min END,
-    rt_max = CASE WHEN rt_max >= 0 AND rt_max <= 86400000.0 THEN rt_max END,
-    tls_expires_at = CASE WHEN tls_expires_at >= '1950-01-01 00:00:00+00' AND tls_expires_at <= '9999-12-31 23:59:59.999999+00' THEN tls_expires_at END
-WHERE NOT coalesce(rt_sum >= 0 AND rt_sum <= coalesce(rt_count, 0) * 86400000.0, rt_sum IS NULL)
-   OR NOT coalesce(resolve_ms_sum >= 0 AND resolve_ms_sum <= coalesce(rt_count, 0) * 86400000.0, resolve_ms_sum IS NULL)
-   OR NOT coalesce(connect_ms_sum >= 0 AND connect_ms_sum <= coalesce(rt_count, 0) * 86400000.0, connect_ms_sum IS NULL)
-   OR NOT coalesce(tls_ms_sum >= 0 AND tls_ms_sum <= coalesce(rt_count, 0) * 86400000.0, tls_ms_sum IS NULL)
-   OR NOT coalesce(processing_ms_sum >= 0 AND processing_ms_sum <= coalesce(rt_count, 0) * 86400000.0, processing_ms_sum IS NULL)
-   OR NOT coalesce(transfer_ms_sum >= 0 AND transfer_ms_sum <= coalesce(rt_count, 0) * 86400000.0, transfer_ms_sum IS NULL)
-   OR NOT coalesce(rt_min >= 0 AND rt_min <= 86400000.0, rt_min IS NULL)
-   OR NOT coalesce(rt_max >= 0 AND rt_max <= 86400000.0, rt_max IS NULL)
-   OR NOT coalesce(tls_expires_at >= '1950-01-01 00:00:00+00' AND tls_expires_at <= '9999-12-31 23:59:59.999999+00', tls_expires_at IS NULL);
-UPDATE rollup_hour SET
-    rt_sum = CASE WHEN rt_sum >= 0 AND rt_sum <= coalesce(rt_count, 0) * 86400000.0 THEN rt_sum END,
-    resolve_ms_sum = CASE WHEN resolve_ms_sum >= 0 AND resolve_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN resolve_ms_sum END,
-    connect_ms_sum = CASE WHEN connect_ms_sum >= 0 AND connect_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN connect_ms_sum END,
-    tls_ms_sum = CASE WHEN tls_ms_sum >= 0 AND tls_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN tls_ms_sum END,
-    processing_ms_sum = CASE WHEN processing_ms_sum >= 0 AND processing_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN processing_ms_sum END,
-    transfer_ms_sum = CASE WHEN transfer_ms_sum >= 0 AND transfer_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN transfer_ms_sum END,
-    rt_min = CASE WHEN rt_min >= 0 AND rt_min <= 86400000.0 THEN rt_min END,
-    rt_max = CASE WHEN rt_max >= 0 AND rt_max <= 86400000.0 THEN rt_max END,
-    tls_expires_at = CASE WHEN tls_expires_at >= '1950-01-01 00:00:00+00' AND tls_expires_at <= '9999-12-31 23:59:59.999999+00' THEN tls_expires_at END
-WHERE NOT coalesce(rt_sum >= 0 AND rt_sum <= coalesce(rt_count, 0) * 86400000.0, rt_sum IS NULL)
-   OR NOT coalesce(resolve_ms_sum >= 0 AND resolve_ms_sum <= coalesce(rt_count, 0) * 86400000.0, resolve_ms_sum IS NULL)
-   OR NOT coalesce(connect_ms_sum >= 0 AND connect_ms_sum <= coalesce(rt_count, 0) * 86400000.0, connect_ms_sum IS NULL)
-   OR NOT coalesce(tls_ms_sum >= 0 AND tls_ms_sum <= coalesce(rt_count, 0) * 86400000.0, tls_ms_sum IS NULL)
-   OR NOT coalesce(processing_ms_sum >= 0 AND processing_ms_sum <= coalesce(rt_count, 0) * 86400000.0, processing_ms_sum IS NULL)
-   OR NOT coalesce(transfer_ms_sum >= 0 AND transfer_ms_sum <= coalesce(rt_count, 0) * 86400000.0, transfer_ms_sum IS NULL)
-   OR NOT coalesce(rt_min >= 0 AND rt_min <= 86400000.0, rt_min IS NULL)
-   OR NOT coalesce(rt_max >= 0 AND rt_max <= 86400000.0, rt_max IS NULL)
-   OR NOT coalesce(tls_expires_at >= '1950-01-01 00:00:00+00' AND tls_expires_at <= '9999-12-31 23:59:59.999999+00', tls_expires_at IS NULL);
-UPDATE rollup_day SET
-    rt_sum = CASE WHEN rt_sum >= 0 AND rt_sum <= coalesce(rt_count, 0) * 86400000.0 THEN rt_sum END,
-    resolve_ms_sum = CASE WHEN resolve_ms_sum >= 0 AND resolve_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN resolve_ms_sum END,
-    connect_ms_sum = CASE WHEN connect_ms_sum >= 0 AND connect_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN connect_ms_sum END,
-    tls_ms_sum = CASE WHEN tls_ms_sum >= 0 AND tls_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN tls_ms_sum END,
-    processing_ms_sum = CASE WHEN processing_ms_sum >= 0 AND processing_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN processing_ms_sum END,
-    transfer_ms_sum = CASE WHEN transfer_ms_sum >= 0 AND transfer_ms_sum <= coalesce(rt_count, 0) * 86400000.0 THEN transfer_ms_sum END,
-    rt_min = CASE WHEN rt_min >= 0 AND rt_min <= 86400000.0 THEN rt_min END,
-    rt_max = CASE WHEN rt_max >= 0 AND rt_max <= 86400000.0 THEN rt_max END,
-    tls_expires_at = CASE WHEN tls_expires_at >= '1950-01-01 00:00:00+00' AND tls_expires_at <= '9999-12-31 23:59:59.999999+00' THEN tls_expires_at END
-WHERE NOT coalesce(rt_sum >= 0 AND rt_sum <= coalesce(rt_count, 0) * 86400000.0, rt_sum IS NULL)
-   OR NOT coalesce(resolve_ms_sum >= 0 AND resolve_ms_sum <= coalesce(rt_count, 0) * 86400000.0, resolve_ms_sum IS NULL)
-   OR NOT coalesce(connect_ms_sum >= 0 AND connect_ms_sum <= coalesce(rt_count, 0) * 86400000.0, connect_ms_sum IS NULL)
-   OR NOT coalesce(tls_ms_sum >= 0 AND tls_ms_sum <= coalesce(rt_count, 0) * 86400000.0, tls_ms_sum IS NULL)
-   OR NOT coalesce(processing_ms_sum >= 0 AND processing_ms_sum <= coalesce(rt_count, 0) * 86400000.0, processing_ms_sum IS NULL)
-   OR NOT coalesce(transfer_ms_sum >= 0 AND transfer_ms_sum <= coalesce(rt_count, 0) * 86400000.0, transfer_ms_sum IS NULL)
-   OR NOT coalesce(rt_min >= 0 AND rt_min <= 86400000.0, rt_min IS NULL)
-   OR NOT coalesce(rt_max >= 0 AND rt_max <= 86400000.0, rt_max IS NULL)
-   OR NOT coalesce(tls_expires_at >= '1950-01-01 00:00:00+00' AND tls_expires_at <= '9999-12-31 23:59:59.999999+00', tls_expires_at IS NULL);
+DO $migration$
+DECLARE
+    ms_sums text[] := ARRAY['rt_sum', 'resolve_ms_sum', 'connect_ms_sum', 'tls_ms_sum',
+                            'processing_ms_sum', 'transfer_ms_sum'];
+    columns text[];
+    checks text[] := '{}';  -- what a sane value of each of `columns` is
+    sets text;
+    wrong text;
+    tier text;
+BEGIN
+    FOR i IN 1 .. array_length(ms_sums, 1) LOOP
+        checks := checks || format('%1$I >= 0 AND %1$I <= coalesce(rt_count, 0) * 86400000.0',
+                                   ms_sums[i]);
+    END LOOP;
+    columns := ms_sums || ARRAY['rt_min', 'rt_max', 'tls_expires_at'];
+    checks := checks
+        || format('%1$I >= 0 AND %1$I <= 86400000.0', 'rt_min')
+        || format('%1$I >= 0 AND %1$I <= 86400000.0', 'rt_max')
+        || format('%1$I >= %2$L AND %1$I <= %3$L', 'tls_expires_at',
+                  '1950-01-01 00:00:00+00', '9999-12-31 23:59:59.999999+00');
+    SELECT string_agg(format('%1$I = CASE WHEN %2$s THEN %1$I END', c, sane), ', '),
+           string_agg(format('NOT coalesce(%2$s, %1$I IS NULL)', c, sane), ' OR ')
+      INTO sets, wrong
+      FROM unnest(columns, checks) AS t(c, sane);
+    FOREACH tier IN ARRAY ARRAY['rollup_minute', 'rollup_hour', 'rollup_day'] LOOP
+        EXECUTE format('UPDATE %I SET %s WHERE %s', tier, sets, wrong);
+    END LOOP;
+END
+$migration$;
 CREATE INDEX rollup_minute_bucket_counts ON rollup_minute (bucket) INCLUDE (target, checks, failures);
 DROP INDEX rollup_minute_bucket;
 CREATE INDEX rollup_hour_bucket_counts ON rollup_hour (bucket) INCLUDE (target, checks, failures);
