@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from psycopg import sql
 
 DEFAULT_TOPIC = "website-monitoring"
@@ -124,14 +124,26 @@ def take(
     return found
 
 
+_COORDINATOR_NOT_READY = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._TIMED_OUT,
+}
+
+
 def _committed(consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
     """The group's committed offsets, once its coordinator answers (it may be loading)."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         try:
             return list(consumer.committed(partitions, timeout=20))
         except KafkaException as exc:
-            if not exc.args[0].retriable() or time.monotonic() > deadline:
+            error = exc.args[0]
+            # A broker just started may not have elected the group's coordinator yet;
+            # librdkafka does not mark every such answer retriable here.
+            waiting = error.retriable() or error.code() in _COORDINATOR_NOT_READY
+            if not waiting or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
 
