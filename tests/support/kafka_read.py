@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from wac.config import load_settings
 from wac.runtime.kafka import client_config
@@ -24,9 +25,7 @@ def read_topic(env: dict[str, str], timeout: float = 20) -> list[tuple[bytes | N
         partitions = list(metadata.topics[kafka.topic].partitions)
         ends = {}
         for p in partitions:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(kafka.topic, p), timeout=timeout
-            )
+            low, high = _watermarks(consumer, TopicPartition(kafka.topic, p), timeout)
             if high > low:
                 ends[p] = high
         consumer.assign([TopicPartition(kafka.topic, p, 0) for p in ends])
@@ -43,3 +42,25 @@ def read_topic(env: dict[str, str], timeout: float = 20) -> list[tuple[bytes | N
         return records
     finally:
         consumer.close()
+
+
+# A topic just created may not have its partition leaders elected everywhere yet.
+_LEADER_NOT_READY = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
+
+
+def _watermarks(consumer: Consumer, partition: TopicPartition, timeout: float) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout=timeout)
+            return low, high
+        except KafkaException as exc:
+            error = exc.args[0]
+            waiting = error.retriable() or error.code() in _LEADER_NOT_READY
+            if not waiting or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
