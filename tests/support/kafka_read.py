@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
+from functools import partial
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
+from tests.support.kafka_ready import LEADER_NOT_READY, once_ready
 from wac.config import load_settings
 from wac.runtime.kafka import client_config
 
@@ -24,8 +25,16 @@ def read_topic(env: dict[str, str], timeout: float = 20) -> list[tuple[bytes | N
         metadata = consumer.list_topics(kafka.topic, timeout=timeout)
         partitions = list(metadata.topics[kafka.topic].partitions)
         ends = {}
+
+        def watermarks(partition: int) -> tuple[int, int]:
+            tp = TopicPartition(kafka.topic, partition)
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+            return low, high
+
         for p in partitions:
-            low, high = _watermarks(consumer, TopicPartition(kafka.topic, p), timeout)
+            low, high = once_ready(
+                partial(watermarks, p), LEADER_NOT_READY, within=timeout, pause=0.2
+            )
             if high > low:
                 ends[p] = high
         consumer.assign([TopicPartition(kafka.topic, p, 0) for p in ends])
@@ -42,25 +51,3 @@ def read_topic(env: dict[str, str], timeout: float = 20) -> list[tuple[bytes | N
         return records
     finally:
         consumer.close()
-
-
-# A topic just created may not have its partition leaders elected everywhere yet.
-_LEADER_NOT_READY = {
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-}
-
-
-def _watermarks(consumer: Consumer, partition: TopicPartition, timeout: float) -> tuple[int, int]:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            low, high = consumer.get_watermark_offsets(partition, timeout=timeout)
-            return low, high
-        except KafkaException as exc:
-            error = exc.args[0]
-            waiting = error.retriable() or error.code() in _LEADER_NOT_READY
-            if not waiting or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)

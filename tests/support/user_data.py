@@ -16,13 +16,14 @@ is compared: the tables and the targets the dashboard lists.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from psycopg import sql
+
+from tests.support.kafka_ready import COORDINATOR_NOT_READY, once_ready
 
 DEFAULT_TOPIC = "website-monitoring"
 DEFAULT_GROUP = "website-monitoring-group"
@@ -124,28 +125,14 @@ def take(
     return found
 
 
-_COORDINATOR_NOT_READY = {
-    KafkaError.NOT_COORDINATOR,
-    KafkaError.COORDINATOR_NOT_AVAILABLE,
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    KafkaError._TIMED_OUT,
-}
-
-
 def _committed(consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
     """The group's committed offsets, once its coordinator answers (it may be loading)."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            return list(consumer.committed(partitions, timeout=20))
-        except KafkaException as exc:
-            error = exc.args[0]
-            # A broker just started may not have elected the group's coordinator yet;
-            # librdkafka does not mark every such answer retriable here.
-            waiting = error.retriable() or error.code() in _COORDINATOR_NOT_READY
-            if not waiting or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    return once_ready(
+        lambda: list(consumer.committed(partitions, timeout=20)),
+        COORDINATOR_NOT_READY,
+        within=60,
+        pause=0.5,
+    )
 
 
 def differences(before: UserData, after: UserData) -> list[str]:
