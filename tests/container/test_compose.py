@@ -20,7 +20,6 @@ import yaml
 from tests.support.containers import (
     ROOT,
     Compose,
-    free_port,
     podman,
     process_uid,
     run_script,
@@ -28,6 +27,7 @@ from tests.support.containers import (
     work_folder,
 )
 from tests.support.processes import wait_for
+from tests.support.servers import free_port
 from tests.support.session import TEST_TOPIC_PREFIX
 from tests.support.store import own_schema, query
 

@@ -15,7 +15,6 @@ import pytest
 
 from tests.support.containers import (
     IMAGE,
-    free_port,
     podman,
     process_uid,
     run_script,
@@ -23,6 +22,7 @@ from tests.support.containers import (
     work_folder,
 )
 from tests.support.processes import wait_for
+from tests.support.servers import free_port
 from tests.support.session import TEST_TOPIC_PREFIX
 from tests.support.store import own_schema, query
 

@@ -29,11 +29,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_web import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.support.browser import SCREENSHOTS, chromium, watched_page
 from tests.support.checks_data import Check, down, insert_checks, up
 from tests.support.processes import stop, wac, wait_for
 from tests.support.servers import free_port
 from tests.support.store import own_schema
+from tests.support.web_server import running_web
 from wac.pages.badges import parse_badge_path
 from wac.rollups import job as rollup
 
@@ -204,11 +205,8 @@ def site(services_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
                     "see https://u:pw-in-cause@host.example/ \u202e" + "y" * 100_000,
                 ),
             )
-        port = free_port()
-        log = folder / "web.log"
         env = {
             **env,
-            "WAC_WEB_PORT": str(port),
             "WAC_WEB_TOKEN": TOKEN,
             "WAC_WEB_ADMIN_TOKEN": ADMIN,
             "WAC_LOG_LEVEL": "INFO",
@@ -238,28 +236,10 @@ def site(services_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
                     now - timedelta(days=4),
                 ),
             )
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "wac", "web", "--no-rollup", "--config", str(config)],
-                env=env,
-                stdout=out,
-                stderr=out,
-                text=True,
-            )
-        site = Site(f"http://127.0.0.1:{port}", port, env, process, log, now, config)
-
-        def ready() -> bool:
-            assert process.poll() is None, log.read_text()
-            try:
-                return request(site, "/healthz")[0] == 200
-            except OSError:
-                return False
-
-        wait_for(ready, 30, "wac web to answer")
-        yield site
-        code, _, _ = stop(process)
-        text = log.read_text()
-        assert code == 0, text
+        args = ["--no-rollup", "--config", str(config)]
+        with running_web(args, env, folder / "web.log") as web:
+            yield Site(web.base, web.port, web.env, web.process, web.log, now, config)
+        text = web.output()
         assert "Traceback" not in text and TOKEN not in text and ADMIN not in text
 
 
@@ -660,29 +640,12 @@ def test_any_badge_or_page_path_is_never_a_500(
 
 
 def test_the_page_in_a_real_browser_at_desktop_and_phone_widths(site: Site) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         for width, height, name in ((1400, 1000, "status-page-1400.png"),
                                     (390, 844, "status-page-390.png")):  # fmt: skip
-            context = browser.new_context(viewport={"width": width, "height": height})
-            page = context.new_page()  # no credentials: the page is public
-            problems: list[str] = []
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
-            outside: list[str] = []
-            page.on(
-                "request",
-                lambda r: None if r.url.startswith((site.base, "data:")) else outside.append(r.url),
-            )
+            watched = watched_page(browser, None, width, height)  # no token: the page is public
+            page = watched.page
             page.goto(site.base + "/status/public")
             page.wait_for_selector('.target[data-target="api"]')
             assert page.title() == "Acme status"
@@ -739,9 +702,8 @@ def test_the_page_in_a_real_browser_at_desktop_and_phone_widths(site: Site) -> N
             path = SCREENSHOTS / name
             page.screenshot(path=str(path), full_page=True)
             shots.append(path)
-            context.close()
-            assert problems == [], problems
-            assert outside == [], outside
+            assert watched.problems == [], watched.problems
+            assert watched.external == [], watched.external
         # The badges as a README shows them: loaded as images, drawn at their width.
         context = browser.new_context(viewport={"width": 700, "height": 300}, device_scale_factor=2)
         page = context.new_page()
@@ -757,7 +719,6 @@ def test_the_page_in_a_real_browser_at_desktop_and_phone_widths(site: Site) -> N
         path = SCREENSHOTS / "status-badges.png"
         page.screenshot(path=str(path), full_page=True)
         shots.append(path)
-        browser.close()
     for path in shots:
         print(f"screenshot: {path}")
 

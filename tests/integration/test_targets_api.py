@@ -10,13 +10,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.test_web import free_port
+from tests.support.browser import chromium, watched_page
 from tests.support.processes import start, stop, wait_for
+from tests.support.servers import free_port
 from tests.support.store import own_schema
 from wac.targets.definition import Definition
 from wac.targets_topic import read_definitions, targets_topic_settings
@@ -169,21 +169,12 @@ def test_the_openapi_document_is_served(api: Api) -> None:
 
 
 def test_the_dashboard_adds_edits_pauses_resumes_and_deletes(api: Api) -> None:
-    from tests.integration.test_web import CHROMIUM, CHROMIUM_ARGS
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
-    from playwright.sync_api import sync_playwright
-
     def topic() -> dict[str, Definition]:
         return read_definitions(targets_topic_settings(api.env))
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(http_credentials={"username": "ops", "password": TOKEN})
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
+    with chromium() as browser:
+        watched = watched_page(browser, TOKEN)
+        page = watched.page
         page.goto(api.base + "/targets")
         page.fill("#admin-token", ADMIN)
         page.dispatch_event("#admin-token", "change")
@@ -196,6 +187,9 @@ def test_the_dashboard_adds_edits_pauses_resumes_and_deletes(api: Api) -> None:
         page.wait_for_selector('.field-error[data-for="interval"]:not(:empty)')
         assert "not a duration" in page.inner_text('.field-error[data-for="interval"]')
         assert "web1" not in topic()
+        # The refused PUT is the one error the browser reports.
+        assert [p for p in watched.problems if "400 (Bad Request)" not in p] == []
+        watched.problems.clear()
 
         page.fill("#f-interval", "30s")
         page.click("#save")
@@ -223,5 +217,5 @@ def test_the_dashboard_adds_edits_pauses_resumes_and_deletes(api: Api) -> None:
         page.locator('tr[data-id="web1"] .delete').click()
         page.wait_for_selector('tr[data-id="web1"]', state="detached")
         assert "web1" not in topic()
-        assert problems == []
-        browser.close()
+    assert watched.problems == []
+    assert watched.external == []

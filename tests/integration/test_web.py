@@ -7,38 +7,25 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from tests.support.browser import SCREENSHOTS, chromium, require_chromium, watched_page
 from tests.support.checks_data import down, insert_checks, prefix, up
-from tests.support.processes import stop, wait_for
+from tests.support.web_server import running_web
 from wac.rollups import job as rollup
 from wac.rollups.tiers import floor_to
 
 pytestmark = pytest.mark.integration
 TOKEN = "s3cret-token-for-tests"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(os.environ.get("WAC_TEST_SCREENSHOTS", "/tmp/wac-web-screenshots"))
 
 
 @dataclass
@@ -54,12 +41,6 @@ class Site:
     run_start: datetime  # the flaky target's failure run
     run_end: datetime
     down_since: datetime
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(site: Site, path: str, token: str | None = TOKEN, basic: bool = False) -> tuple[int, Any]:
@@ -80,7 +61,7 @@ def get(site: Site, path: str, token: str | None = TOKEN, basic: bool = False) -
 
 
 @pytest.fixture(scope="module")
-def site(services_env: dict[str, str]) -> Iterator[Site]:
+def site(services_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     p = prefix()
     steady, broken, flaky = p + "steady", p + "down", p + "flaky"
     flaky_url = f"https://shop-{p}example.test/"
@@ -123,44 +104,24 @@ def site(services_env: dict[str, str]) -> Iterator[Site]:
             ),
         )
 
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_"))}
     env.update(services_env)
-    env.update({"WAC_WEB_PORT": str(port), "WAC_WEB_TOKEN": TOKEN, "WAC_LOG_LEVEL": "INFO"})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wac", "web"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    result = Site(
-        base=f"http://127.0.0.1:{port}",
-        prefix=p,
-        flaky_url=flaky_url,
-        process=process,
-        steady=steady,
-        down=broken,
-        flaky=flaky,
-        now=now,
-        run_start=run_start,
-        run_end=run_end,
-        down_since=down_since,
-    )
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"wac web exited: {process.communicate()}")
-        try:
-            return get(result, "/healthz", None)[0] == 200
-        except OSError:
-            return False
-
-    wait_for(ready, 30, "wac web to answer")
-    yield result
-    code, _, err = stop(process)
-    assert code == 0, err
-    assert TOKEN not in err
+    env.update({"WAC_WEB_TOKEN": TOKEN, "WAC_LOG_LEVEL": "INFO"})
+    with running_web([], env, tmp_path_factory.mktemp("web") / "web.log") as web:
+        yield Site(
+            base=web.base,
+            prefix=p,
+            flaky_url=flaky_url,
+            process=web.process,
+            steady=steady,
+            down=broken,
+            flaky=flaky,
+            now=now,
+            run_start=run_start,
+            run_end=run_end,
+            down_since=down_since,
+        )
+    assert TOKEN not in web.output()
 
 
 def iso(t: datetime) -> str:
@@ -299,33 +260,9 @@ def test_auth_read_only_and_metrics(site: Site) -> None:
 
 
 def test_pages_in_a_real_browser(site: Site) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1360, "height": 900},
-            http_credentials={"username": "ops", "password": TOKEN},
-        )
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
-        external: list[str] = []
-        page.on(
-            "request",
-            lambda r: (
-                None
-                if r.url.startswith(site.base) or r.url.startswith("data:")
-                else external.append(r.url)
-            ),
-        )
+    with chromium() as browser:
+        watched = watched_page(browser, TOKEN)
+        page = watched.page
 
         # Overview: numbers of the known data set, the failing target above the others.
         page.goto(f"{site.base}/?q={site.prefix}")
@@ -405,18 +342,14 @@ def test_pages_in_a_real_browser(site: Site) -> None:
         assert "dns: seen from elsewhere" in page.locator("#incidents tbody tr").inner_text()
         assert page.locator("#failure-runs tbody tr").count() == 0
         assert page.locator("#no-failure-runs").is_visible()
-        browser.close()
-    assert problems == []
-    assert external == []
+    assert watched.problems == []
+    assert watched.external == []
     shutil.rmtree(SCREENSHOTS / "unused", ignore_errors=True)
 
 
 def test_overview_search_filter_sort_and_pages_in_a_real_browser(site: Site) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
-    from playwright.sync_api import Page, sync_playwright
+    require_chromium()
+    from playwright.sync_api import Page
 
     s, d, f = site.steady, site.down, site.flaky
 
@@ -441,16 +374,9 @@ def test_overview_search_filter_sort_and_pages_in_a_real_browser(site: Site) -> 
         with page.expect_response(lambda r: "/api/overview" in r.url, timeout=15_000):
             action()
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1360, "height": 900},
-            http_credentials={"username": "ops", "password": TOKEN},
-        )
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    with chromium() as browser:
+        watched = watched_page(browser, TOKEN)
+        page = watched.page
 
         # Two a page: the failing target first, then the next page.
         page.goto(f"{site.base}/?q={site.prefix}&limit=2")
@@ -496,5 +422,5 @@ def test_overview_search_filter_sort_and_pages_in_a_real_browser(site: Site) -> 
         assert page.locator("#empty").is_visible()
         assert page.locator("#empty").inner_text() == "No target matches."
         page.screenshot(path=str(SCREENSHOTS / "overview-search.png"), full_page=True)
-        browser.close()
-    assert problems == []
+    assert watched.problems == []
+    assert watched.external == []

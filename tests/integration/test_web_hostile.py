@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,11 +26,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_web import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.support.browser import SCREENSHOTS, chromium, watched_page
 from tests.support.checks_data import down, insert_checks, up
-from tests.support.processes import stop, wac, wait_for
-from tests.support.servers import free_port
+from tests.support.processes import wac
 from tests.support.store import own_schema
+from tests.support.web_server import running_web
 
 pytestmark = pytest.mark.integration
 TOKEN = "hostile-test-token"
@@ -67,30 +66,10 @@ def web(services_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
             checks.append(up("plain", at))
         with psycopg.connect(env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
             insert_checks(conn, checks)
-        port = free_port()
+        env = {**env, "WAC_WEB_TOKEN": TOKEN, "WAC_LOG_LEVEL": "INFO"}
         log = tmp_path_factory.mktemp("web") / "web.log"
-        env = {**env, "WAC_WEB_PORT": str(port), "WAC_WEB_TOKEN": TOKEN, "WAC_LOG_LEVEL": "INFO"}
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "wac", "web", "--no-rollup"],
-                env=env,
-                stdout=out,
-                stderr=out,
-                text=True,
-            )
-        site = Web(f"http://127.0.0.1:{port}", port, env, process, log)
-
-        def ready() -> bool:
-            assert process.poll() is None, log.read_text()
-            try:
-                return request(site, "/healthz")[0] == 200
-            except OSError:
-                return False
-
-        wait_for(ready, 30, "wac web to answer")
-        yield site
-        code, _, _ = stop(process)
-        assert code == 0, log.read_text()
+        with running_web(["--no-rollup"], env, log) as web:
+            yield Web(web.base, web.port, web.env, web.process, web.log)
 
 
 def request(
@@ -286,22 +265,9 @@ def test_bidi_and_control_characters_are_shown_escaped_in_wac_report(web: Web) -
 
 
 def test_long_and_bidi_names_in_a_real_browser(web: Web) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1360, "height": 900},
-            http_credentials={"username": "ops", "password": TOKEN},
-        )
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
+    with chromium() as browser:
+        watched = watched_page(browser, TOKEN)
+        page = watched.page
         page.goto(web.base + "/")
         page.wait_for_selector('tr[data-target="plain"]')
         geometry: dict[str, Any] = page.evaluate(
@@ -337,8 +303,8 @@ def test_long_and_bidi_names_in_a_real_browser(web: Web) -> None:
         width = page.evaluate("() => document.documentElement.scrollWidth")
         page.screenshot(path=str(SCREENSHOTS / "target-long-name.png"), full_page=True)
         assert width <= 1360, width
-        browser.close()
-    assert problems == []
+    assert watched.problems == []
+    assert watched.external == []
 
 
 @pytest.mark.parametrize(

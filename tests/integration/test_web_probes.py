@@ -11,23 +11,20 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import psycopg
 import pytest
 
-from tests.integration.test_web import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.support.browser import SCREENSHOTS, chromium, watched_page
 from tests.support.checks_data import Check, insert_checks, insert_raw
-from tests.support.processes import stop, wait_for
-from tests.support.servers import free_port
 from tests.support.store import own_schema
+from tests.support.web_server import running_web
 
 pytestmark = pytest.mark.integration
 TOKEN = "probe-pages-token"
@@ -226,7 +223,7 @@ def checks_of(prefix: str, kind: Kind) -> list[Check]:
 
 
 @pytest.fixture(scope="module")
-def web(services_env: dict[str, str]) -> Iterator[Web]:
+def web(services_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_"))}
     prefix = "p-"
     with own_schema({**base_env, **services_env}) as env:
@@ -247,29 +244,11 @@ def web(services_env: dict[str, str]) -> Iterator[Web]:
                     for name, (details, _) in HOSTILE.items()
                 ],
             )
-        port = free_port()
-        env = {**env, "WAC_WEB_PORT": str(port), "WAC_WEB_TOKEN": TOKEN, "WAC_LOG_LEVEL": "INFO"}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wac", "web", "--no-rollup"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        site = Web(f"http://127.0.0.1:{port}", prefix, process)
-
-        def ready() -> bool:
-            assert process.poll() is None, process.communicate()
-            try:
-                return get(site, "/healthz")[0] == 200
-            except OSError:
-                return False
-
-        wait_for(ready, 30, "wac web to answer")
-        yield site
-        code, _, err = stop(process)
-        assert code == 0, err
-        assert "Traceback" not in err, err[-3000:]
+        env = {**env, "WAC_WEB_TOKEN": TOKEN, "WAC_LOG_LEVEL": "INFO"}
+        log = tmp_path_factory.mktemp("web") / "web.log"
+        with running_web(["--no-rollup"], env, log) as web:
+            yield Web(web.base, prefix, web.process)
+        assert "Traceback" not in web.output(), web.output()[-3000:]
 
 
 def _refuse_constant(name: str) -> None:
@@ -337,27 +316,6 @@ def test_stored_details_the_contract_refuses_are_dropped_field_by_field(
     assert data["latest_check"]["details"] == HOSTILE[case][1]
 
 
-def _browser_page(pw: Any) -> tuple[Any, Any, list[str], list[str]]:
-    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    context = browser.new_context(
-        viewport={"width": 1360, "height": 900},
-        http_credentials={"username": "ops", "password": TOKEN},
-    )
-    page = context.new_page()
-    problems: list[str] = []
-    external: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
-    page.on(
-        "request",
-        lambda r: (
-            None if r.url.startswith(("http://127.0.0.1", "data:")) else external.append(r.url)
-        ),
-    )
-    return browser, page, problems, external
-
-
 def _open_target(page: Any, web: Web, kind: str) -> dict[str, str]:
     page.goto(f"{web.base}/target?name={quote(name_of(web, kind))}&range=1h")
     page.wait_for_selector("#latest-details .detail")
@@ -383,15 +341,9 @@ def _phases_on_page(page: Any) -> dict[str, list[str]]:
 
 
 def test_each_probes_target_page_in_a_real_browser(web: Web) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing (scripts/setup.sh installs it as root)")
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser, page, problems, external = _browser_page(pw)
+    with chromium() as browser:
+        watched = watched_page(browser, TOKEN)
+        page = watched.page
 
         # Overview: a probe label on each target's row.
         page.goto(web.base + "/")
@@ -471,6 +423,5 @@ def test_each_probes_target_page_in_a_real_browser(web: Web) -> None:
         page.screenshot(path=str(SCREENSHOTS / "target-hostile-details.png"), full_page=True)
         for case in ("array", "deep", "huge-numbers"):
             _open_target(page, web, f"hostile-{case}")
-        browser.close()
-    assert problems == []
-    assert external == []
+    assert watched.problems == []
+    assert watched.external == []

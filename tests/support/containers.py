@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -49,12 +48,6 @@ def run_script(name: str, timeout: float = 1200, **env: str) -> str:
     if done.returncode != 0:
         raise AssertionError(f"{name} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def with_root_cert(url: str, path: str) -> str:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urlsplit
 
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from psycopg import sql
 
-from tests.support.kafka_ready import COORDINATOR_NOT_READY, once_ready
+from tests.support.kafka_ready import COORDINATOR_NOT_READY, LEADER_NOT_READY, once_ready
 
 DEFAULT_TOPIC = "website-monitoring"
 DEFAULT_GROUP = "website-monitoring-group"
@@ -111,7 +112,12 @@ def take(
             for p in existing[topic].partitions
         ]
         for tp in partitions:
-            _, high = consumer.get_watermark_offsets(tp, timeout=20)
+            _, high = once_ready(
+                partial(consumer.get_watermark_offsets, tp, timeout=20),
+                LEADER_NOT_READY,
+                within=60,
+                pause=0.5,
+            )
             found.topic_ends[f"{tp.topic}:{tp.partition}"] = high
     finally:
         consumer.close()
