@@ -241,3 +241,31 @@ TARGET = "push://nightly"
 
 def targets_env(env: dict[str, str]) -> dict[str, str]:
     return {**env, "KAFKA_TOPIC": env["KAFKA_TARGETS_TOPIC"]}
+
+
+def test_sighup_reads_the_files_push_targets_again(
+    isolated_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A push target added to the file takes pings after SIGHUP, one removed no longer."""
+    from tests.support.web_server import running_web
+
+    with own_schema(isolated_env) as base_env:
+        env = {**base_env, "TOKEN_ON_TIME": TOKENS["on-time"], "TOKEN_LATE": TOKENS["late"]}
+        config = tmp_path / "targets.yaml"
+        first, second = TARGETS.splitlines()[1:3]
+        config.write_text(f"targets:\n{first}\n")
+        args = ["--no-rollup", "--config", str(config)]
+        store = start(["wac", "store"], env)  # makes the results topic
+        try:
+            with running_web(args, env, tmp_path / "web.log") as web:
+                assert ping(web.port, TOKENS["on-time"]) == 200, web.output()
+                assert ping(web.port, TOKENS["late"]) == 404
+                config.write_text(f"targets:\n{second}\n")
+                web.process.send_signal(signal.SIGHUP)
+                wait_for(lambda: "read again" in web.output(), 20, "the reload")
+                assert ping(web.port, TOKENS["late"]) == 200
+                assert ping(web.port, TOKENS["on-time"]) == 404
+        finally:
+            stop(store)
+        pinged = query(env, "SELECT target FROM push_pings ORDER BY target", ())
+        assert pinged == [("push://late",), ("push://on-time",)]

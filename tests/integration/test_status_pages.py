@@ -13,8 +13,8 @@ import base64
 import http.client
 import json
 import os
+import signal
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -31,8 +31,7 @@ from hypothesis import strategies as st
 
 from tests.support.browser import SCREENSHOTS, chromium, watched_page
 from tests.support.checks_data import Check, down, insert_checks, up
-from tests.support.processes import stop, wac, wait_for
-from tests.support.servers import free_port
+from tests.support.processes import wac, wait_for
 from tests.support.store import own_schema
 from tests.support.web_server import running_web
 from wac.pages.badges import parse_badge_path
@@ -799,22 +798,13 @@ def test_bad_notice_commands_are_one_line_and_exit_2(
         assert len(lines) == 1 and lines[0].startswith("wac: error: "), lines
 
 
-def test_without_tokens_the_dashboard_is_open_and_notices_cannot_be_posted(site: Site) -> None:
+def test_without_tokens_the_dashboard_is_open_and_notices_cannot_be_posted(
+    site: Site, tmp_path: Path
+) -> None:
     env = {k: v for k, v in site.env.items() if k not in ("WAC_WEB_TOKEN", "WAC_WEB_ADMIN_TOKEN")}
-    port = free_port()
-    env["WAC_WEB_PORT"] = str(port)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wac", "web", "--no-rollup", "--config", str(site.config)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    open_site = Site(
-        f"http://127.0.0.1:{port}", port, env, process, site.log, site.now, site.config
-    )
-    try:
-        wait_for(lambda: _answers(open_site), 30, "wac web to answer")
+    args = ["--no-rollup", "--config", str(site.config)]
+    with running_web(args, env, tmp_path / "web.log") as web:
+        open_site = Site(web.base, web.port, web.env, web.process, web.log, site.now, site.config)
         body = json.dumps({"title": "x"}).encode()
         status, _, answer = request(open_site, "/api/pages/public/notices", WRITE, "POST", body)
         assert status == 403 and "set WAC_WEB_ADMIN_TOKEN" in json.loads(answer)["error"]
@@ -822,17 +812,60 @@ def test_without_tokens_the_dashboard_is_open_and_notices_cannot_be_posted(site:
         private = badge(open_site, f"{SECRET_ID}/status")
         assert (private["message"], private["cache"]) == ("down", "private, max-age=60")
         assert badge(open_site, "shop/status")["cache"] == "public, max-age=300"
-    finally:
-        code, _, err = stop(process)
-    assert code == 0 and "Traceback" not in err, err
+    assert "Traceback" not in web.output(), web.output()
 
 
-def _answers(site: Site) -> bool:
-    assert site.process.poll() is None, site.process.communicate()
-    try:
-        return request(site, "/healthz")[0] == 200
-    except OSError:
-        return False
+RELOADED_PAGE = """
+  - slug: reloaded
+    title: Added by a reload
+    groups:
+      - name: Shop
+        targets: [shop]
+"""
+
+
+def test_sighup_reads_the_files_pages_again_and_a_broken_file_keeps_the_old_ones(
+    site: Site, tmp_path: Path
+) -> None:
+    config = tmp_path / "targets.yaml"
+    config.write_text(TARGETS_FILE)
+    args = ["--no-rollup", "--config", str(config)]
+    with running_web(args, site.env, tmp_path / "web.log") as web:
+        on = Site(web.base, web.port, web.env, web.process, web.log, site.now, config)
+
+        def title(slug: str) -> str | None:
+            status, _, body = request(on, f"/status/{slug}/api")
+            return str(json.loads(body)["page"]["title"]) if status == 200 else None
+
+        assert (title("public"), title("reloaded")) == ("Acme status", None)
+        config.write_text(
+            TARGETS_FILE.replace("title: Acme status", "title: Acme status v2") + RELOADED_PAGE
+        )
+        web.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: title("reloaded") == "Added by a reload", 20, "the page added")
+        assert title("public") == "Acme status v2"  # a changed page is not served stale
+        assert "read again: 3 status page(s), 0 push target(s)" in web.output()
+
+        # A page naming a target the file does not have: refused, the pages kept.
+        config.write_text(TARGETS_FILE + RELOADED_PAGE.replace("[shop]", "[no-such-target]"))
+        web.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "are kept" in web.output(), 20, "the refused reload logged")
+        refused = [line for line in web.output().splitlines() if "are kept" in line]
+        assert len(refused) == 1 and "no-such-target" in refused[0], refused
+        assert (title("public"), title("reloaded")) == ("Acme status v2", "Added by a reload")
+
+        config.unlink()  # the file gone: the same
+        web.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: web.output().count("are kept") == 2, 20, "the second refusal")
+        assert title("reloaded") == "Added by a reload"
+    assert "Traceback" not in web.output(), web.output()
+
+
+def test_sighup_without_a_targets_file_changes_nothing(site: Site, tmp_path: Path) -> None:
+    with running_web(["--no-rollup"], site.env, tmp_path / "web.log") as web:
+        web.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "nothing to reload" in web.output(), 20, "the SIGHUP logged")
+        assert web.process.poll() is None  # SIGHUP does not stop it
 
 
 def test_rows_the_contract_refuses_cost_their_figure_not_the_page(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,10 +13,10 @@ import click
 from wac.commands.common import config_option, reports_errors
 from wac.config import Settings, load_environment, load_settings
 from wac.errors import ConfigError
-from wac.pages.config import load_status_pages
 from wac.settings import variables as v
 from wac.settings.options import option
 from wac.targets_topic import TargetsTopicSettings
+from wac.web.served_file import ServedFile, read_served_file
 
 if TYPE_CHECKING:
     from wac.web.push import PushReceiver
@@ -49,19 +50,13 @@ def web_admin_token(env: Mapping[str, str]) -> str | None:
 
 
 def _push_receiver(
-    config: Path | None, settings: Settings, url: str, env: Mapping[str, str]
+    served: ServedFile | None, settings: Settings, url: str, env: Mapping[str, str]
 ) -> PushReceiver | None:
     """The pings of push:// targets: the targets file's and the managed ones (None
     without KAFKA_ENDPOINT, where their results go, unless the file has some)."""
-    from wac.targets import read_targets_file
     from wac.web.push import PushReceiver
 
-    pushed = []
-    if config is not None:
-        targets = read_targets_file(
-            config, default_timeout=settings.check_timeout, require_targets=False
-        ).targets
-        pushed = [t for t in targets if t.scheme == "push"]
+    pushed = served.pushed if served is not None else ()
     if not pushed and not v.KAFKA_ENDPOINT.read(env):
         return None
     return PushReceiver(pushed, url, settings.kafka(), settings.monitor_name, env=env)
@@ -95,10 +90,14 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
     listen_port = web_port(env, port)
     token = web_token(env)
     admin_token = web_admin_token(env)
-    pages = load_status_pages(config) if config is not None else ()
     settings = load_settings(env)
+    reread = (
+        partial(read_served_file, config, settings.check_timeout) if config is not None else None
+    )
+    served = reread() if reread is not None else None
+    pages = served.pages if served is not None else ()
     url = settings.postgres()
-    push = _push_receiver(config, settings, url, env)
+    push = _push_receiver(served, settings, url, env)
     prepare_database(url)
     app = create_app(
         WebConfig(
@@ -109,6 +108,8 @@ def web(host: str, port: str | None, no_rollup: bool, config: Path | None) -> No
             admin_token=admin_token,
             targets_topic=_targets_topic(env),
             push=push,
+            reread_file=reread,
+            file_source=str(config),
         )
     )
     quiet_protocol_errors()

@@ -45,6 +45,7 @@ from wac.web.overview_query import QueryError, parse_overview_query
 from wac.web.push import ROUTE as PUSH_ROUTE
 from wac.web.push import PushReceiver
 from wac.web.rollup_thread import RollupThread
+from wac.web.served_file import ServedFile, reload_on_hangup
 from wac.web.status_pages import StatusPages, access, bearer_matches
 from wac.web.targets_api import FieldError, TargetsApi
 
@@ -79,6 +80,9 @@ class WebConfig:
     admin_token: str | None = None  # writes notices and targets through the API
     targets_topic: TargetsTopicSettings | None = None  # where the targets API writes
     push: PushReceiver | None = None  # heartbeat pings (wac/web/push.py)
+    # The targets file read again on SIGHUP (wac/web/served_file.py); None: no --config.
+    reread_file: Callable[[], ServedFile] | None = None
+    file_source: str = ""
 
 
 def authorized(header: str | None, token: str) -> bool:
@@ -304,14 +308,27 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
     app.router.add_get("/api/report", api_report)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)
-    StatusPages(
+    status_pages = StatusPages(
         pages={p.slug: p for p in config.pages},
         run_query=run_query,
         postgres_url=config.postgres_url,
         token=config.token,
         admin_token=config.admin_token,
         authorized=authorized,
-    ).add_routes(app)
+    )
+    status_pages.add_routes(app)
+
+    def serve_file(served: ServedFile) -> None:
+        status_pages.replace_file_pages(served.pages)
+        if config.push is not None:
+            config.push.replace_file_targets(served.pushed)
+        elif served.pushed:
+            log.warning(
+                "%s now has %d push target(s): restart wac web to take their pings (it "
+                "started without any, and without KAFKA_ENDPOINT)",
+                config.file_source,
+                len(served.pushed),
+            )
 
     def check_admin(request: web.Request, what: str) -> None:
         if not config.admin_token:
@@ -332,8 +349,10 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
         config.push.add_routes(app)
 
     rollups: list[RollupThread] = []
+    stop_reloading: list[Callable[[], None]] = []
 
     async def on_startup(app: web.Application) -> None:
+        stop_reloading.append(reload_on_hangup(config.reread_file, serve_file, config.file_source))
         await asyncio.get_running_loop().run_in_executor(None, pool.open)
         if config.run_rollups:
             thread = RollupThread(config.postgres_url, config.rollup_interval_s, metrics)
@@ -341,6 +360,8 @@ def create_app(config: WebConfig, registry: CollectorRegistry | None = None) -> 
             rollups.append(thread)
 
     async def on_cleanup(app: web.Application) -> None:
+        for remove in stop_reloading:
+            remove()
         for thread in rollups:
             thread.stopping.set()
         loop = asyncio.get_running_loop()

@@ -68,12 +68,7 @@ class PushReceiver:
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._by_digest: dict[bytes, Target] = {}  # the targets file's
-        for target in targets:
-            token = getattr(target.probe_options, "token", None)
-            if target.scheme == "push" and isinstance(token, str):
-                self._by_digest[_digest(token)] = target
-        self._file_ids = {t.id for t in self._by_digest.values()}
+        self.replace_file_targets(targets)
         self._managed: dict[bytes, Target] = {}
         self._env = env
         self._clock = clock
@@ -85,6 +80,18 @@ class PushReceiver:
         self._lock = threading.Lock()
         self._conn: psycopg.Connection | None = None
         self._producer: ConfirmingProducer | None = None
+
+    def replace_file_targets(self, targets: Iterable[Target]) -> None:
+        """The targets file's push targets (at start, and read again on SIGHUP)."""
+        by_digest: dict[bytes, Target] = {}
+        for target in targets:
+            token = getattr(target.probe_options, "token", None)
+            if target.scheme == "push" and isinstance(token, str):
+                by_digest[_digest(token)] = target
+        # Two assignments a lookup in another thread may see apart: an id in neither
+        # only lets a managed target of that id answer for a moment.
+        self._by_digest = by_digest
+        self._file_ids = {t.id for t in by_digest.values()}
 
     @property
     def targets(self) -> int:

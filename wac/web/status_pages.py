@@ -35,7 +35,7 @@ import hmac
 import html
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -138,6 +138,9 @@ class TTLCache:
     def drop(self, key: Any) -> None:
         self._values.pop(key, None)
 
+    def clear(self) -> None:
+        self._values.clear()
+
 
 def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -189,6 +192,15 @@ class StatusPages:
 
     def _forget_api_pages(self) -> None:
         self._api_read_at = None
+
+    def replace_file_pages(self, pages: Iterable[StatusPage]) -> None:
+        """The targets file's pages, read again (SIGHUP): served from the next request;
+        the views and badges computed for the old ones are dropped."""
+        self.pages = {p.slug: p for p in pages}
+        self.listed = frozenset(t for p in self.pages.values() for t in p.target_ids)
+        self.views.clear()
+        self.badges.clear()
+        self._forget_api_pages()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/status/{slug}", self.page)
