@@ -18,7 +18,12 @@ from wac.rollups.job import minute_runs
 from wac.rollups.tiers import HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to
 
 T = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+UNITS = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+}
 
 
 def assert_exact_cover(pieces: list[Piece], start: datetime, end: datetime) -> None:
@@ -32,7 +37,7 @@ def assert_exact_cover(pieces: list[Piece], start: datetime, end: datetime) -> N
             assert floor_to(p.start, unit) == p.start and floor_to(p.end, unit) == p.end
 
 
-def test_a_year_is_mostly_days_with_finer_edges_and_a_raw_tail() -> None:
+def test_a_year_is_mostly_weeks_with_finer_edges_and_a_raw_tail() -> None:
     start = T - timedelta(days=365, seconds=17)
     watermark = T - timedelta(minutes=3)
     pieces = plan_window(start, T, watermark)
@@ -40,9 +45,21 @@ def test_a_year_is_mostly_days_with_finer_edges_and_a_raw_tail() -> None:
     sources = [p.source for p in pieces]
     assert sources[0] == "raw" and sources[-1] == "raw"  # sub-minute edge, tail
     assert pieces[-1].start == watermark
-    assert sources.count("day") == 1
-    days = next(p for p in pieces if p.source == "day")
-    assert days.end - days.start >= timedelta(days=363)
+    assert sources.count("week") == 1
+    weeks = next(p for p in pieces if p.source == "week")
+    assert weeks.end - weeks.start >= timedelta(days=365 - 14)
+    # Whole days only at the edges: fewer than a week of them at each end.
+    days = [p for p in pieces if p.source == "day"]
+    assert sum((p.end - p.start for p in days), timedelta(0)) < timedelta(days=14)
+    # Weeks start where 7-day series bins start: Thursdays, counted from the epoch.
+    assert weeks.start.weekday() == 3 and weeks.start.time() == datetime.min.time()
+
+
+def test_a_window_limited_to_days_reads_no_weeks() -> None:
+    start, watermark = T - timedelta(days=60), T - timedelta(minutes=3)
+    pieces = plan_window(start, T, watermark, coarsest="day")
+    assert_exact_cover(pieces, start, T)
+    assert "week" not in {p.source for p in pieces}
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -51,7 +68,7 @@ def test_random_windows_are_covered_exactly(seed: int) -> None:
     start = T - timedelta(seconds=rnd.randint(1, 90 * 86400))
     end = start + timedelta(seconds=rnd.randint(1, 40 * 86400))
     watermark = floor_to(T - timedelta(seconds=rnd.randint(0, 50 * 86400)), UNITS["minute"])
-    coarsest = rnd.choice(["minute", "hour", "day"])
+    coarsest = rnd.choice(["minute", "hour", "day", "week"])
     pieces = plan_window(start, end, watermark, coarsest=coarsest)
     assert_exact_cover(pieces, start, end)
     for p in pieces:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from wac.errors import ConfigError
-from wac.rollups.tiers import DAY, HOUR, MINUTE, ceil_to, floor_to
+from wac.rollups.tiers import DAY, HOUR, MINUTE, WEEK, ceil_to, floor_to
 from wac.settings.durations import parse_duration_text
 
-SOURCE_UNITS = {"day": DAY, "hour": HOUR, "minute": MINUTE}
+SOURCE_UNITS = {"week": WEEK, "day": DAY, "hour": HOUR, "minute": MINUTE}
 
 
 # Times a window may start or end at: with room on both sides for the window's arithmetic.
@@ -76,7 +76,7 @@ def resolve_window(
 
 @dataclass(frozen=True)
 class Piece:
-    source: str  # "raw", "minute", "hour" or "day"
+    source: str  # "raw", "minute", "hour", "day" or "week"
     start: datetime
     end: datetime
 
@@ -86,7 +86,7 @@ def plan_window(
     end: datetime,
     watermark: datetime | None,
     minute_horizon: datetime | None = None,
-    coarsest: str = "day",
+    coarsest: str = "week",
 ) -> list[Piece]:
     """Split [start, end) into non-overlapping pieces that together cover it exactly.
 
@@ -112,7 +112,7 @@ def plan_window(
     pieces: list[Piece] = []
     if start < a and not old_start:
         pieces.append(Piece("raw", start, a))
-    units = [u for u in ("day", "hour", "minute") if SOURCE_UNITS[u] <= SOURCE_UNITS[coarsest]]
+    units = [u for u in SOURCE_UNITS if SOURCE_UNITS[u] <= SOURCE_UNITS[coarsest]]
     pieces += _decompose(a, b, units)
     if b < end and not old_end:
         pieces.append(Piece("raw", b, end))

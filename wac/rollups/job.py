@@ -1,7 +1,7 @@
-"""Rollups of `checks`: per-minute, per-hour and per-day aggregates per target.
+"""Rollups of `checks`: per-minute, per-hour, per-day and per-week aggregates per target.
 
 The rollup job aggregates *closed* minutes (older than `settle`) from raw rows into
-`rollup_minute`, then recomputes the hours and days those minutes belong to. It never
+`rollup_minute`, then recomputes the hours, days and weeks those minutes belong to. It never
 touches the store's hot path: it runs beside it (in `wac web`, or `wac rollup`), reads
 `checks` by time range and writes only its own tables.
 
@@ -13,8 +13,8 @@ touches the store's hot path: it runs beside it (in `wac web`, or `wac rollup`),
   process that does not get it skips the pass (`wac rollup --once` waits for it).
 - Late rows (a store that was down catches up with old results): the store marks the
   minutes of its late rows in `rollup_dirty`, in the transaction that writes them. Each
-  pass takes the marks and recomputes those minutes and the hours and days they are
-  part of (hours straight from raw rows where the minutes were pruned), so the next
+  pass takes the marks and recomputes those minutes and the hours, days and weeks they
+  are part of (hours straight from raw rows where the minutes were pruned), so the next
   pass makes every answer exact, however old the rows. As a fallback for rows written
   by other means, each pass also compares, per minute, the raw row count with the
   rolled-up count over the last `recheck` (and `deep_recheck` now and then) and
@@ -42,9 +42,11 @@ from psycopg import sql
 
 from wac.rollups.tiers import (
     DAY,
+    EPOCH,
     HOUR,
     METRIC_COLUMNS,
     MINUTE,
+    TIER_BELOW,
     TIER_TABLES,
     TIERS,
     ceil_to,
@@ -102,9 +104,10 @@ def recompute_tier(
     end: datetime,
     targets: Sequence[str] | None = None,
 ) -> int:
-    """Recompute rollup_hour or rollup_day buckets overlapping [start, end) from the tier below."""
+    """Recompute rollup_hour, rollup_day or rollup_week buckets overlapping [start, end)
+    from the tier below."""
     unit = TIERS[tier]
-    below = {"hour": "rollup_minute", "day": "rollup_hour"}[tier]
+    below = TIER_TABLES[TIER_BELOW[tier]]
     lo, hi = floor_to(start, unit), ceil_to(end, unit)
     rows = sql.SQL("{below} WHERE bucket >= {lo} AND bucket < {hi} AND {targets}").format(
         below=sql.Identifier(below),
@@ -124,14 +127,17 @@ def _fill_tier(
 ) -> int:
     """Upsert the `tier` buckets of `rows` (a FROM clause): one per target and `tier`
     unit of its `time` column, of the aggregates `values`; returns buckets written."""
+    # date_bin from the epoch: a week from a Thursday, as `floor_to` and series bins;
+    # for minutes, hours and days the same buckets as date_trunc in UTC.
     query = sql.SQL(
         "INSERT INTO {table} ({cols}) "
-        "SELECT target, date_trunc({unit}, {time}, 'UTC'), {values} FROM {rows} "
+        "SELECT target, date_bin({unit}, {time}, {epoch}), {values} FROM {rows} "
         "GROUP BY 1, 2 {upsert}"
     ).format(
         table=sql.Identifier(TIER_TABLES[tier]),
         cols=_columns(),
-        unit=sql.Literal(tier),
+        unit=sql.Literal(TIERS[tier]),
+        epoch=sql.Literal(EPOCH),
         time=time,
         values=values,
         rows=rows,
@@ -146,13 +152,15 @@ def recompute(
     end: datetime,
     targets: Sequence[str] | None = None,
 ) -> int:
-    """Minutes of [start, end) from raw rows, then the hours and days they are part of."""
+    """Minutes of [start, end) from raw rows, then the hours, days and weeks they are
+    part of."""
     start, end = floor_to(start, MINUTE), ceil_to(end, MINUTE)
     if end <= start:
         return 0
     written = recompute_minutes(conn, start, end, targets)
     recompute_tier(conn, "hour", start, end, targets)
     recompute_tier(conn, "day", start, end, targets)
+    recompute_tier(conn, "week", start, end, targets)
     return written
 
 
@@ -201,10 +209,10 @@ def take_marked_minutes(
 def recompute_marked(
     conn: psycopg.Connection, minutes: Sequence[datetime], horizon: datetime | None
 ) -> None:
-    """Recompute these rolled-up minutes and the hours and days they are part of.
+    """Recompute these rolled-up minutes and the hours, days and weeks they are part of.
 
-    Minutes before `horizon` were pruned (their hours and days remain): there the hours
-    are recomputed straight from raw rows, then their days.
+    Minutes before `horizon` were pruned (their hours, days and weeks remain): there the
+    hours are recomputed straight from raw rows, then their days and weeks.
     """
     recent = [m for m in minutes if horizon is None or m >= horizon]
     for a, b in minute_runs(recent):
@@ -213,6 +221,7 @@ def recompute_marked(
     for a, b in _runs(hours, HOUR):
         recompute_minutes(conn, a, b, tier="hour")
         recompute_tier(conn, "day", a, b)
+        recompute_tier(conn, "week", a, b)
 
 
 def minute_runs(minutes: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
