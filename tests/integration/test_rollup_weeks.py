@@ -1,7 +1,9 @@
 """The week tier on the real PostgreSQL: a window read from weeks gives exactly the
 numbers it gives from days alone and from raw rows alone (checks, failures by kind,
 the histogram, extremes, sums, percentiles), after a backfill, after late rows (before
-and after the minute horizon), after `rebuild`, and as migration 0153 fills it."""
+and after the minute horizon), after `rebuild`, and as migration 0153 fills it. A
+window that reaches the watermark ends on the row of the bucket holding it, which
+holds its minutes up to the watermark and no later one."""
 
 from __future__ import annotations
 
@@ -90,6 +92,9 @@ def answers(
         "raw": plan_window(days[0].start, days[-1].end, None),
     }
     assert "week" in {p.source for p in plans["weeks"]}, plans["weeks"]
+    assert snap.watermark is not None
+    if end > snap.watermark:  # a partial bucket's row, up to the watermark, then raw rows
+        assert plans["weeks"][-2].end == snap.watermark != floor_to(snap.watermark, HOUR)
     assert "week" not in {p.source for p in plans["days"]}
     assert {p.source for p in plans["raw"]} == {"raw"}
     return {
@@ -139,11 +144,19 @@ def test_weeks_give_the_numbers_of_days_and_of_raw_rows(conn: psycopg.Connection
     roll_up(conn)
     assert_exact(conn, windows)
 
-    # `rebuild` (`wac rollup --rebuild`) recomputes the weeks too.
+    # `rebuild` (`wac rollup --rebuild`) recomputes the weeks too, and no minute at or
+    # after the watermark, whose rows readers read raw.
     repaired = week_rows(conn)
     conn.execute("UPDATE rollup_week SET checks = checks + 1, rt_b10 = 999")
-    rollup.rebuild(conn, first, now - 3 * MINUTE, chunk=timedelta(days=5))
+    insert_checks(conn, history(now - timedelta(seconds=40), now, timedelta(seconds=10), seed=7))
+    rollup.rebuild(conn, first, datetime.now(UTC), chunk=timedelta(days=5))
     assert week_rows(conn) == repaired
+    watermark, _ = rollup.read_state(conn)
+    assert watermark is not None
+    for tier in ("rollup_minute", "rollup_hour", "rollup_day", "rollup_week"):
+        row = conn.execute(f"SELECT sum(checks) FROM {tier} WHERE bucket >= %s", (watermark,))
+        assert row.fetchone() == (None,), tier  # nothing rolled up there yet
+    assert_exact(conn, [(w[0], datetime.now(UTC)) for w in windows])
 
     # Migration 0153 sums the days already rolled up into the weeks the job would write.
     backfill = next(text for _, name, text in available_migrations() if name.startswith("0153"))

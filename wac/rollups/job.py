@@ -7,6 +7,10 @@ touches the store's hot path: it runs beside it (in `wac web`, or `wac rollup`),
 
 - Incremental with a watermark: minutes before `rollup_state.watermark` are rolled up;
   readers take raw rows at or after it, so answers are exact up to the current second.
+  No rollup row ever holds a minute at or after the watermark (the watermark moves in
+  the transaction that rolls its minutes up; `rebuild` stops at it): the row of the
+  hour, day or week that holds the watermark holds exactly its minutes before it, and
+  readers read that one row instead of the finer rows under it.
 - Idempotent: every step *recomputes* buckets from the tier below (INSERT … ON
   CONFLICT DO UPDATE with the new totals), so running a range twice changes nothing.
 - Safe with several processes: a pass holds a transaction-level advisory lock; a
@@ -375,13 +379,20 @@ def rebuild(
     targets: Sequence[str] | None = None,
     chunk: timedelta = timedelta(hours=6),
 ) -> int:
-    """Recompute [start, end) from raw rows (repair after a very late catch-up), in chunks."""
+    """Recompute [start, end) from raw rows (repair after a very late catch-up), in chunks.
+
+    Only what is rolled up: up to the watermark, which the job's passes advance. A
+    rollup row never holds a minute at or after the watermark (readers rely on it).
+    """
     written = 0
     lo = floor_to(start, MINUTE)
     while lo < end:
-        hi = min(ceil_to(end, MINUTE), lo + chunk)
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,))
+            watermark, _ = read_state(conn)
+            hi = min(ceil_to(end, MINUTE), lo + chunk, watermark or lo)
+            if hi <= lo:
+                break
             written += recompute(conn, lo, hi, targets)
         lo = hi
     return written
