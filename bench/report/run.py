@@ -13,21 +13,21 @@ is less than `MAX_AGE` old):
   filter, and the fleet sorted by 30-day uptime), and `wac report --since 30d` in 2 s.
 
 The checks themselves are not inserted (hours of COPY): the bench generates, in SQL,
-what the rollup job would have made of them, in the real schema (the migrations):
-every day of every target in `rollup_day`; in `rollup_hour` and `rollup_minute`, the
-buckets of every target where a window of the bench reads them, which is near its
-edges (a window is whole days, then whole hours, then minutes at each end): from a
-window's start to the end of its day (hours) or hour (minutes), for windows starting
-up to `MAX_AGE` after generation, and from the start of the day or hour that holds the
-watermark to it. Then every target's raw checks of
-the last 10 minutes (the rollup watermark 3 minutes back, as the job leaves it, so
-readers read a raw tail too) and its row in `targets` (status, since, last error,
-certificate; 2 % of the fleet down, 1 % never checked). Each target has its own
-typical latency spread over 6 histogram buckets, about 1 % of its minutes hold a
-failure, and half the targets are HTTPS with a certificate expiry. Rows are made
-once per 20 kinds of target and copied to every target of the kind (an INSERT ...
-SELECT of plain columns); the bench's tables are unlogged (no WAL to write: reads are
-the same).
+what the rollup job would have made of them, in the real schema (the migrations): every
+day of every target in `rollup_day`, and their sums in `rollup_week`; in `rollup_hour`
+and `rollup_minute`, the buckets of every target where a window of the bench reads them,
+which is near its edges (a window is whole days, then whole hours, then minutes at each
+end): from a window's start to the end of its day (hours) or hour (minutes), for windows
+starting up to `MAX_AGE` after generation, and from the start of the day or hour that
+holds the watermark to it; the rows of the hour, day and week that hold the watermark
+(their minutes up to it, which a window ending now reads). Then every target's raw
+checks of the last 10 minutes (the rollup watermark 3 minutes back, as the job leaves
+it, so readers read a raw tail too) and its row in `targets` (status, since, last error,
+certificate; 2 % of the fleet down, 1 % never checked). Each target has its own typical
+latency spread over 6 histogram buckets, about 1 % of its minutes hold a failure, and
+half the targets are HTTPS with a certificate expiry. Rows are made once per 20 kinds of
+target and copied to every target of the kind (an INSERT ... SELECT of plain columns);
+the bench's tables are unlogged (no WAL to write: reads are the same).
 
 Printed for each goal: the median over `--runs` runs (at least 3), the spread (min to
 max), the ratio of the median to the goal, PASS or FAIL, and the load average when the
@@ -56,6 +56,7 @@ from psycopg import sql
 
 from tests.support.processes import stop, wait_for
 from wac.db.migrate import migrate
+from wac.rollups.job import recompute_tier
 from wac.rollups.tiers import (
     DAY,
     FAIL_COLUMNS,
@@ -70,7 +71,7 @@ from wac.rollups.tiers import (
 
 KINDS_OF_TARGET = 20
 MAX_AGE = timedelta(minutes=30)  # how long after generation a data set is read right
-TIER_TABLES = ("rollup_day", "rollup_hour", "rollup_minute")
+TIER_TABLES = ("rollup_week", "rollup_day", "rollup_hour", "rollup_minute")
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,15 @@ def generate(conn: psycopg.Connection, data: DataSet, windows: list[timedelta]) 
         rows = generate_tier(conn, table, unit, ranges, data.targets, watermark)
         conn.commit()
         print(f"  {table}: {rows:,} rows in {time.monotonic() - started:.0f} s", flush=True)
+    # The weeks as the rollup job sums them from the days (the days must be in first),
+    # and the rows of the hour, day and week that hold the watermark, which hold their
+    # minutes up to it, as the job leaves them (readers read them at a window's end).
+    started = time.monotonic()
+    rows = recompute_tier(conn, "week", floor_to(now - timedelta(days=data.days + 1), DAY), now)
+    for tier in ("hour", "day", "week"):
+        recompute_tier(conn, tier, watermark - MINUTE, watermark)
+    conn.commit()
+    print(f"  rollup_week: {rows:,} rows in {time.monotonic() - started:.0f} s", flush=True)
     started = time.monotonic()
     for _, definition in indexes:
         conn.execute(definition)

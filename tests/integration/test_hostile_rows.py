@@ -81,7 +81,10 @@ def reader(env: dict[str, str]) -> Iterator[psycopg.Connection]:
 
 
 def reset(conn: psycopg.Connection) -> None:
-    conn.execute("TRUNCATE checks, rollup_minute, rollup_hour, rollup_day, rollup_dirty, targets")
+    conn.execute(
+        "TRUNCATE checks, rollup_minute, rollup_hour, rollup_day, rollup_week, rollup_dirty, "
+        "targets"
+    )
     conn.execute("UPDATE rollup_state SET watermark = NULL, minute_horizon = NULL")
 
 

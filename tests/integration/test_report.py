@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.checks_data import down, insert_checks, prefix, up
 from tests.support.processes import wac
-from wac.rollups import job as rollup
+from tests.support.rollups import roll_up_known_checks
 from wac.rollups.tiers import floor_to
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def test_report_numbers_status_and_certificate(services_env: dict[str, str]) -> 
             checks.append(up(broken, at, rt=250.0))
     with psycopg.connect(services_env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
         insert_checks(conn, checks)
-        rollup.recompute(conn, base, base + timedelta(minutes=100), [steady, broken])
+        roll_up_known_checks(conn, base, base + timedelta(minutes=100), [steady, broken])
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_"))}
     env.update(services_env)
@@ -102,7 +102,7 @@ def test_report_names_the_probe_and_its_failure_kinds(services_env: dict[str, st
         check.url = "icmp://192.0.2.1" if check.target == router else "push://nightly"
     with psycopg.connect(services_env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
         insert_checks(conn, checks)
-        rollup.recompute(conn, base, base + timedelta(minutes=30), [router, cron])
+        roll_up_known_checks(conn, base, base + timedelta(minutes=30), [router, cron])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "POSTGRES_"))}
     env.update(services_env)
     done = wac(["report", "--since", "1h", "--target", router, "--target", cron, "--json"], env)

@@ -20,8 +20,8 @@ import pytest
 
 from tests.support.browser import SCREENSHOTS, chromium, require_chromium, watched_page
 from tests.support.checks_data import down, insert_checks, prefix, up
+from tests.support.rollups import roll_up_known_checks
 from tests.support.web_server import running_web
-from wac.rollups import job as rollup
 from wac.rollups.tiers import floor_to
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def site(services_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     down_since = base + timedelta(minutes=330, seconds=10)
     with psycopg.connect(services_env["POSTGRES_ENDPOINT"], autocommit=True) as conn:
         insert_checks(conn, checks)
-        rollup.recompute(conn, base, base + timedelta(hours=6), [steady, broken, flaky])
+        roll_up_known_checks(conn, base, base + timedelta(hours=6), [steady, broken, flaky])
         # The alerts' incidents, as `wac alert` records them; the steady target's was seen
         # by another location, whose checks are not in this data set.
         conn.execute(

@@ -15,13 +15,22 @@ from wac.errors import ConfigError
 from wac.reports.aggregate import percentile, percentiles
 from wac.reports.window import Piece, parse_duration, parse_time, plan_window, resolve_window
 from wac.rollups.job import minute_runs
-from wac.rollups.tiers import HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, floor_to
+from wac.rollups.tiers import HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, ceil_to, floor_to
 
 T = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+UNITS = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+}
 
 
-def assert_exact_cover(pieces: list[Piece], start: datetime, end: datetime) -> None:
+def assert_exact_cover(
+    pieces: list[Piece], start: datetime, end: datetime, watermark: datetime | None = None
+) -> None:
+    """The pieces meet end to end over [start, end); a tier's piece is whole buckets, or
+    the one bucket that holds the watermark, up to the watermark."""
     assert pieces[0].start == start and pieces[-1].end == end
     for a, b in itertools.pairwise(pieces):
         assert a.end == b.start, pieces
@@ -29,20 +38,74 @@ def assert_exact_cover(pieces: list[Piece], start: datetime, end: datetime) -> N
         assert p.start < p.end
         if p.source != "raw":
             unit = UNITS[p.source]
-            assert floor_to(p.start, unit) == p.start and floor_to(p.end, unit) == p.end
+            assert floor_to(p.start, unit) == p.start
+            if p.end == watermark and floor_to(p.end, unit) != p.end:
+                assert p.start == floor_to(watermark, unit), p
+            else:
+                assert floor_to(p.end, unit) == p.end, p
 
 
-def test_a_year_is_mostly_days_with_finer_edges_and_a_raw_tail() -> None:
+def test_a_year_is_mostly_weeks_with_finer_edges_and_a_raw_tail() -> None:
     start = T - timedelta(days=365, seconds=17)
     watermark = T - timedelta(minutes=3)
     pieces = plan_window(start, T, watermark)
-    assert_exact_cover(pieces, start, T)
+    assert_exact_cover(pieces, start, T, watermark)
     sources = [p.source for p in pieces]
     assert sources[0] == "raw" and sources[-1] == "raw"  # sub-minute edge, tail
     assert pieces[-1].start == watermark
-    assert sources.count("day") == 1
-    days = next(p for p in pieces if p.source == "day")
-    assert days.end - days.start >= timedelta(days=363)
+    assert sources.count("week") == 2  # whole weeks, then the week of the watermark
+    weeks = next(p for p in pieces if p.source == "week")
+    assert weeks.end - weeks.start >= timedelta(days=365 - 14)
+    # The end: one piece, the row of the week that holds the watermark, up to it.
+    assert pieces[-2] == Piece("week", floor_to(watermark, timedelta(days=7)), watermark)
+    # Whole days only at the start: fewer than a week of them.
+    days = [p for p in pieces if p.source == "day"]
+    assert sum((p.end - p.start for p in days), timedelta(0)) < timedelta(days=7)
+    # Weeks start where 7-day series bins start: Thursdays, counted from the epoch.
+    assert weeks.start.weekday() == 3 and weeks.start.time() == datetime.min.time()
+
+
+def test_a_window_limited_to_days_reads_no_weeks() -> None:
+    start, watermark = T - timedelta(days=60), T - timedelta(minutes=3)
+    pieces = plan_window(start, T, watermark, coarsest="day")
+    assert_exact_cover(pieces, start, T, watermark)
+    assert "week" not in {p.source for p in pieces}
+    assert pieces[-2] == Piece("day", floor_to(watermark, timedelta(days=1)), watermark)
+
+
+@pytest.mark.parametrize(
+    ("since", "last"),
+    [
+        # The watermark's week starts inside the window: its row.
+        (timedelta(days=10), "week"),
+        # It starts before the window; its day does not: the day's row.
+        (timedelta(hours=20), "day"),
+        # The day starts before too: the row of the watermark's hour.
+        (timedelta(hours=2), "hour"),
+        # Only minutes are inside: they are read as they are.
+        (timedelta(minutes=30), "minute"),
+    ],
+)
+def test_the_end_is_one_row_of_the_coarsest_bucket_inside_the_window(
+    since: timedelta, last: str
+) -> None:
+    watermark = T + timedelta(minutes=57)  # a Tuesday, 12:57
+    now = watermark + timedelta(minutes=2, seconds=30)
+    pieces = plan_window(now - since, now, watermark)
+    assert_exact_cover(pieces, now - since, now, watermark)
+    assert pieces[-1] == Piece("raw", watermark, now)
+    if last == "minute":
+        assert pieces[-2] == Piece("minute", ceil_to(now - since, UNITS[last]), watermark)
+    else:
+        assert pieces[-2] == Piece(last, floor_to(watermark, UNITS[last]), watermark)
+
+
+def test_a_window_ending_before_the_watermark_reads_whole_buckets_only() -> None:
+    watermark = T + timedelta(minutes=57)
+    end = watermark - timedelta(minutes=3)
+    pieces = plan_window(T - timedelta(days=20), end, watermark)
+    assert_exact_cover(pieces, T - timedelta(days=20), end)
+    assert pieces[-1] == Piece("minute", floor_to(end, timedelta(hours=1)), end)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -51,9 +114,9 @@ def test_random_windows_are_covered_exactly(seed: int) -> None:
     start = T - timedelta(seconds=rnd.randint(1, 90 * 86400))
     end = start + timedelta(seconds=rnd.randint(1, 40 * 86400))
     watermark = floor_to(T - timedelta(seconds=rnd.randint(0, 50 * 86400)), UNITS["minute"])
-    coarsest = rnd.choice(["minute", "hour", "day"])
+    coarsest = rnd.choice(["minute", "hour", "day", "week"])
     pieces = plan_window(start, end, watermark, coarsest=coarsest)
-    assert_exact_cover(pieces, start, end)
+    assert_exact_cover(pieces, start, end, watermark)
     for p in pieces:
         if p.source != "raw":
             assert p.end <= watermark
@@ -107,9 +170,31 @@ def test_percentile_of_nothing_is_none() -> None:
 def test_percentiles_in_one_pass_are_each_percentile(
     hist: list[int], qs: list[float], rt_min: float | None, rt_max: float | None
 ) -> None:
-    assert percentiles(hist, qs, rt_min, rt_max) == [
-        percentile(hist, q, rt_min, rt_max) for q in qs
-    ]
+    expected = [walked_percentile(hist, q, rt_min, rt_max) for q in qs]
+    assert percentiles(hist, qs, rt_min, rt_max) == expected
+    assert [percentile(hist, q, rt_min, rt_max) for q in qs] == expected
+
+
+def walked_percentile(
+    hist: list[int], q: float, rt_min: float | None, rt_max: float | None
+) -> float | None:
+    """The estimate as first written: the buckets walked until the rank is reached."""
+    n = sum(hist)
+    if n == 0:
+        return None
+    rank, seen = q * n, 0
+    for i, count in enumerate(hist):
+        if count and seen + count >= rank:
+            lo = RESPONSE_TIME_BOUNDS_MS[i - 1] if i > 0 else 0.0
+            if i < len(RESPONSE_TIME_BOUNDS_MS):
+                hi = RESPONSE_TIME_BOUNDS_MS[i]
+            else:
+                hi = rt_max if rt_max is not None else lo
+            lo = lo if rt_min is None else max(lo, rt_min)
+            hi = max(hi if rt_max is None else min(hi, rt_max), lo)
+            return lo + (hi - lo) * (rank - seen) / count
+        seen += count
+    return rt_max
 
 
 def test_durations_and_times() -> None:

@@ -132,7 +132,7 @@ def _option(command_path: str, flag: str) -> click.Option:
     command: click.Command = cli
     for word in command_path.split()[1:]:
         assert isinstance(command, click.Group)
-        found = command.commands.get(word)
+        found = command.get_command(click.Context(command), word)
         assert found is not None, command_path
         command = found
     for param in command.params:

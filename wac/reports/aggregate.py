@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import accumulate
 from typing import Any
 
 from wac.rollups.tiers import (
@@ -14,6 +16,19 @@ from wac.rollups.tiers import (
     PHASE_COLUMNS,
     PHASES,
     RESPONSE_TIME_BOUNDS_MS,
+)
+
+# What `Aggregate.from_values` reads before the histogram, in this order.
+SCALAR_COLUMNS: tuple[str, ...] = (
+    "checks",
+    "failures",
+    *FAIL_COLUMNS,
+    "rt_count",
+    "rt_sum",
+    "rt_min",
+    "rt_max",
+    *PHASE_COLUMNS,
+    "tls_expires_at",
 )
 
 
@@ -39,30 +54,33 @@ def percentiles(
     rt_max: float | None = None,
     bounds: Sequence[float] = RESPONSE_TIME_BOUNDS_MS,
 ) -> list[float | None]:
-    """`percentile` of each of `qs` (ascending), in one pass over the histogram: a
-    report of 20,000 targets asks for 60,000 of them."""
-    n = sum(hist)
+    """`percentile` of each of `qs`, from one running sum of the histogram: a report of
+    20,000 targets asks for 60,000 of them.
+
+    The rank q·n falls in the first bucket whose running sum reaches it (a bisection):
+    that bucket holds at least one value, as every sum before it is below the rank.
+    """
+    running = list(accumulate(hist))
+    n = running[-1] if running else 0
     if n == 0:
         return [None] * len(qs)
-    ranks = [q * n for q in qs]
     out: list[float | None] = []
-    seen = 0
-    for i, count in enumerate(hist):
-        if count == 0:
+    for q in qs:
+        rank = q * n
+        i = bisect_left(running, rank)
+        if i == len(running):
+            out.append(rt_max)
             continue
-        while len(out) < len(ranks) and seen + count >= ranks[len(out)]:
-            lo = bounds[i - 1] if i > 0 else 0.0
-            hi = bounds[i] if i < len(bounds) else (rt_max if rt_max is not None else lo)
-            if rt_min is not None:
-                lo = max(lo, rt_min)
-            if rt_max is not None:
-                hi = min(hi, rt_max)
-            hi = max(hi, lo)
-            out.append(lo + (hi - lo) * (ranks[len(out)] - seen) / count)
-        if len(out) == len(ranks):
-            return out
-        seen += count
-    return out + [rt_max] * (len(ranks) - len(out))
+        seen = running[i - 1] if i > 0 else 0
+        lo = bounds[i - 1] if i > 0 else 0.0
+        hi = bounds[i] if i < len(bounds) else (rt_max if rt_max is not None else lo)
+        if rt_min is not None:
+            lo = max(lo, rt_min)
+        if rt_max is not None:
+            hi = min(hi, rt_max)
+        hi = max(hi, lo)
+        out.append(lo + (hi - lo) * (rank - seen) / (running[i] - seen))
+    return out
 
 
 @dataclass
@@ -79,20 +97,23 @@ class Aggregate:
     hist: list[int] = field(default_factory=lambda: [0] * len(HIST_COLUMNS))
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Aggregate:
+    def from_values(cls, values: Sequence[Any]) -> Aggregate:
+        """From the values of SCALAR_COLUMNS in their order, then the histogram as one
+        list (a query's row without the names: 20,000 targets' rows are read faster)."""
+        kinds = values[2 : 2 + len(KINDS)]
+        rt_count, rt_sum, rt_min, rt_max, *rest = values[2 + len(KINDS) :]
+        phases, tls_expires_at, hist = rest[: len(PHASES)], rest[-2], rest[-1]
         return cls(
-            checks=int(row["checks"] or 0),
-            failures=int(row["failures"] or 0),
-            by_kind={k: int(row[c]) for k, c in zip(KINDS, FAIL_COLUMNS, strict=True) if row[c]},
-            rt_count=int(row["rt_count"] or 0),
-            rt_sum=float(row["rt_sum"] or 0.0),
-            rt_min=row["rt_min"],
-            rt_max=row["rt_max"],
-            phase_sums={
-                p: float(row[c] or 0.0) for p, c in zip(PHASES, PHASE_COLUMNS, strict=True)
-            },
-            tls_expires_at=row["tls_expires_at"],
-            hist=[int(row[c] or 0) for c in HIST_COLUMNS],
+            checks=int(values[0] or 0),
+            failures=int(values[1] or 0),
+            by_kind={k: int(n) for k, n in zip(KINDS, kinds, strict=True) if n},
+            rt_count=int(rt_count or 0),
+            rt_sum=float(rt_sum or 0.0),
+            rt_min=rt_min,
+            rt_max=rt_max,
+            phase_sums={p: float(v or 0.0) for p, v in zip(PHASES, phases, strict=True)},
+            tls_expires_at=tls_expires_at,
+            hist=list(hist),
         )
 
     @property

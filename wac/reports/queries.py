@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
-from wac.reports.aggregate import Aggregate
+from wac.reports.aggregate import SCALAR_COLUMNS, Aggregate
 from wac.reports.window import Piece, plan_window
 from wac.result import iso_utc
 from wac.rollups.tiers import (
+    HIST_COLUMNS,
     METRIC_COLUMNS,
     PHASE_COLUMNS,
     TIER_TABLES,
@@ -112,9 +112,10 @@ def _plain_sums() -> sql.Composed:
 
 def _checked() -> sql.Composed:
     """The summed columns with values out of range (NaN, a time in ms over a day per
-    check, an expiry out of years 1950-9999) as unknown, as every reader shows them."""
+    check, an expiry out of years 1950-9999) as unknown, as every reader shows them:
+    SCALAR_COLUMNS, then the histogram as one array (`Aggregate.from_values`)."""
     parts = []
-    for col in METRIC_COLUMNS:
+    for col in SCALAR_COLUMNS:
         name = sql.Identifier(col)
         value: sql.Composable = name
         if col in ("rt_min", "rt_max"):
@@ -128,6 +129,13 @@ def _checked() -> sql.Composed:
                 s=sane_ms(sql.Identifier("rt_sum"), most=name)
             )
         parts.append(sql.SQL("{} AS {}").format(value, name))
+    parts.append(
+        sql.SQL("ARRAY[{}]::bigint[] AS hist").format(
+            sql.SQL(", ").join(
+                sql.SQL("coalesce({}, 0)").format(sql.Identifier(c)) for c in HIST_COLUMNS
+            )
+        )
+    )
     return sql.SQL(", ").join(parts)
 
 
@@ -158,9 +166,9 @@ def aggregate(
         union,
         sql.SQL(", bin") if step is not None else sql.SQL(""),
     )
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor() as cur:
         cur.execute(query)
-        return {(r["target"], r["bin"]): Aggregate.from_row(r) for r in cur}
+        return {(r[0], r[1]): Aggregate.from_values(r[2:]) for r in cur}
 
 
 def summaries(

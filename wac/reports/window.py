@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from wac.errors import ConfigError
-from wac.rollups.tiers import DAY, HOUR, MINUTE, ceil_to, floor_to
+from wac.rollups.tiers import DAY, HOUR, MINUTE, WEEK, ceil_to, floor_to
 from wac.settings.durations import parse_duration_text
 
-SOURCE_UNITS = {"day": DAY, "hour": HOUR, "minute": MINUTE}
+SOURCE_UNITS = {"week": WEEK, "day": DAY, "hour": HOUR, "minute": MINUTE}
 
 
 # Times a window may start or end at: with room on both sides for the window's arithmetic.
@@ -76,7 +76,7 @@ def resolve_window(
 
 @dataclass(frozen=True)
 class Piece:
-    source: str  # "raw", "minute", "hour" or "day"
+    source: str  # "raw", "minute", "hour", "day" or "week"
     start: datetime
     end: datetime
 
@@ -86,7 +86,7 @@ def plan_window(
     end: datetime,
     watermark: datetime | None,
     minute_horizon: datetime | None = None,
-    coarsest: str = "day",
+    coarsest: str = "week",
 ) -> list[Piece]:
     """Split [start, end) into non-overlapping pieces that together cover it exactly.
 
@@ -94,6 +94,13 @@ def plan_window(
     sub-minute edges and everything at or after the watermark. Before
     `minute_horizon` (minutes pruned) the start is rounded to the nearest hour.
     `coarsest` limits the tiers used (a series binned by hour cannot use days).
+
+    A window that reaches the watermark ends with one piece [x, watermark) of the
+    coarsest tier whose bucket holding the watermark starts at x, inside the window:
+    that bucket's row holds exactly the minutes from x to the watermark, as the rollup
+    job never rolls up a minute at or after it (wac/rollups/job.py). A window ending now
+    then reads one row a target for its end instead of up to 6 days, 23 hours and 59
+    minutes of rows.
     """
     if end <= start:
         return []
@@ -112,8 +119,17 @@ def plan_window(
     pieces: list[Piece] = []
     if start < a and not old_start:
         pieces.append(Piece("raw", start, a))
-    units = [u for u in ("day", "hour", "minute") if SOURCE_UNITS[u] <= SOURCE_UNITS[coarsest]]
-    pieces += _decompose(a, b, units)
+    units = [u for u in SOURCE_UNITS if SOURCE_UNITS[u] <= SOURCE_UNITS[coarsest]]
+    if b == watermark:
+        # The coarsest bucket holding the watermark that starts inside the window.
+        unit, x = next(
+            (u, floor_to(b, SOURCE_UNITS[u])) for u in units if floor_to(b, SOURCE_UNITS[u]) >= a
+        )
+        pieces += _decompose(a, x, units)
+        if x < b:
+            pieces.append(Piece(unit, x, b))  # the row of the bucket at x: up to b
+    else:
+        pieces += _decompose(a, b, units)
     if b < end and not old_end:
         pieces.append(Piece("raw", b, end))
     return pieces

@@ -1,20 +1,24 @@
-"""Rollups of `checks`: per-minute, per-hour and per-day aggregates per target.
+"""Rollups of `checks`: per-minute, per-hour, per-day and per-week aggregates per target.
 
 The rollup job aggregates *closed* minutes (older than `settle`) from raw rows into
-`rollup_minute`, then recomputes the hours and days those minutes belong to. It never
+`rollup_minute`, then recomputes the hours, days and weeks those minutes belong to. It never
 touches the store's hot path: it runs beside it (in `wac web`, or `wac rollup`), reads
 `checks` by time range and writes only its own tables.
 
 - Incremental with a watermark: minutes before `rollup_state.watermark` are rolled up;
   readers take raw rows at or after it, so answers are exact up to the current second.
+  No rollup row ever holds a minute at or after the watermark (the watermark moves in
+  the transaction that rolls its minutes up; `rebuild` stops at it): the row of the
+  hour, day or week that holds the watermark holds exactly its minutes before it, and
+  readers read that one row instead of the finer rows under it.
 - Idempotent: every step *recomputes* buckets from the tier below (INSERT … ON
   CONFLICT DO UPDATE with the new totals), so running a range twice changes nothing.
 - Safe with several processes: a pass holds a transaction-level advisory lock; a
   process that does not get it skips the pass (`wac rollup --once` waits for it).
 - Late rows (a store that was down catches up with old results): the store marks the
   minutes of its late rows in `rollup_dirty`, in the transaction that writes them. Each
-  pass takes the marks and recomputes those minutes and the hours and days they are
-  part of (hours straight from raw rows where the minutes were pruned), so the next
+  pass takes the marks and recomputes those minutes and the hours, days and weeks they
+  are part of (hours straight from raw rows where the minutes were pruned), so the next
   pass makes every answer exact, however old the rows. As a fallback for rows written
   by other means, each pass also compares, per minute, the raw row count with the
   rolled-up count over the last `recheck` (and `deep_recheck` now and then) and
@@ -42,9 +46,11 @@ from psycopg import sql
 
 from wac.rollups.tiers import (
     DAY,
+    EPOCH,
     HOUR,
     METRIC_COLUMNS,
     MINUTE,
+    TIER_BELOW,
     TIER_TABLES,
     TIERS,
     ceil_to,
@@ -102,9 +108,10 @@ def recompute_tier(
     end: datetime,
     targets: Sequence[str] | None = None,
 ) -> int:
-    """Recompute rollup_hour or rollup_day buckets overlapping [start, end) from the tier below."""
+    """Recompute rollup_hour, rollup_day or rollup_week buckets overlapping [start, end)
+    from the tier below."""
     unit = TIERS[tier]
-    below = {"hour": "rollup_minute", "day": "rollup_hour"}[tier]
+    below = TIER_TABLES[TIER_BELOW[tier]]
     lo, hi = floor_to(start, unit), ceil_to(end, unit)
     rows = sql.SQL("{below} WHERE bucket >= {lo} AND bucket < {hi} AND {targets}").format(
         below=sql.Identifier(below),
@@ -124,14 +131,17 @@ def _fill_tier(
 ) -> int:
     """Upsert the `tier` buckets of `rows` (a FROM clause): one per target and `tier`
     unit of its `time` column, of the aggregates `values`; returns buckets written."""
+    # date_bin from the epoch: a week from a Thursday, as `floor_to` and series bins;
+    # for minutes, hours and days the same buckets as date_trunc in UTC.
     query = sql.SQL(
         "INSERT INTO {table} ({cols}) "
-        "SELECT target, date_trunc({unit}, {time}, 'UTC'), {values} FROM {rows} "
+        "SELECT target, date_bin({unit}, {time}, {epoch}), {values} FROM {rows} "
         "GROUP BY 1, 2 {upsert}"
     ).format(
         table=sql.Identifier(TIER_TABLES[tier]),
         cols=_columns(),
-        unit=sql.Literal(tier),
+        unit=sql.Literal(TIERS[tier]),
+        epoch=sql.Literal(EPOCH),
         time=time,
         values=values,
         rows=rows,
@@ -146,13 +156,15 @@ def recompute(
     end: datetime,
     targets: Sequence[str] | None = None,
 ) -> int:
-    """Minutes of [start, end) from raw rows, then the hours and days they are part of."""
+    """Minutes of [start, end) from raw rows, then the hours, days and weeks they are
+    part of."""
     start, end = floor_to(start, MINUTE), ceil_to(end, MINUTE)
     if end <= start:
         return 0
     written = recompute_minutes(conn, start, end, targets)
     recompute_tier(conn, "hour", start, end, targets)
     recompute_tier(conn, "day", start, end, targets)
+    recompute_tier(conn, "week", start, end, targets)
     return written
 
 
@@ -201,10 +213,10 @@ def take_marked_minutes(
 def recompute_marked(
     conn: psycopg.Connection, minutes: Sequence[datetime], horizon: datetime | None
 ) -> None:
-    """Recompute these rolled-up minutes and the hours and days they are part of.
+    """Recompute these rolled-up minutes and the hours, days and weeks they are part of.
 
-    Minutes before `horizon` were pruned (their hours and days remain): there the hours
-    are recomputed straight from raw rows, then their days.
+    Minutes before `horizon` were pruned (their hours, days and weeks remain): there the
+    hours are recomputed straight from raw rows, then their days and weeks.
     """
     recent = [m for m in minutes if horizon is None or m >= horizon]
     for a, b in minute_runs(recent):
@@ -213,6 +225,7 @@ def recompute_marked(
     for a, b in _runs(hours, HOUR):
         recompute_minutes(conn, a, b, tier="hour")
         recompute_tier(conn, "day", a, b)
+        recompute_tier(conn, "week", a, b)
 
 
 def minute_runs(minutes: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
@@ -366,13 +379,20 @@ def rebuild(
     targets: Sequence[str] | None = None,
     chunk: timedelta = timedelta(hours=6),
 ) -> int:
-    """Recompute [start, end) from raw rows (repair after a very late catch-up), in chunks."""
+    """Recompute [start, end) from raw rows (repair after a very late catch-up), in chunks.
+
+    Only what is rolled up: up to the watermark, which the job's passes advance. A
+    rollup row never holds a minute at or after the watermark (readers rely on it).
+    """
     written = 0
     lo = floor_to(start, MINUTE)
     while lo < end:
-        hi = min(ceil_to(end, MINUTE), lo + chunk)
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,))
+            watermark, _ = read_state(conn)
+            hi = min(ceil_to(end, MINUTE), lo + chunk, watermark or lo)
+            if hi <= lo:
+                break
             written += recompute(conn, lo, hi, targets)
         lo = hi
     return written

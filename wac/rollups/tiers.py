@@ -1,13 +1,14 @@
 """The rollup tiers' shape: what readers of rollups may rely on.
 
-`rollup_minute`, `rollup_hour` and `rollup_day` have the same columns (METRIC_COLUMNS):
-counters, failures by error kind, response-time sums and extremes, phase sums, the
-latest certificate expiry and a response-time histogram over RESPONSE_TIME_BOUNDS_MS,
-all on UTC boundaries (`floor_to`, `ceil_to`). The SQL pieces here aggregate raw
-`checks` rows (`raw_source`, `raw_aggregates`) or re-aggregate rollup rows
-(`tier_sums`) into those columns, with out-of-range values as unknown (`sane_ms`,
-`sane_expiry`). The rollup job (`wac.rollups.job`) writes the tiers with them; the
-reports (`wac.reports`) read them with them.
+`rollup_minute`, `rollup_hour`, `rollup_day` and `rollup_week` have the same columns
+(METRIC_COLUMNS): counters, failures by error kind, response-time sums and extremes,
+phase sums, the latest certificate expiry and a response-time histogram over
+RESPONSE_TIME_BOUNDS_MS, all on UTC boundaries aligned to the Unix epoch (`floor_to`,
+`ceil_to`; a week is 7 days from a Thursday, 1970-01-01, as a 7-day series bin is). The
+SQL pieces here aggregate raw `checks` rows (`raw_source`, `raw_aggregates`) or re-
+aggregate rollup rows (`tier_sums`) into those columns, with out-of-range values as
+unknown (`sane_ms`, `sane_expiry`). The rollup job (`wac.rollups.job`) writes the tiers
+with them; the reports (`wac.reports`) read them with them.
 """
 
 from __future__ import annotations
@@ -58,8 +59,16 @@ METRIC_COLUMNS: tuple[str, ...] = (
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-TIERS: dict[str, timedelta] = {"minute": MINUTE, "hour": HOUR, "day": DAY}
-TIER_TABLES = {"minute": "rollup_minute", "hour": "rollup_hour", "day": "rollup_day"}
+WEEK = timedelta(days=7)
+TIERS: dict[str, timedelta] = {"minute": MINUTE, "hour": HOUR, "day": DAY, "week": WEEK}
+TIER_TABLES = {
+    "minute": "rollup_minute",
+    "hour": "rollup_hour",
+    "day": "rollup_day",
+    "week": "rollup_week",
+}
+# The tier each tier is summed from (minutes come from raw rows).
+TIER_BELOW = {"hour": "minute", "day": "hour", "week": "day"}
 
 
 # --------------------------------------------------------------------------- SQL pieces
@@ -171,12 +180,12 @@ def tier_sums(prefix: str = "") -> sql.Composed:
 
 # ------------------------------------------------------------------------------ helpers
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # where every bucket boundary is counted from
 
 
 def floor_to(t: datetime, unit: timedelta) -> datetime:
     t = t.astimezone(UTC)
-    return t - (t - _EPOCH) % unit
+    return t - (t - EPOCH) % unit
 
 
 def ceil_to(t: datetime, unit: timedelta) -> datetime:
