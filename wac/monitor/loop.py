@@ -115,6 +115,20 @@ class CheckLoop:
         self._relisted = True  # say again what still cannot be checked
         return self.change_targets(upsert, remove)
 
+    def change_listed(self, upsert: list[Target], remove: list[str]) -> threading.Event:
+        """The differences from the last list given to `set_targets` to a new one, already
+        found elsewhere (a reload compared in a child process, wac.monitor.reload_child):
+        the list is brought up to date and they are queued as `set_targets` queues them."""
+        with self._lock:
+            listed = self._listed
+            if listed is not None:
+                for target_id in remove:
+                    listed.pop(target_id, None)
+                for target in upsert:
+                    listed[target.id] = target
+        self._relisted = True  # say again what still cannot be checked
+        return self.change_targets(upsert, remove)
+
     def change_targets(
         self, upsert: Iterable[Target] = (), remove: Iterable[str] = ()
     ) -> threading.Event:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 
 from wac.config import KafkaSettings
-from wac.errors import ConfigError, WacError, described
+from wac.errors import WacError, described
 from wac.heartbeat.watcher import PushWatcher
 from wac.monitor.file_watch import FileWatch
 from wac.monitor.gc_pause import GC_PAUSE
@@ -38,6 +38,7 @@ from wac.monitor.histogram import Histogram
 from wac.monitor.loop import CheckLoop
 from wac.monitor.metrics import MonitorCollector
 from wac.monitor.publisher import DEFAULT_BUFFER_LIMIT, ResultPublisher
+from wac.monitor.reload_child import read_differences
 from wac.monitor.scheduler import DEFAULT_MAX_IN_FLIGHT
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.result import CheckResult
@@ -119,6 +120,7 @@ def run_monitor(
         log.info("metrics on http://127.0.0.1:%d/metrics", options.metrics_port)
     watcher = _push_watcher(kafka, options, on_result)
     _set_targets(loop, watcher, targets)
+    listed = {t.id: t for t in targets}  # the file's targets, as a reload compares them
     started = time.monotonic()
     thread = threading.Thread(target=loop.run, name="check-loop", daemon=True)
     watch = FileWatch(options.watch) if options.watch is not None else None
@@ -155,7 +157,7 @@ def run_monitor(
             elif reload or (watch is not None and now >= next_watch and watch.changed()):
                 why = "SIGHUP" if reload else f"{options.watch} changed"
                 signals.reload.clear()
-                _reload(loop, watcher, load_targets, why)
+                _reload(_Routed(loop, watcher), load_targets, listed, why)
             if now >= next_watch:
                 next_watch = now + WATCH_S
             if now >= next_summary:
@@ -273,9 +275,11 @@ class _Routed:
         self._watcher = watcher
 
     def change_targets(
-        self, upsert: Iterable[Target] = (), remove: Iterable[str] = ()
+        self, upsert: Iterable[Target] = (), remove: Iterable[str] = (), *, listed: bool = False
     ) -> threading.Event:
+        """`listed`: the differences of a reloaded targets file (`CheckLoop.change_listed`)."""
         upsert, remove = list(upsert), list(remove)
+        change = self._loop.change_listed if listed else self._loop.change_targets
         pushed = [t for t in upsert if t.scheme == "push"]
         watcher = self._watcher
         if watcher is None:
@@ -288,43 +292,44 @@ class _Routed:
         elif pushed or watcher.watching:  # (a partition of 8,000 http targets: no detour)
             watcher.change_targets(upsert, remove)
         if not pushed:
-            return self._loop.change_targets(upsert, remove)
+            return change(upsert, remove)
         checked = [t for t in upsert if t.scheme != "push"]
-        return self._loop.change_targets(checked, [*remove, *(t.id for t in pushed)])
+        return change(checked, [*remove, *(t.id for t in pushed)])
 
 
 def _reload(
-    loop: CheckLoop,
-    watcher: PushWatcher | None,
+    routed: _Routed,
     load_targets: Callable[[], list[Target]],
+    listed: dict[str, Target],
     why: str,
 ) -> None:
-    # Reading 100,000 targets holds the GIL for a second or more: the check loop gets it
-    # back after each switch interval, several times a turn, so a short one keeps it on time.
-    # And the collector held off meanwhile (wac.monitor.gc_pause): a full collection over
+    # The file is read and compared in a child process (wac.monitor.reload_child): this
+    # thread only unpickles what changed, a chunk at a time, while the check loop runs.
+    # A short switch interval meanwhile gives the loop the GIL back soon after each chunk,
+    # and the collector is held off (wac.monitor.gc_pause): a full collection over
     # 100,000 new targets and the old ones holds the GIL for a second.
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, RELOAD_SWITCH_INTERVAL_S))
     try:
         with GC_PAUSE.held():
-            _read_and_set(loop, watcher, load_targets, why)
+            _read_and_apply(routed, load_targets, listed, why)
     finally:
         sys.setswitchinterval(switch_interval)
 
 
-def _read_and_set(
-    loop: CheckLoop,
-    watcher: PushWatcher | None,
+def _read_and_apply(
+    routed: _Routed,
     load_targets: Callable[[], list[Target]],
+    listed: dict[str, Target],
     why: str,
 ) -> None:
     started = time.monotonic()
     try:
-        targets = load_targets()
-    except ConfigError as exc:
+        differences = read_differences(load_targets, listed)
+    except WacError as exc:  # a bad file (ConfigError), or the child failed (ReloadError)
         log.error("reload (%s) failed, keeping the current targets: %s", why, exc)
         return
-    except Exception as exc:  # a bug in the loader must not stop a running monitor
+    except Exception as exc:  # a bug here must not stop a running monitor
         log.error(
             "reload (%s) failed, keeping the current targets: unexpected %s",
             why,
@@ -332,10 +337,22 @@ def _read_and_set(
         )
         log.debug("reload failure", exc_info=True)
         return
+    for target_id in differences.remove:
+        listed.pop(target_id, None)
+    for target in differences.upsert:
+        listed[target.id] = target
     log.info(
-        "reload (%s): %d target(s) read in %.2f s", why, len(targets), time.monotonic() - started
+        "reload (%s): %d target(s) read in %.2f s (%.2f s in all): %d to add or change, "
+        "%d to remove",
+        why,
+        differences.count,
+        differences.read_s,
+        time.monotonic() - started,
+        len(differences.upsert),
+        len(differences.remove),
     )
-    _set_targets(loop, watcher, targets)  # compares the lists here, in this thread
+    if differences.upsert or differences.remove:
+        routed.change_targets(differences.upsert, differences.remove, listed=True)
 
 
 class _Summary:
