@@ -38,7 +38,7 @@ from wac.monitor.gc_pause import GC_PAUSE
 from wac.runtime.kafka import client_config, librdkafka_logger
 from wac.runtime.rebalance import guarded
 from wac.targets import Target
-from wac.targets.definition import Definition, decode_definition
+from wac.targets.definition_models import DefinitionDecoder
 from wac.targets_topic import TargetsTopicSettings
 
 log = logging.getLogger(__name__)
@@ -84,15 +84,13 @@ class FleetFeed:
     def __init__(self, options: FleetOptions, loop: TargetSink) -> None:
         self.options = options
         self._loop = loop
-        self._timeout = options.targets.check_timeout
-        self.targets = FleetTargets(options.targets.topic, self._decode)
+        # Definitions of one shape made from a model (wac.targets.definition_models).
+        self.decode = DefinitionDecoder(default_timeout=options.targets.check_timeout)
+        self.targets = FleetTargets(options.targets.topic, self.decode)
         self._stopping = threading.Event()
         self._gc_paused_at: float | None = None
         self.failure: str | None = None  # why run() ended, when it was not asked to
         self.rebalances = 0
-
-    def _decode(self, key: bytes | None, value: bytes | None) -> Definition | None:
-        return decode_definition(key, value, default_timeout=self._timeout)
 
     def stop(self) -> None:
         """Leave the group (the partitions go to the others at once) and end `run`."""
