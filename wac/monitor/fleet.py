@@ -12,9 +12,9 @@ Each location is a group of its own, so every location checks every target.
   the whole partition, compacted. Its targets start once that end is reached, on the
   wall-clock grid (wac.monitor.scheduler), so a target that moved keeps its slots. Then
   the partition is followed: each new record changes the loop within a fetch.
-- While a partition is read to its end, only each key's latest record is kept, undecoded;
-  at the end they are decoded and handed over, partition by partition, so with 100,000
-  targets the first ones are checked after a fraction of the whole decoding.
+- While a partition is read to its end, only each key's latest record is kept, decoded
+  as it arrives (most definitions made from a model of their shape: about 10 µs each);
+  at the end they are handed over, partition by partition.
 - On revocation the partition's targets leave the check loop before the callback returns,
   so the next owner, which starts them only after this, never checks one in the same slot.
 
