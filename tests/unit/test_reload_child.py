@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.test_monitor_hostile_input import BAD_FILES
 from wac.errors import ConfigError
-from wac.monitor.reload_child import CHUNK, ReloadError, read_differences
+from wac.monitor.reload_child import CHUNK, ReloadError, read_differences, stop_readers
 from wac.targets import Target, load_targets_file, target_from_url
 
 
@@ -138,3 +138,22 @@ def test_another_thread_keeps_running_while_a_hundred_thousand_targets_are_read(
     gaps.sort()
     print(f"longest gaps: {[round(g * 1000) for g in gaps[-5:]]} ms over {len(gaps)} ticks")
     assert gaps[int(len(gaps) * 0.99)] < 0.1
+
+
+def test_a_reader_stopped_with_the_monitor_is_abandoned_in_one_line() -> None:
+    failure: list[BaseException] = []
+
+    def reload() -> None:
+        try:
+            read_differences(lambda: time.sleep(30) or [], {})  # type: ignore[func-returns-value]
+        except ReloadError as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=reload)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    stop_readers()
+    thread.join(10)
+    assert time.monotonic() - started < 5
+    assert [str(f) for f in failure] == ["abandoned: the monitor is stopping"]

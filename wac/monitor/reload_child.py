@@ -17,6 +17,7 @@ the monitor's. The pickles come from our own child over a private pipe, nothing 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
@@ -33,6 +34,9 @@ from wac.monitor.gc_pause import GC_PAUSE
 from wac.targets import Target
 
 CHUNK = 1000  # targets per pickle: a few milliseconds of the GIL to unpickle
+# The child yields the CPU to the monitor's threads when the cores are busy: a reload may
+# take longer, the checks stay on time.
+CHILD_NICENESS = 5
 DEADLINE_S = 300.0  # a child that takes longer is killed and the reload fails
 _LENGTH = struct.Struct("!Q")
 _READ_SIZE = 1 << 20
@@ -76,12 +80,27 @@ def _read_differences(
         os.close(readable)
         _child(writable, load_targets, current)
     os.close(writable)
+    _reading.add(pid)
     try:
         return _receive(readable, pid, deadline_s)
     finally:
+        _reading.discard(pid)
+        _stopped.discard(pid)
         os.close(readable)
         _reap(pid)
         _reaped.pop(pid, None)
+
+
+_reading: set[int] = set()  # the children reading a file now
+_stopped: set[int] = set()  # those stopped by `stop_readers`
+
+
+def stop_readers() -> None:
+    """Stop the children still reading (the monitor is stopping): their reloads fail."""
+    for pid in list(_reading):
+        _stopped.add(pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _child(
@@ -92,6 +111,8 @@ def _child(
         for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(number, signal.SIG_DFL)  # the monitor's handlers only set flags
         gc.disable()  # a short life: nothing to collect
+        with contextlib.suppress(OSError):
+            os.nice(CHILD_NICENESS)
         started = time.monotonic()
         try:
             targets = load_targets()
@@ -183,6 +204,8 @@ def _receive(readable: int, pid: int, deadline_s: float) -> Differences:
 
 def _ended_how(pid: int, when: str) -> str:
     status = _reap(pid)
+    if pid in _stopped:
+        return "abandoned: the monitor is stopping"
     if status is not None and os.WIFSIGNALED(status):
         how = f"was killed by signal {os.WTERMSIG(status)}"
     elif status is not None:

@@ -8,9 +8,10 @@ Threads:
 - with `--fleet`, the fleet's consumer (wac.monitor.fleet.FleetFeed), which hands the
   loop the targets of its partitions of the targets topic instead of a file;
 - the main thread: signals (SIGTERM/SIGINT stop, SIGHUP reloads: wac.runtime.signals),
-  watching the targets file, the periodic one-line summary, and the shutdown (leave the
-  fleet's group, stop the loop, abandon checks in flight, flush the producer); a
-  producer that failed for good stops the monitor too, with exit code 2
+  watching the targets file (a reload runs in a thread of its own, the file read in a
+  child process: wac.monitor.reload_child), the periodic one-line summary, and the
+  shutdown (leave the fleet's group, stop the loop, abandon checks in flight, flush the
+  producer); a producer that failed for good stops the monitor too, with exit code 2
   (wac.runtime.kafka_fatal).
 """
 
@@ -38,7 +39,7 @@ from wac.monitor.histogram import Histogram
 from wac.monitor.loop import CheckLoop
 from wac.monitor.metrics import MonitorCollector
 from wac.monitor.publisher import DEFAULT_BUFFER_LIMIT, ResultPublisher
-from wac.monitor.reload_child import read_differences
+from wac.monitor.reload_child import read_differences, stop_readers
 from wac.monitor.scheduler import DEFAULT_MAX_IN_FLIGHT
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.result import CheckResult
@@ -120,7 +121,8 @@ def run_monitor(
         log.info("metrics on http://127.0.0.1:%d/metrics", options.metrics_port)
     watcher = _push_watcher(kafka, options, on_result)
     _set_targets(loop, watcher, targets)
-    listed = {t.id: t for t in targets}  # the file's targets, as a reload compares them
+    # The file's targets, as a reload compares them.
+    reloads = _Reloads(_Routed(loop, watcher), load_targets, {t.id: t for t in targets})
     started = time.monotonic()
     thread = threading.Thread(target=loop.run, name="check-loop", daemon=True)
     watch = FileWatch(options.watch) if options.watch is not None else None
@@ -157,7 +159,8 @@ def run_monitor(
             elif reload or (watch is not None and now >= next_watch and watch.changed()):
                 why = "SIGHUP" if reload else f"{options.watch} changed"
                 signals.reload.clear()
-                _reload(_Routed(loop, watcher), load_targets, listed, why)
+                reloads.request(why)
+            reloads.tick()
             if now >= next_watch:
                 next_watch = now + WATCH_S
             if now >= next_summary:
@@ -167,6 +170,7 @@ def run_monitor(
         if feed is not None and feed_thread is not None:
             feed.stop()  # leaves the group while the loop still runs to drop the targets
             feed_thread.join(30)
+        reloads.stop()
         log.info("stopping: abandoning checks in flight, flushing results to Kafka")
         loop.stop()
         thread.join()
@@ -295,6 +299,51 @@ class _Routed:
             return change(upsert, remove)
         checked = [t for t in upsert if t.scheme != "push"]
         return change(checked, [*remove, *(t.id for t in pushed)])
+
+
+class _Reloads:
+    """Reloads of the targets file, one at a time in a thread of their own, so that the
+    main thread goes on answering signals and writing the summary while a child process
+    reads the file. A reload asked for while one runs follows it (the file may have
+    changed since the child read it)."""
+
+    def __init__(
+        self,
+        routed: _Routed,
+        load_targets: Callable[[], list[Target]],
+        listed: dict[str, Target],
+    ) -> None:
+        self._routed = routed
+        self._load_targets = load_targets
+        self._listed = listed  # only the reload thread changes it, one at a time
+        self._thread: threading.Thread | None = None
+        self._next: str | None = None
+
+    def _running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def request(self, why: str) -> None:
+        if self._running():
+            self._next = why
+        else:
+            self._start(why)
+
+    def tick(self) -> None:
+        if self._next is not None and not self._running():
+            why, self._next = self._next, None
+            self._start(why)
+
+    def _start(self, why: str) -> None:
+        args = (self._routed, self._load_targets, self._listed, why)
+        self._thread = threading.Thread(target=_reload, args=args, name="reload", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """No more reloads; one still reading is abandoned (its child stopped)."""
+        self._next = None
+        if self._thread is not None:
+            stop_readers()
+            self._thread.join(5)
 
 
 def _reload(
