@@ -12,8 +12,9 @@ bench's nginx), from a targets file and in fleet mode.
   one second after it ended);
 - memory: the process's peak resident memory;
 - the monitor process's own CPU time (its threads, not a child) from the reload's start
-  to the loop's last line (`reload_cpu_s`): with the file read in a child, what is left
-  is the check loop's own work, unpickling the differences and applying them.
+  to the loop's last line (`reload_cpu_s`), and that less the CPU its checks took at the
+  same rate in the 3 s before (`reload_extra_cpu_s`): what the reload cost the monitor's
+  process (from a file, read in a child: unpickling the differences, applying them).
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ class ScaleMonitor:
             self.sample()
             time.sleep(0.1)
 
+    def cpu_rate(self, seconds: float) -> float:
+        """Idle for `seconds`: the process's CPU seconds per second meanwhile."""
+        cpu, began = process_cpu_s(self.process.pid), time.monotonic()
+        self.idle(seconds)
+        return (process_cpu_s(self.process.pid) - cpu) / (time.monotonic() - began)
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(120)
@@ -141,7 +148,7 @@ def file_round(index: int, env: dict[str, str], workdir: Path, ok_url: str) -> d
     try:
         ready = monitor.wait_for(_all_in, "loading 100,000 targets")
         startup = ready - monitor.started
-        monitor.idle(3.0)
+        idle_rate = monitor.cpu_rate(3.0)
         write_targets(path, ok_url, 3)
         cpu_before = process_cpu_s(monitor.process.pid)
         began = time.time()
@@ -157,6 +164,7 @@ def file_round(index: int, env: dict[str, str], workdir: Path, ok_url: str) -> d
         "reload_s": applied - began,
         "reload_p99_ms": p99,
         "reload_cpu_s": reload_cpu,
+        "reload_extra_cpu_s": reload_cpu - idle_rate * (applied - began),
         "rss_mb": monitor.peak_rss / 2**20,
     }
 
@@ -192,7 +200,7 @@ def fleet_round(index: int, topic: FleetTopic, workdir: Path) -> dict[str, float
     try:
         ready = monitor.wait_for(_all_in, "loading 100,000 targets from the topic")
         startup = ready - monitor.started
-        monitor.idle(3.0)
+        idle_rate = monitor.cpu_rate(3.0)
         cpu_before = process_cpu_s(monitor.process.pid)
         began = time.time()
         topic.apply(1 - topic.current)
@@ -209,5 +217,6 @@ def fleet_round(index: int, topic: FleetTopic, workdir: Path) -> dict[str, float
         "fleet_reload_from_apply_s": applied - began,
         "fleet_reload_p99_ms": p99,
         "fleet_reload_cpu_s": reload_cpu,
+        "fleet_reload_extra_cpu_s": reload_cpu - idle_rate * (applied - began),
         "fleet_rss_mb": monitor.peak_rss / 2**20,
     }
