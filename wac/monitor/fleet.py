@@ -47,6 +47,7 @@ BATCH = 1000  # records taken from the consumer at once
 POLL_S = 0.1  # how long one poll waits for records (stop and loading checks in between)
 REVOKE_WAIT_S = 2.0  # how long a revocation waits for the loop to drop the targets
 FETCH_WAIT_MS = 100
+FETCH_AHEAD_KB = 8192  # a fraction of a second of decoding
 MAX_GC_PAUSE_S = 30.0
 # While this thread decodes a partition, the check loop waits for the GIL each time it
 # wants it back (after epoll, after curl): 5 ms each by default, several times a turn.
@@ -121,6 +122,9 @@ class FleetFeed:
                     # An empty fetch (the end of a partition, nothing new) returns after
                     # this long: it bounds both reading to the end and following changes.
                     "fetch.wait.max.ms": FETCH_WAIT_MS,
+                    # librdkafka fetches ahead up to 64 MB by default: as much as the
+                    # definitions of 100,000 targets, on top of the targets made of them.
+                    "queued.max.messages.kbytes": FETCH_AHEAD_KB,
                     "logger": librdkafka_logger(),
                     "error_cb": self._on_error,
                 },
