@@ -9,7 +9,8 @@ bench's nginx), from a targets file and in fleet mode.
   changed file, and the time from its end (every record in the topic) to the loop's
   lines adding up to every target changed (the time from its start is printed too);
 - lateness: the highest p99 of the one-second summary lines while the reload runs (to
-  one second after it ended);
+  one second after it ended), and in the 3 s before it (`*_p99_before_ms`: what the
+  loop's lateness already is on these cores without a reload);
 - memory: the process's peak resident memory;
 - the monitor process's own CPU time (its threads, not a child) from the reload's start
   to the loop's last line (`reload_cpu_s`), and that less the CPU its checks took at the
@@ -148,6 +149,7 @@ def file_round(index: int, env: dict[str, str], workdir: Path, ok_url: str) -> d
     try:
         ready = monitor.wait_for(_all_in, "loading 100,000 targets")
         startup = ready - monitor.started
+        quiet = time.time()
         idle_rate = monitor.cpu_rate(3.0)
         write_targets(path, ok_url, 3)
         cpu_before = process_cpu_s(monitor.process.pid)
@@ -163,6 +165,7 @@ def file_round(index: int, env: dict[str, str], workdir: Path, ok_url: str) -> d
         "startup_s": startup,
         "reload_s": applied - began,
         "reload_p99_ms": p99,
+        "reload_p99_before_ms": _worst_p99(monitor.log_path, quiet + 1.0, began),
         "reload_cpu_s": reload_cpu,
         "reload_extra_cpu_s": reload_cpu - idle_rate * (applied - began),
         "rss_mb": monitor.peak_rss / 2**20,
@@ -200,6 +203,7 @@ def fleet_round(index: int, topic: FleetTopic, workdir: Path) -> dict[str, float
     try:
         ready = monitor.wait_for(_all_in, "loading 100,000 targets from the topic")
         startup = ready - monitor.started
+        quiet = time.time()
         idle_rate = monitor.cpu_rate(3.0)
         cpu_before = process_cpu_s(monitor.process.pid)
         began = time.time()
@@ -216,6 +220,7 @@ def fleet_round(index: int, topic: FleetTopic, workdir: Path) -> dict[str, float
         "fleet_reload_s": max(0.0, applied - published),
         "fleet_reload_from_apply_s": applied - began,
         "fleet_reload_p99_ms": p99,
+        "fleet_reload_p99_before_ms": _worst_p99(monitor.log_path, quiet + 1.0, began),
         "fleet_reload_cpu_s": reload_cpu,
         "fleet_reload_extra_cpu_s": reload_cpu - idle_rate * (applied - began),
         "fleet_rss_mb": monitor.peak_rss / 2**20,
