@@ -45,6 +45,15 @@ def tree_cpu_s(pid: int) -> float:
     return ticks / TICKS_PER_S
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (its threads, not its children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of one process."""
     try:

@@ -449,6 +449,11 @@ def main() -> None:
         "--skip-others", action="store_true", help="no concurrency, lateness, memory, probes"
     )
     parser.add_argument(
+        "--only-scale", action="store_true", help="only the 100,000-target runs (4.)"
+    )
+    parser.add_argument("--skip-fleet", action="store_true", help="no fleet-mode scale runs")
+    parser.add_argument("--skip-file", action="store_true", help="no targets-file scale runs")
+    parser.add_argument(
         "--only-probes", action="store_true", help="only the HTTP, TCP and DNS rates (5.)"
     )
     options = parser.parse_args()
@@ -483,16 +488,20 @@ def main() -> None:
 
         ok_url = f"{nginx.base}/ok"
         fleet_topic = None
-        if not options.skip_scale:
+        if not options.skip_scale and not options.skip_fleet:
             fleet_topic = FleetTopic(env, workdir, ok_url)
             applied_in = fleet_topic.apply_s
             log(f"fleet: 100,000 targets applied to the targets topic in {applied_in:.1f} s")
         for index in range(1, options.repeats + 1):
-            figures = ratio_round(
-                index, env, workdir, nginx, window=window, max_in_flight=options.max_in_flight
-            )
-            if fleet_topic is not None:
+            if options.only_scale:
+                figures = {"load": os.getloadavg()[0]}
+            else:
+                figures = ratio_round(
+                    index, env, workdir, nginx, window=window, max_in_flight=options.max_in_flight
+                )
+            if not options.skip_scale and not options.skip_file:
                 figures.update(file_round(index, env, workdir, ok_url))
+            if fleet_topic is not None:
                 try:
                     figures.update(fleet_round(index, fleet_topic, workdir))
                 except SystemExit as exc:  # e.g. wac targets apply timed out: say so, go on
@@ -500,7 +509,7 @@ def main() -> None:
             figures["load_end"] = os.getloadavg()[0]
             log(f"round {index}: {json.dumps({k: round(v, 3) for k, v in figures.items()})}")
             rounds.append(figures)
-        if not options.skip_others:
+        if not options.skip_others and not options.only_scale:
             default_rate = statistics.median(r["default_cps"] for r in rounds)
             others.update(other_figures(env, workdir, nginx, dnsmasq, options, default_rate))
     finally:
@@ -569,6 +578,8 @@ def print_bars(rounds: list[dict[str, float]]) -> None:
         ),
     ]
     for title, key, goal, most, mine, theirs, unit_mine, unit_theirs in rows:
+        if not values(key):
+            continue  # --only-scale
         sign = "<=" if most else ">="
         print(
             f"  {title:<26} {spread(values(key)):<18} goal {sign} {goal:<5} "
@@ -578,17 +589,23 @@ def print_bars(rounds: list[dict[str, float]]) -> None:
             f"  {'':<26} wac {each(mine, '{:,.0f}')} {unit_mine}; "
             f"reference {each(theirs, '{:,.0f}')} {unit_theirs}"
         )
-    if "startup_s" not in rounds[0]:
+    if "startup_s" not in rounds[0] and "fleet_startup_s" not in rounds[0]:
         return
     scale = [
         ("start-up, 100,000 targets", "startup_s", 3.0, "s"),
         ("reload of the whole file", "reload_s", 1.0, "s"),
         ("lateness p99 while it runs", "reload_p99_ms", 100.0, "ms"),
+        ("  and in the 3 s before it", "reload_p99_before_ms", 100.0, "ms"),
         ("resident memory", "rss_mb", 400.0, "MB"),
+        ("monitor's own CPU during the reload", "reload_cpu_s", 1.0, "s"),
+        ("  of which beyond its checks", "reload_extra_cpu_s", 1.0, "s"),
         ("fleet: start-up", "fleet_startup_s", 3.0, "s"),
         ("fleet: reload (from apply's end)", "fleet_reload_s", 1.0, "s"),
         ("fleet: lateness p99 meanwhile", "fleet_reload_p99_ms", 100.0, "ms"),
+        ("  and in the 3 s before it", "fleet_reload_p99_before_ms", 100.0, "ms"),
         ("fleet: resident memory", "fleet_rss_mb", 400.0, "MB"),
+        ("fleet: monitor's CPU meanwhile", "fleet_reload_cpu_s", 1.0, "s"),
+        ("  of which beyond its checks", "fleet_reload_extra_cpu_s", 1.0, "s"),
     ]
     print("  scale: one monitor process, 100,000 targets every 60 s (one figure per round)")
     for title, key, goal, unit in scale:

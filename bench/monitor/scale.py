@@ -9,8 +9,13 @@ bench's nginx), from a targets file and in fleet mode.
   changed file, and the time from its end (every record in the topic) to the loop's
   lines adding up to every target changed (the time from its start is printed too);
 - lateness: the highest p99 of the one-second summary lines while the reload runs (to
-  one second after it ended);
-- memory: the process's peak resident memory.
+  one second after it ended), and in the 3 s before it (`*_p99_before_ms`: what the
+  loop's lateness already is on these cores without a reload);
+- memory: the process's peak resident memory;
+- the monitor process's own CPU time (its threads, not a child) from the reload's start
+  to the loop's last line (`reload_cpu_s`), and that less the CPU its checks took at the
+  same rate in the 3 s before (`reload_extra_cpu_s`): what the reload cost the monitor's
+  process (from a file, read in a child: unpickling the differences, applying them).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.monitor.measure import log_lines, rss_bytes, run_measured
+from bench.monitor.measure import log_lines, process_cpu_s, rss_bytes, run_measured
 
 SCALE_TARGETS = 100_000
 SCALE_INTERVAL_S = 60
@@ -88,6 +93,12 @@ class ScaleMonitor:
             self.sample()
             time.sleep(0.1)
 
+    def cpu_rate(self, seconds: float) -> float:
+        """Idle for `seconds`: the process's CPU seconds per second meanwhile."""
+        cpu, began = process_cpu_s(self.process.pid), time.monotonic()
+        self.idle(seconds)
+        return (process_cpu_s(self.process.pid) - cpu) / (time.monotonic() - began)
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(120)
@@ -138,11 +149,14 @@ def file_round(index: int, env: dict[str, str], workdir: Path, ok_url: str) -> d
     try:
         ready = monitor.wait_for(_all_in, "loading 100,000 targets")
         startup = ready - monitor.started
-        monitor.idle(3.0)
+        quiet = time.time()
+        idle_rate = monitor.cpu_rate(3.0)
         write_targets(path, ok_url, 3)
+        cpu_before = process_cpu_s(monitor.process.pid)
         began = time.time()
         monitor.process.send_signal(signal.SIGHUP)
         applied = monitor.wait_for(_all_changed(began), "the reload")
+        reload_cpu = process_cpu_s(monitor.process.pid) - cpu_before
         monitor.idle(1.5)
         p99 = _worst_p99(monitor.log_path, began, applied + 1.0)
     finally:
@@ -151,6 +165,9 @@ def file_round(index: int, env: dict[str, str], workdir: Path, ok_url: str) -> d
         "startup_s": startup,
         "reload_s": applied - began,
         "reload_p99_ms": p99,
+        "reload_p99_before_ms": _worst_p99(monitor.log_path, quiet + 1.0, began),
+        "reload_cpu_s": reload_cpu,
+        "reload_extra_cpu_s": reload_cpu - idle_rate * (applied - began),
         "rss_mb": monitor.peak_rss / 2**20,
     }
 
@@ -186,11 +203,14 @@ def fleet_round(index: int, topic: FleetTopic, workdir: Path) -> dict[str, float
     try:
         ready = monitor.wait_for(_all_in, "loading 100,000 targets from the topic")
         startup = ready - monitor.started
-        monitor.idle(3.0)
+        quiet = time.time()
+        idle_rate = monitor.cpu_rate(3.0)
+        cpu_before = process_cpu_s(monitor.process.pid)
         began = time.time()
         topic.apply(1 - topic.current)
         published = time.time()
         applied = monitor.wait_for(_all_changed(began), "the changes from the topic")
+        reload_cpu = process_cpu_s(monitor.process.pid) - cpu_before
         monitor.idle(1.5)
         p99 = _worst_p99(monitor.log_path, began, max(applied, published) + 1.0)
     finally:
@@ -200,5 +220,8 @@ def fleet_round(index: int, topic: FleetTopic, workdir: Path) -> dict[str, float
         "fleet_reload_s": max(0.0, applied - published),
         "fleet_reload_from_apply_s": applied - began,
         "fleet_reload_p99_ms": p99,
+        "fleet_reload_p99_before_ms": _worst_p99(monitor.log_path, quiet + 1.0, began),
+        "fleet_reload_cpu_s": reload_cpu,
+        "fleet_reload_extra_cpu_s": reload_cpu - idle_rate * (applied - began),
         "fleet_rss_mb": monitor.peak_rss / 2**20,
     }

@@ -156,3 +156,30 @@ def test_any_record_is_taken_or_skipped_never_raised(
     changes = state.record(0, 0, key, value)
     assert state.target_count <= 1
     assert len(changes.upsert) + len(changes.remove) <= 1
+
+
+def test_while_loading_records_are_decoded_as_they_arrive_and_refusals_told_at_the_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only decoded values are kept until the end (not the records' bytes); a refused
+    record is reported at the end, and only if it is its key's latest."""
+    a, b = target("a"), target("b")
+    decoded: list[bytes | None] = []
+
+    def decode(key: bytes | None, value: bytes | None) -> Definition | None:
+        decoded.append(key)
+        return decode_definition(key, value)
+
+    state = FleetTargets("targets-topic", decode)
+    state.assign(1)
+    state.record(1, 0, a.id.encode(), b"not json")  # superseded by the next: never told
+    state.record(1, 1, *record(a))
+    state.record(1, 2, b.id.encode(), b'{"v": 1}')  # the latest of b: told at the end
+    assert decoded == [a.id.encode(), a.id.encode(), b.id.encode()]
+    assert all(type(value) is not bytes for _, value in state._partitions[1].latest.values())
+    with caplog.at_level(logging.ERROR):
+        assert "skipped" not in caplog.text
+        started = state.end_reached(1)
+    assert ids(started.upsert) == {a.id}
+    told = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(told) == 1 and "offset 2" in told[0] and "url" in told[0]

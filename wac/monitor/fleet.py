@@ -12,9 +12,9 @@ Each location is a group of its own, so every location checks every target.
   the whole partition, compacted. Its targets start once that end is reached, on the
   wall-clock grid (wac.monitor.scheduler), so a target that moved keeps its slots. Then
   the partition is followed: each new record changes the loop within a fetch.
-- While a partition is read to its end, only each key's latest record is kept, undecoded;
-  at the end they are decoded and handed over, partition by partition, so with 100,000
-  targets the first ones are checked after a fraction of the whole decoding.
+- While a partition is read to its end, only each key's latest record is kept, decoded
+  as it arrives (most definitions made from a model of their shape: about 10 µs each);
+  at the end they are handed over, partition by partition.
 - On revocation the partition's targets leave the check loop before the callback returns,
   so the next owner, which starts them only after this, never checks one in the same slot.
 
@@ -38,7 +38,7 @@ from wac.monitor.gc_pause import GC_PAUSE
 from wac.runtime.kafka import client_config, librdkafka_logger
 from wac.runtime.rebalance import guarded
 from wac.targets import Target
-from wac.targets.definition import Definition, decode_definition
+from wac.targets.definition_models import DefinitionDecoder
 from wac.targets_topic import TargetsTopicSettings
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ BATCH = 1000  # records taken from the consumer at once
 POLL_S = 0.1  # how long one poll waits for records (stop and loading checks in between)
 REVOKE_WAIT_S = 2.0  # how long a revocation waits for the loop to drop the targets
 FETCH_WAIT_MS = 100
+FETCH_AHEAD_KB = 8192  # a fraction of a second of decoding
 MAX_GC_PAUSE_S = 30.0
 # While this thread decodes a partition, the check loop waits for the GIL each time it
 # wants it back (after epoll, after curl): 5 ms each by default, several times a turn.
@@ -84,15 +85,13 @@ class FleetFeed:
     def __init__(self, options: FleetOptions, loop: TargetSink) -> None:
         self.options = options
         self._loop = loop
-        self._timeout = options.targets.check_timeout
-        self.targets = FleetTargets(options.targets.topic, self._decode)
+        # Definitions of one shape made from a model (wac.targets.definition_models).
+        self.decode = DefinitionDecoder(default_timeout=options.targets.check_timeout)
+        self.targets = FleetTargets(options.targets.topic, self.decode)
         self._stopping = threading.Event()
         self._gc_paused_at: float | None = None
         self.failure: str | None = None  # why run() ended, when it was not asked to
         self.rebalances = 0
-
-    def _decode(self, key: bytes | None, value: bytes | None) -> Definition | None:
-        return decode_definition(key, value, default_timeout=self._timeout)
 
     def stop(self) -> None:
         """Leave the group (the partitions go to the others at once) and end `run`."""
@@ -123,6 +122,9 @@ class FleetFeed:
                     # An empty fetch (the end of a partition, nothing new) returns after
                     # this long: it bounds both reading to the end and following changes.
                     "fetch.wait.max.ms": FETCH_WAIT_MS,
+                    # librdkafka fetches ahead up to 64 MB by default: as much as the
+                    # definitions of 100,000 targets, on top of the targets made of them.
+                    "queued.max.messages.kbytes": FETCH_AHEAD_KB,
                     "logger": librdkafka_logger(),
                     "error_cb": self._on_error,
                 },

@@ -40,7 +40,9 @@ from wac.targets import Target
 log = logging.getLogger(__name__)
 
 MAX_WAIT_S = 0.5  # the loop looks at new targets and the stop flag at least this often
-CHANGES_BUDGET_S = 0.004  # at most this long applying target changes per turn
+# At most this long applying target changes per turn: a turn at full load lasts tens of
+# milliseconds (a thousand checks in flight), so 100,000 changes take a few turns.
+CHANGES_BUDGET_S = 0.02
 CHANGES_BETWEEN_CLOCK_READS = 64
 
 # One queued change: a target to add or update, the id of one to remove, or an event set
@@ -112,6 +114,20 @@ class CheckLoop:
             return applied
         remove = [target_id for target_id in previous if target_id not in wanted]
         upsert = [t for target_id, t in wanted.items() if previous.get(target_id) != t]
+        self._relisted = True  # say again what still cannot be checked
+        return self.change_targets(upsert, remove)
+
+    def change_listed(self, upsert: list[Target], remove: list[str]) -> threading.Event:
+        """The differences from the last list given to `set_targets` to a new one, already
+        found elsewhere (a reload compared in a child process, wac.monitor.reload_child):
+        the list is brought up to date and they are queued as `set_targets` queues them."""
+        with self._lock:
+            listed = self._listed
+            if listed is not None:
+                for target_id in remove:
+                    listed.pop(target_id, None)
+                for target in upsert:
+                    listed[target.id] = target
         self._relisted = True  # say again what still cannot be checked
         return self.change_targets(upsert, remove)
 

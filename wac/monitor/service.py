@@ -8,9 +8,10 @@ Threads:
 - with `--fleet`, the fleet's consumer (wac.monitor.fleet.FleetFeed), which hands the
   loop the targets of its partitions of the targets topic instead of a file;
 - the main thread: signals (SIGTERM/SIGINT stop, SIGHUP reloads: wac.runtime.signals),
-  watching the targets file, the periodic one-line summary, and the shutdown (leave the
-  fleet's group, stop the loop, abandon checks in flight, flush the producer); a
-  producer that failed for good stops the monitor too, with exit code 2
+  watching the targets file (a reload runs in a thread of its own, the file read in a
+  child process: wac.monitor.reload_child), the periodic one-line summary, and the
+  shutdown (leave the fleet's group, stop the loop, abandon checks in flight, flush the
+  producer); a producer that failed for good stops the monitor too, with exit code 2
   (wac.runtime.kafka_fatal).
 """
 
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 
 from wac.config import KafkaSettings
-from wac.errors import ConfigError, WacError, described
+from wac.errors import WacError, described
 from wac.heartbeat.watcher import PushWatcher
 from wac.monitor.file_watch import FileWatch
 from wac.monitor.gc_pause import GC_PAUSE
@@ -38,6 +39,7 @@ from wac.monitor.histogram import Histogram
 from wac.monitor.loop import CheckLoop
 from wac.monitor.metrics import MonitorCollector
 from wac.monitor.publisher import DEFAULT_BUFFER_LIMIT, ResultPublisher
+from wac.monitor.reload_child import read_differences, stop_readers
 from wac.monitor.scheduler import DEFAULT_MAX_IN_FLIGHT
 from wac.probes.policy import DEFAULT_POLICY, ProbePolicy
 from wac.result import CheckResult
@@ -119,6 +121,8 @@ def run_monitor(
         log.info("metrics on http://127.0.0.1:%d/metrics", options.metrics_port)
     watcher = _push_watcher(kafka, options, on_result)
     _set_targets(loop, watcher, targets)
+    # The file's targets, as a reload compares them.
+    reloads = _Reloads(_Routed(loop, watcher), load_targets, {t.id: t for t in targets})
     started = time.monotonic()
     thread = threading.Thread(target=loop.run, name="check-loop", daemon=True)
     watch = FileWatch(options.watch) if options.watch is not None else None
@@ -155,7 +159,8 @@ def run_monitor(
             elif reload or (watch is not None and now >= next_watch and watch.changed()):
                 why = "SIGHUP" if reload else f"{options.watch} changed"
                 signals.reload.clear()
-                _reload(loop, watcher, load_targets, why)
+                reloads.request(why)
+            reloads.tick()
             if now >= next_watch:
                 next_watch = now + WATCH_S
             if now >= next_summary:
@@ -165,6 +170,7 @@ def run_monitor(
         if feed is not None and feed_thread is not None:
             feed.stop()  # leaves the group while the loop still runs to drop the targets
             feed_thread.join(30)
+        reloads.stop()
         log.info("stopping: abandoning checks in flight, flushing results to Kafka")
         loop.stop()
         thread.join()
@@ -273,9 +279,11 @@ class _Routed:
         self._watcher = watcher
 
     def change_targets(
-        self, upsert: Iterable[Target] = (), remove: Iterable[str] = ()
+        self, upsert: Iterable[Target] = (), remove: Iterable[str] = (), *, listed: bool = False
     ) -> threading.Event:
+        """`listed`: the differences of a reloaded targets file (`CheckLoop.change_listed`)."""
         upsert, remove = list(upsert), list(remove)
+        change = self._loop.change_listed if listed else self._loop.change_targets
         pushed = [t for t in upsert if t.scheme == "push"]
         watcher = self._watcher
         if watcher is None:
@@ -288,43 +296,89 @@ class _Routed:
         elif pushed or watcher.watching:  # (a partition of 8,000 http targets: no detour)
             watcher.change_targets(upsert, remove)
         if not pushed:
-            return self._loop.change_targets(upsert, remove)
+            return change(upsert, remove)
         checked = [t for t in upsert if t.scheme != "push"]
-        return self._loop.change_targets(checked, [*remove, *(t.id for t in pushed)])
+        return change(checked, [*remove, *(t.id for t in pushed)])
+
+
+class _Reloads:
+    """Reloads of the targets file, one at a time in a thread of their own, so that the
+    main thread goes on answering signals and writing the summary while a child process
+    reads the file. A reload asked for while one runs follows it (the file may have
+    changed since the child read it)."""
+
+    def __init__(
+        self,
+        routed: _Routed,
+        load_targets: Callable[[], list[Target]],
+        listed: dict[str, Target],
+    ) -> None:
+        self._routed = routed
+        self._load_targets = load_targets
+        self._listed = listed  # only the reload thread changes it, one at a time
+        self._thread: threading.Thread | None = None
+        self._next: str | None = None
+
+    def _running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def request(self, why: str) -> None:
+        if self._running():
+            self._next = why
+        else:
+            self._start(why)
+
+    def tick(self) -> None:
+        if self._next is not None and not self._running():
+            why, self._next = self._next, None
+            self._start(why)
+
+    def _start(self, why: str) -> None:
+        args = (self._routed, self._load_targets, self._listed, why)
+        self._thread = threading.Thread(target=_reload, args=args, name="reload", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """No more reloads; one still reading is abandoned (its child stopped)."""
+        self._next = None
+        if self._thread is not None:
+            stop_readers()
+            self._thread.join(5)
 
 
 def _reload(
-    loop: CheckLoop,
-    watcher: PushWatcher | None,
+    routed: _Routed,
     load_targets: Callable[[], list[Target]],
+    listed: dict[str, Target],
     why: str,
 ) -> None:
-    # Reading 100,000 targets holds the GIL for a second or more: the check loop gets it
-    # back after each switch interval, several times a turn, so a short one keeps it on time.
-    # And the collector held off meanwhile (wac.monitor.gc_pause): a full collection over
+    # The file is read and compared in a child process (wac.monitor.reload_child): this
+    # thread only unpickles what changed, a chunk at a time, while the check loop runs.
+    # A short switch interval meanwhile gives the loop the GIL back soon after each chunk,
+    # and the collector is held off (wac.monitor.gc_pause): a full collection over
     # 100,000 new targets and the old ones holds the GIL for a second.
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, RELOAD_SWITCH_INTERVAL_S))
     try:
         with GC_PAUSE.held():
-            _read_and_set(loop, watcher, load_targets, why)
+            _read_and_apply(routed, load_targets, listed, why)
     finally:
         sys.setswitchinterval(switch_interval)
 
 
-def _read_and_set(
-    loop: CheckLoop,
-    watcher: PushWatcher | None,
+def _read_and_apply(
+    routed: _Routed,
     load_targets: Callable[[], list[Target]],
+    listed: dict[str, Target],
     why: str,
 ) -> None:
     started = time.monotonic()
     try:
-        targets = load_targets()
-    except ConfigError as exc:
+        differences = read_differences(load_targets, listed)
+    except WacError as exc:  # a bad file (ConfigError), or the child failed (ReloadError)
         log.error("reload (%s) failed, keeping the current targets: %s", why, exc)
         return
-    except Exception as exc:  # a bug in the loader must not stop a running monitor
+    except Exception as exc:  # a bug here must not stop a running monitor
         log.error(
             "reload (%s) failed, keeping the current targets: unexpected %s",
             why,
@@ -332,10 +386,22 @@ def _read_and_set(
         )
         log.debug("reload failure", exc_info=True)
         return
+    for target_id in differences.remove:
+        listed.pop(target_id, None)
+    for target in differences.upsert:
+        listed[target.id] = target
     log.info(
-        "reload (%s): %d target(s) read in %.2f s", why, len(targets), time.monotonic() - started
+        "reload (%s): %d target(s) read in %.2f s (%.2f s in all): %d to add or change, "
+        "%d to remove",
+        why,
+        differences.count,
+        differences.read_s,
+        time.monotonic() - started,
+        len(differences.upsert),
+        len(differences.remove),
     )
-    _set_targets(loop, watcher, targets)  # compares the lists here, in this thread
+    if differences.upsert or differences.remove:
+        routed.change_targets(differences.upsert, differences.remove, listed=True)
 
 
 class _Summary:

@@ -212,7 +212,10 @@ def decode_json_object(value: bytes | str, where: str) -> dict[str, Any]:
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = dict(pairs)
+    if len(found) == len(pairs):  # (the usual case, without a loop in Python)
+        return found
+    found = {}
     for key, item in pairs:
         if key in found:
             raise ValueError(f"the key {shown(key)} is written twice in one object; keep one")

@@ -19,7 +19,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from wac.errors import ServiceUnavailable
 from wac.runtime.kafka import client_config, librdkafka_logger
-from wac.targets.definition import BadDefinition, Definition, decode_definition
+from wac.targets.definition import BadDefinition, Definition
+from wac.targets.definition_models import DefinitionDecoder
 from wac.targets_topic.settings import TargetsTopicSettings
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,10 @@ def read_definitions(
     A bad record is skipped and reported (logged, and appended to `problems`), never fatal.
     """
     found: dict[str, Definition] = {}
+    decode = DefinitionDecoder(default_timeout=settings.check_timeout)
     for record in read_records(settings, timeout):
         try:
-            definition = decode_definition(
-                record.key, record.value, default_timeout=settings.check_timeout
-            )
+            definition = decode(record.key, record.value)
         except BadDefinition as exc:
             reason = (
                 f"{settings.topic} partition {record.partition} offset {record.offset}: "

@@ -1,0 +1,159 @@
+"""A reload read in a forked child (wac.monitor.reload_child): only the differences come
+back, a bad file's message word for word, a failing child as one line, and the parent's
+threads keep the GIL meanwhile."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_monitor_hostile_input import BAD_FILES
+from wac.errors import ConfigError
+from wac.monitor.reload_child import CHUNK, ReloadError, read_differences, stop_readers
+from wac.targets import Target, load_targets_file, target_from_url
+
+
+def targets(count: int, timeout: float = 1.0) -> list[Target]:
+    return [
+        target_from_url(f"http://127.0.0.1:9/ok?t={i}", interval=60.0, timeout=timeout)
+        for i in range(count)
+    ]
+
+
+def test_only_added_changed_and_removed_targets_come_back() -> None:
+    a, b, c = targets(3)
+    changed_b = dataclasses.replace(b, timeout=2.0)
+    d = target_from_url("http://127.0.0.1:9/ok?t=d", interval=60.0, timeout=1.0)
+    current = {t.id: t for t in (a, b, c)}
+
+    differences = read_differences(lambda: [a, changed_b, d], current)
+
+    assert differences.upsert == [changed_b, d]
+    assert differences.remove == [c.id]
+    assert differences.count == 3
+    assert differences.read_s >= 0
+    assert current == {t.id: t for t in (a, b, c)}  # the caller's mapping is untouched
+
+
+def test_many_changes_come_back_whole_in_several_chunks() -> None:
+    before = targets(CHUNK * 2 + 500)
+    after = [dataclasses.replace(t, timeout=2.0) for t in before[1:]]
+
+    differences = read_differences(lambda: after, {t.id: t for t in before})
+
+    assert differences.upsert == after
+    assert [t.timeout for t in differences.upsert] == [2.0] * len(after)
+    assert differences.remove == [before[0].id]
+
+
+def test_nothing_changed_is_nothing_to_apply() -> None:
+    same = targets(10)
+    differences = read_differences(lambda: same, {t.id: t for t in same})
+    assert (differences.upsert, differences.remove, differences.count) == ([], [], 10)
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_a_hostile_file_is_the_same_one_line_error_as_read_here(case: str, tmp_path: Path) -> None:
+    data, fragment = BAD_FILES[case]
+    path = tmp_path / "targets.yaml"
+    path.write_bytes(data)
+
+    def load() -> list[Target]:
+        return load_targets_file(path, default_timeout=1.0)
+
+    with pytest.raises(ConfigError) as here:
+        load()
+    with pytest.raises(ConfigError) as forked:
+        read_differences(load, {})
+    assert str(forked.value) == str(here.value)
+    assert fragment in str(forked.value) and "\n" not in str(forked.value)
+
+
+def test_a_bug_in_the_loader_is_one_line_naming_it() -> None:
+    def broken() -> list[Target]:
+        raise RuntimeError("boom\nsecond line")
+
+    with pytest.raises(ReloadError, match=r"^unexpected RuntimeError: boom$"):
+        read_differences(broken, {})
+
+
+def test_a_child_killed_while_reading_is_reported() -> None:
+    def killed() -> list[Target]:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return []
+
+    with pytest.raises(ReloadError, match="killed by signal 9 without an answer"):
+        read_differences(killed, {})
+
+
+def test_a_child_over_its_deadline_is_stopped() -> None:
+    def slow() -> list[Target]:
+        time.sleep(30)
+        return []
+
+    started = time.monotonic()
+    with pytest.raises(ReloadError, match="took over"):
+        read_differences(slow, {}, deadline_s=0.5)
+    assert time.monotonic() - started < 10  # killed, not waited for
+
+
+def test_another_thread_keeps_running_while_a_hundred_thousand_targets_are_read(
+    tmp_path: Path,
+) -> None:
+    """Read here, the YAML composer alone holds the GIL for a few hundred milliseconds;
+    read in the child, the parent holds it only to unpickle a chunk at a time."""
+    path = tmp_path / "targets.yaml"
+    lines = ["defaults:\n  interval: 60s\n  timeout: 2s\ntargets:\n"]
+    lines += [f"  - url: http://127.0.0.1:9/ok?t={i}\n" for i in range(100_000)]
+    path.write_text("".join(lines))
+    current = {t.id: t for t in targets(100_000)}  # timeout 1 s: every target changes
+    gaps: list[float] = []
+    stop = threading.Event()
+
+    def tick() -> None:
+        last = time.monotonic()
+        while not stop.is_set():
+            time.sleep(0.001)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        differences = read_differences(
+            lambda: load_targets_file(path, default_timeout=1.0), current
+        )
+    finally:
+        stop.set()
+        ticker.join()
+    assert len(differences.upsert) == 100_000 and differences.remove == []
+    assert {t.timeout for t in differences.upsert} == {2.0}
+    gaps.sort()
+    print(f"longest gaps: {[round(g * 1000) for g in gaps[-5:]]} ms over {len(gaps)} ticks")
+    assert gaps[int(len(gaps) * 0.99)] < 0.1
+
+
+def test_a_reader_stopped_with_the_monitor_is_abandoned_in_one_line() -> None:
+    failure: list[BaseException] = []
+
+    def reload() -> None:
+        try:
+            read_differences(lambda: time.sleep(30) or [], {})  # type: ignore[func-returns-value]
+        except ReloadError as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=reload)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    stop_readers()
+    thread.join(10)
+    assert time.monotonic() - started < 5
+    assert [str(f) for f in failure] == ["abandoned: the monitor is stopping"]
