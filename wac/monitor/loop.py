@@ -8,8 +8,9 @@ becomes a CheckResult handed to the sink, and the scheduler plans the target's n
 check. The checks in flight are limited to what the targets need, up to `max_in_flight`
 (`wac.monitor.in_flight`, fed once per turn). Other threads only call `set_targets`,
 `change_targets` and `stop`, which wake it through the reactor's eventfd.
-Changes (`change_targets`, the fleet's way, and what a reloaded list changes) are applied a few milliseconds' worth per turn, so a batch of
-100,000 never holds up the checks due meanwhile. The contract between the loop and the probers is in
+Changes (`change_targets`, the fleet's way, and what a reloaded list changes) are
+applied a few milliseconds' worth per turn, so a batch of 100,000 never holds up the
+checks due meanwhile. The contract between the loop and the probers is in
 `wac.probes.contract`.
 """
 
