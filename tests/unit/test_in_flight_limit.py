@@ -69,17 +69,17 @@ def test_between_busy_and_idle_it_holds() -> None:
 def test_unheld_it_follows_the_checks_observed_in_flight_with_headroom() -> None:
     limit = InFlightLimit(1000, 0.0)
     values, now = periods(limit, 3, idle_share=0.9, held=False, in_flight=300)
-    assert values == [600] * 3  # twice the 300 in flight observed
+    assert values == [900] * 3  # three times the 300 in flight observed
     values, _ = periods(limit, 30, idle_share=0.9, held=False, in_flight=10, start=now)
-    assert values[0] == 540 and values[-1] == FLOOR  # a lull lowers it gradually
+    assert values[0] == 810 and values[-1] == FLOOR  # a lull lowers it gradually
 
 
 def test_targets_slow_to_answer_get_their_concurrency_however_busy_the_loop() -> None:
     """4,000 targets every second answering in 200 ms need 800 in flight: Little's law
     sizes the limit even when the loop never waits in epoll (a busy machine)."""
-    limit = InFlightLimit(2000, 0.0)
+    limit = InFlightLimit(3000, 0.0)
     values, _ = periods(limit, 2, idle_share=0.0, held=True, due_rate=4000.0, fastest_ms=200.0)
-    assert values == [1600, 1600]
+    assert values == [2400, 2400]
 
 
 def test_response_times_of_the_loops_own_making_do_not_raise_it() -> None:

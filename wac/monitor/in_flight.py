@@ -38,7 +38,7 @@ import math
 
 FLOOR = 50
 PERIOD_S = 0.1
-HEADROOM = 2.0
+HEADROOM = 3.0
 GROW = 1.5
 SHRINK = 0.9
 IDLE_TO_GROW = 0.2
