@@ -51,9 +51,10 @@ class EpollReactor:
     def unwatch(self, fd: int) -> None:
         self._handlers.pop(fd, None)
         if self._masks.pop(fd, None) is not None:
-            # Already closed: the kernel dropped it.
-            with contextlib.suppress(OSError, ValueError):
+            try:  # noqa: SIM105 - contextlib.suppress costs 0.5 µs, and this runs per check
                 self._epoll.unregister(fd)
+            except (OSError, ValueError):
+                pass  # already closed: the kernel dropped it
 
     def wake(self) -> None:
         with self._wake_lock:  # never write to the descriptor once close() released it
