@@ -201,3 +201,38 @@ def test_targets_slow_to_answer_get_more_checks_in_flight_than_the_floor(site: s
     assert FLOOR < 72 < limit <= 1000
     assert (recent.percentile_ms(0.99) or 0.0) < 150
     assert all(r.ok for r in results)
+
+
+def test_more_than_1023_checks_in_flight_at_once() -> None:
+    """1,200 targets whose server never answers: the limit grows past 1,023 checks in
+    flight (a loop waiting on its servers) and the reactor watches descriptors beyond
+    select()'s 1,023."""
+    import os
+    import resource
+
+    from tests.support.servers import silent_server
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4096  # 1,200 client sockets, as many accepted by the server, and the rest
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    results: list[CheckResult] = []
+    loop = CheckLoop(results.append, monitor="loop-test", max_in_flight=1500)
+    try:
+        with silent_server() as port:
+            url = f"http://127.0.0.1:{port}/"
+            loop.set_targets(
+                [target_from_url(f"{url}?n={i}", interval=2, timeout=20) for i in range(1200)]
+            )
+            thread = threading.Thread(target=loop.run)
+            thread.start()
+            try:
+                wait_for(lambda: loop.stats.in_flight >= 1100, 30, "1,100 checks in flight")
+                highest_fd = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+            finally:
+                loop.stop()
+                thread.join(10)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert loop.scheduler.max_in_flight > 1023 and highest_fd > 1023
+    assert results == []  # nothing answered, nothing timed out yet
