@@ -173,3 +173,66 @@ def test_a_reloaded_list_of_a_hundred_thousand_is_applied_without_holding_up_che
     print(f"100,000 changed targets applied in {changed_in:.2f} s")
     assert lateness.count >= 5
     assert lateness.max_ms <= 50, "the reload held up the loop"
+
+
+def test_targets_slow_to_answer_get_more_checks_in_flight_than_the_floor(site: str) -> None:
+    """120 targets every 0.5 s that take 300 ms to answer need about 72 checks in flight,
+    more than the limit starts at (wac.monitor.in_flight.FLOOR): the limit grows to what
+    they need, and their checks start on time."""
+    from wac.monitor.in_flight import FLOOR
+
+    results: list[CheckResult] = []
+    loop = CheckLoop(results.append, monitor="loop-test", max_in_flight=1000)
+    targets = [
+        target_from_url(f"{site}/slow/300?n={i}", interval=0.5, timeout=5) for i in range(120)
+    ]
+    loop.set_targets(targets)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        wait_for(lambda: len(results) >= 240, 30, "two rounds of checks")
+        loop.stats.take_recent_lateness()
+        wait_for(lambda: len(results) >= 960, 30, "eight rounds of checks")
+        recent = loop.stats.take_recent_lateness()
+        limit = loop.scheduler.max_in_flight
+    finally:
+        loop.stop()
+        thread.join(10)
+    assert FLOOR < 72 < limit <= 1000
+    assert (recent.percentile_ms(0.99) or 0.0) < 150
+    assert all(r.ok for r in results)
+
+
+def test_more_than_1023_checks_in_flight_at_once() -> None:
+    """1,200 targets whose server never answers: the limit grows past 1,023 checks in
+    flight (a loop waiting on its servers) and the reactor watches descriptors beyond
+    select()'s 1,023."""
+    import os
+    import resource
+
+    from tests.support.servers import silent_server
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4096  # 1,200 client sockets, as many accepted by the server, and the rest
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    results: list[CheckResult] = []
+    loop = CheckLoop(results.append, monitor="loop-test", max_in_flight=1500)
+    try:
+        with silent_server() as port:
+            url = f"http://127.0.0.1:{port}/"
+            loop.set_targets(
+                [target_from_url(f"{url}?n={i}", interval=2, timeout=20) for i in range(1200)]
+            )
+            thread = threading.Thread(target=loop.run)
+            thread.start()
+            try:
+                wait_for(lambda: loop.stats.in_flight >= 1100, 30, "1,100 checks in flight")
+                highest_fd = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+            finally:
+                loop.stop()
+                thread.join(10)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert loop.scheduler.max_in_flight > 1023 and highest_fd > 1023
+    assert results == []  # nothing answered, nothing timed out yet

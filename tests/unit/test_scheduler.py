@@ -82,7 +82,7 @@ def test_in_flight_limit_and_lateness() -> None:
     scheduler.set_targets(targets, now=0.0)
     first = scheduler.take_due(200.0)  # all ten overdue: only three may start
     first_dues = [s.due for s in first]
-    assert len(first) == 3
+    assert len(first) == 3 and scheduler.held_back  # seven due checks wait for room
     assert scheduler.take_due(200.0) == []
     assert scheduler.next_due() is None  # nothing may start until one ends
     scheduler.finished(first[0], 200.5)
@@ -174,6 +174,28 @@ def test_upsert_changed_and_remove_count_targets() -> None:
     assert scheduler.stats.targets == 2
     assert scheduler.remove(b.id) and scheduler.stats.targets == 1
     assert [x.timeout for x in scheduler.targets] == [3.0]
+
+
+def test_due_rate_follows_added_changed_and_removed_targets() -> None:
+    """The checks per second the targets ask for (the sum of 1/interval), which the loop's
+    limit on checks in flight is sized with."""
+    scheduler = Scheduler(epoch=0.0)
+    a, b = target("a", 2.0), target("b", 0.5)
+    scheduler.set_targets([a, b], now=0.0)
+    assert scheduler.due_rate == pytest.approx(0.5 + 2.0)
+    scheduler.upsert(target("a", 4.0), now=0.0)
+    assert scheduler.due_rate == pytest.approx(0.25 + 2.0)
+    scheduler.upsert(target_from_url(b.url, interval=0.5, timeout=0.2), now=0.0)
+    assert scheduler.due_rate == pytest.approx(0.25 + 2.0)  # same interval
+    (slot,) = [s for s in scheduler.take_due(10.0) if s.target.id == b.id]
+    scheduler.remove(b.id)
+    assert scheduler.due_rate == pytest.approx(0.25)
+    scheduler.upsert(target("b", 1.0), now=10.1)  # back while its check still runs
+    assert scheduler.due_rate == pytest.approx(0.25 + 1.0)
+    scheduler.finished(slot, 10.2)
+    scheduler.set_targets([], now=11.0)
+    assert scheduler.due_rate == pytest.approx(0.0)
+    assert not scheduler.held_back
 
 
 def run_until_from(scheduler: Scheduler, start: float, end: float) -> list[tuple[float, str]]:

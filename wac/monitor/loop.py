@@ -5,10 +5,12 @@ prober of its target's URL scheme (`wac.probes.registry`; the loop names no prot
 waits in its reactor until a descriptor is ready, a prober's timer is due, the next
 check is due or another thread wakes it, then collects the checks that ended: each
 becomes a CheckResult handed to the sink, and the scheduler plans the target's next
-check. Other threads only call `set_targets`, `change_targets` and `stop`, which wake it
-through the reactor's eventfd. Changes (`change_targets`, the fleet's way, and what a
-reloaded list changes) are applied a few milliseconds' worth per turn, so a batch of
-100,000 never holds up the checks due meanwhile. The contract between the loop and the probers is in
+check. The checks in flight are limited to what the targets need, up to `max_in_flight`
+(`wac.monitor.in_flight`, fed once per turn). Other threads only call `set_targets`,
+`change_targets` and `stop`, which wake it through the reactor's eventfd.
+Changes (`change_targets`, the fleet's way, and what a reloaded list changes) are
+applied a few milliseconds' worth per turn, so a batch of 100,000 never holds up the
+checks due meanwhile. The contract between the loop and the probers is in
 `wac.probes.contract`.
 """
 
@@ -21,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from wac.monitor.gc_pause import GC_PAUSE
+from wac.monitor.in_flight import InFlightLimit
 from wac.monitor.scheduler import (
     ADDED,
     CHANGED,
@@ -70,6 +73,9 @@ class CheckLoop:
         # restarted monitor, or another worker, keeps each target on the same slots: no
         # check repeated right after a restart, no burst of overdue checks.
         self.scheduler = Scheduler(epoch=clock() - wall_clock(), max_in_flight=max_in_flight)
+        # Checks in flight sized to what the targets need, up to max_in_flight.
+        self.in_flight_limit = InFlightLimit(max_in_flight, time.monotonic())
+        self.scheduler.max_in_flight = self.in_flight_limit.value
         self._reactor = EpollReactor()
         self._context = ProbeContext(
             monitor=monitor, policy=policy, reactor=self._reactor, max_in_flight=max_in_flight
@@ -154,6 +160,8 @@ class CheckLoop:
         reactor = self._reactor
         probers = self._probers
         clock = self._clock
+        limit = self.in_flight_limit
+        monotonic = time.monotonic
         try:
             while not self._stopping.is_set():
                 if self._pending is not None:
@@ -170,7 +178,14 @@ class CheckLoop:
                     timeout = prober.timeout()
                     if timeout is not None and timeout < wait:
                         wait = timeout
-                reactor.wait(wait)
+                idle = reactor.wait(wait)
+                scheduler.max_in_flight = limit.turn(
+                    monotonic(),
+                    idle,
+                    scheduler.held_back,
+                    scheduler.stats.in_flight,
+                    scheduler.due_rate,
+                )
                 for prober in probers:
                     # Tokens are the slots given to `start`; no cast(): a call per check.
                     for token, outcome in prober.collect():
@@ -277,6 +292,9 @@ class CheckLoop:
     def _deliver(self, slot: Slot, result: CheckResult) -> None:
         """The check is over: schedule the target's next one, hand the result on."""
         self.scheduler.finished(slot, self._clock())
+        response_ms = result.response_time_ms
+        if response_ms is not None and response_ms < self.in_flight_limit.fastest_ms:
+            self.in_flight_limit.fastest_ms = response_ms
         try:
             self._sink(result)
         except Exception:

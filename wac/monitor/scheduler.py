@@ -12,7 +12,9 @@ check even with tens of thousands of targets.
 - A target's next check never starts before its previous one finished. A check
   that overran its next slot skips the missed slots (counted in `stats.skipped`)
   instead of firing a burst to catch up.
-- At most `max_in_flight` checks run at once; due checks wait, earliest due first.
+- At most `max_in_flight` checks run at once; due checks wait, earliest due first
+  (`held_back` says whether the last `take_due` left due checks waiting for room). The
+  check loop moves `max_in_flight` with what its targets need (wac.monitor.in_flight).
 - Lateness (start time minus due time) of every check is recorded in histograms.
 - `set_targets` applies a new target list, `upsert` and `remove` one change at a
   time: added targets start on their grid, removed ones stop (one in flight finishes
@@ -86,6 +88,8 @@ class Scheduler:
         # (due, sequence, generation, slot); entries whose generation is stale are skipped.
         self._heap: list[tuple[float, int, int, Slot]] = []
         self._sequence = 0
+        self.held_back = False  # the last take_due left due checks waiting for room
+        self.due_rate = 0.0  # checks per second the targets ask for: sum of 1/interval
 
     @property
     def targets(self) -> list[Target]:
@@ -118,12 +122,14 @@ class Scheduler:
             slot = self._retiring.pop(target_id)
             slot.removed = False
             self._slots[target_id] = slot
+            self.due_rate += 1 / slot.target.interval
             self._reconfigure(slot, target, now)
             outcome = ADDED
         elif current is None:
             offset = stable_fraction(target_id) * target.interval
             slot = Slot(target, offset, self._next_grid_point(target.interval, offset, now))
             self._slots[target_id] = slot
+            self.due_rate += 1 / target.interval
             self._push(slot)
             outcome = ADDED
         elif current.target != target:
@@ -141,6 +147,7 @@ class Scheduler:
             return False
         slot.removed = True
         slot.generation += 1
+        self.due_rate = max(0.0, self.due_rate - 1 / slot.target.interval)
         if slot.in_flight:
             self._retiring[target_id] = slot
         self.stats.targets = len(self._slots)
@@ -152,6 +159,7 @@ class Scheduler:
         slot.target = target
         if target.interval == old_interval:
             return  # same grid: the rhythm is kept
+        self.due_rate = max(0.0, self.due_rate + 1 / target.interval - 1 / old_interval)
         slot.offset = stable_fraction(target.id) * target.interval
         due = self._next_grid_point(target.interval, slot.offset, now)
         if slot.in_flight:
@@ -189,6 +197,7 @@ class Scheduler:
             stats.recent_lateness.record(late)
             started.append(slot)
             room -= 1
+        self.held_back = room <= 0 and bool(heap) and heap[0][0] <= now
         stats.in_flight += len(started)
         stats.started += len(started)
         return started

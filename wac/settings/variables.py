@@ -210,7 +210,7 @@ WAC_MONITOR_MAX_IN_FLIGHT: Variable[int] = _var(
     values.whole(1, example=1000),
     1000,
     "`1000`",
-    "checks a monitor process runs at once",
+    "checks a monitor process runs at once, at most",
     CHECKS,
     options=("wac monitor --max-in-flight",),
 )
