@@ -14,13 +14,16 @@ is less than `MAX_AGE` old):
 
 The checks themselves are not inserted (hours of COPY): the bench generates, in SQL,
 what the rollup job would have made of them, in the real schema (the migrations): every
-day of every target in `rollup_day`, and their sums in `rollup_week`; in `rollup_hour`
-and `rollup_minute`, the buckets of every target where a window of the bench reads them,
-which is near its edges (a window is whole days, then whole hours, then minutes at each
-end): from a window's start to the end of its day (hours) or hour (minutes), for windows
-starting up to `MAX_AGE` after generation, and from the start of the day or hour that
-holds the watermark to it; the rows of the hour, day and week that hold the watermark
-(their minutes up to it, which a window ending now reads). Then every target's raw
+day of every target in `rollup_day`, and their sums in `rollup_week`; in the finer
+tiers (`rollup_hour6`, `rollup_hour`, `rollup_minute10`, `rollup_minute`), the buckets
+of every target where a window of the bench reads them, which is near its edges (a
+window is whole weeks, then whole days, 6 hours, hours, 10 minutes, minutes at each
+end): from a window's start to the end of the next coarser bucket (6 hours to the day,
+hours to the 6 hours, 10 minutes to the hour, minutes to the 10 minutes), for windows
+starting up to `MAX_AGE` after generation, and from the start of that bucket holding
+the watermark to it; the rows of the 10 minutes, hour, 6 hours, day and week that hold
+the watermark (their minutes up to it, which a window ending now reads), summed from
+the tier below as the job sums them. Then every target's raw
 checks of the last 10 minutes (the rollup watermark 3 minutes back, as the job leaves
 it, so readers read a raw tail too) and its row in `targets` (status, since, last error,
 certificate; 2 % of the fleet down, 1 % never checked). Each target has its own typical
@@ -62,16 +65,26 @@ from wac.rollups.tiers import (
     FAIL_COLUMNS,
     HIST_COLUMNS,
     HOUR,
+    HOUR6,
     METRIC_COLUMNS,
     MINUTE,
+    MINUTE10,
     PHASE_COLUMNS,
+    TIER_BELOW,
     ceil_to,
     floor_to,
 )
 
 KINDS_OF_TARGET = 20
 MAX_AGE = timedelta(minutes=30)  # how long after generation a data set is read right
-TIER_TABLES = ("rollup_week", "rollup_day", "rollup_hour", "rollup_minute")
+TIER_TABLES = (
+    "rollup_week",
+    "rollup_day",
+    "rollup_hour6",
+    "rollup_hour",
+    "rollup_minute10",
+    "rollup_minute",
+)
 
 
 @dataclass(frozen=True)
@@ -168,7 +181,7 @@ def generate_tier(
     targets: int,
     watermark: datetime,
 ) -> int:
-    per = {MINUTE: "1", HOUR: "60", DAY: "1440"}[unit]
+    per = {MINUTE: "1", MINUTE10: "10", HOUR: "60", HOUR6: "360", DAY: "1440"}[unit]
     buckets = sql.SQL(" UNION ").join(
         sql.SQL("SELECT generate_series({}::timestamptz, {}::timestamptz, {}::interval)").format(
             sql.Literal(a), sql.Literal(min(b, watermark) - unit), sql.Literal(unit)
@@ -208,8 +221,10 @@ def generate(conn: psycopg.Connection, data: DataSet, windows: list[timedelta]) 
         conn.execute(sql.SQL("ALTER TABLE {} SET UNLOGGED").format(sql.Identifier(table)))
     tiers = [
         ("rollup_day", DAY, [(floor_to(now - timedelta(days=data.days + 1), DAY), now)]),
-        ("rollup_hour", HOUR, edge_ranges(now, windows, HOUR, DAY)),
-        ("rollup_minute", MINUTE, edge_ranges(now, windows, MINUTE, HOUR)),
+        ("rollup_hour6", HOUR6, edge_ranges(now, windows, HOUR6, DAY)),
+        ("rollup_hour", HOUR, edge_ranges(now, windows, HOUR, HOUR6)),
+        ("rollup_minute10", MINUTE10, edge_ranges(now, windows, MINUTE10, HOUR)),
+        ("rollup_minute", MINUTE, edge_ranges(now, windows, MINUTE, MINUTE10)),
     ]
     # Indexes but the keys are made once the rows are in: faster than row by row.
     indexes = conn.execute(
@@ -225,11 +240,12 @@ def generate(conn: psycopg.Connection, data: DataSet, windows: list[timedelta]) 
         conn.commit()
         print(f"  {table}: {rows:,} rows in {time.monotonic() - started:.0f} s", flush=True)
     # The weeks as the rollup job sums them from the days (the days must be in first),
-    # and the rows of the hour, day and week that hold the watermark, which hold their
-    # minutes up to it, as the job leaves them (readers read them at a window's end).
+    # and the rows of the 10 minutes, hour, 6 hours, day and week that hold the watermark,
+    # which hold their minutes up to it, each summed from the tier below as the job
+    # leaves them (readers read them at a window's end).
     started = time.monotonic()
     rows = recompute_tier(conn, "week", floor_to(now - timedelta(days=data.days + 1), DAY), now)
-    for tier in ("hour", "day", "week"):
+    for tier in TIER_BELOW:  # finest first
         recompute_tier(conn, tier, watermark - MINUTE, watermark)
     conn.commit()
     print(f"  rollup_week: {rows:,} rows in {time.monotonic() - started:.0f} s", flush=True)

@@ -82,8 +82,8 @@ def reader(env: dict[str, str]) -> Iterator[psycopg.Connection]:
 
 def reset(conn: psycopg.Connection) -> None:
     conn.execute(
-        "TRUNCATE checks, rollup_minute, rollup_hour, rollup_day, rollup_week, rollup_dirty, "
-        "targets"
+        "TRUNCATE checks, rollup_minute, rollup_minute10, rollup_hour, rollup_hour6, "
+        "rollup_day, rollup_week, rollup_dirty, targets"
     )
     conn.execute("UPDATE rollup_state SET watermark = NULL, minute_horizon = NULL")
 

@@ -23,7 +23,7 @@ from tests.support.store import counts, own_schema, produce, query, result
 from wac.db.connect import connect_reader
 from wac.reports.queries import Snapshot, snapshot, summaries
 from wac.rollups import job as rollup
-from wac.rollups.tiers import DAY, HOUR, MINUTE, WEEK, floor_to
+from wac.rollups.tiers import DAY, HOUR, HOUR6, MINUTE, WEEK, floor_to
 from wac.web import data
 
 pytestmark = pytest.mark.integration
@@ -125,7 +125,7 @@ def test_late_rows_two_hours_and_three_days_old_are_exact_after_one_pass(
 
 def test_late_rows_older_than_the_minute_rollups_are_exact(env: dict[str, str]) -> None:
     """Minutes are pruned after 35 days (hours and days stay): a late row there makes the
-    pass recompute its hour from raw rows, then its day and week."""
+    pass recompute its hour from raw rows, then its 6 hours, day and week."""
     now = datetime.now(UTC)
     # The start of an hour: the row five minutes later is in the same hour and day.
     minute = floor_to(now - timedelta(days=40), HOUR)
@@ -141,16 +141,22 @@ def test_late_rows_older_than_the_minute_rollups_are_exact(env: dict[str, str]) 
         second = rollup.run_pass(conn, settings)
         conn.autocommit = True
         assert second.ran and second.late_minutes == 1
-        for table, unit in (("rollup_hour", HOUR), ("rollup_day", DAY), ("rollup_week", WEEK)):
+        for table, unit in (
+            ("rollup_hour", HOUR),
+            ("rollup_hour6", HOUR6),
+            ("rollup_day", DAY),
+            ("rollup_week", WEEK),
+        ):
             ((checks, failures, dns),) = conn.execute(
                 f"SELECT checks, failures, fail_dns FROM {table} WHERE target = 'old' "
                 "AND bucket = %s",
                 (floor_to(minute, unit),),
             ).fetchall()
             assert (checks, failures, dns) == (5, 1, 1), table
-        assert conn.execute(
-            "SELECT count(*) FROM rollup_minute WHERE target = 'old'"
-        ).fetchall() == [(0,)]  # no half-empty hour rebuilt from the pruned minutes
+        for table in ("rollup_minute", "rollup_minute10"):
+            assert conn.execute(
+                f"SELECT count(*) FROM {table} WHERE target = 'old'"
+            ).fetchall() == [(0,)], table  # no half-empty hour rebuilt from pruned minutes
 
 
 def test_rollup_once_waits_for_the_lock_or_says_it_did_not_run(env: dict[str, str]) -> None:

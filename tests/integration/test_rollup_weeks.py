@@ -1,9 +1,10 @@
-"""The week tier on the real PostgreSQL: a window read from weeks gives exactly the
-numbers it gives from days alone and from raw rows alone (checks, failures by kind,
-the histogram, extremes, sums, percentiles), after a backfill, after late rows (before
-and after the minute horizon), after `rebuild`, and as migration 0153 fills it. A
-window that reaches the watermark ends on the row of the bucket holding it, which
-holds its minutes up to the watermark and no later one."""
+"""The week, 6-hour and 10-minute tiers on the real PostgreSQL: a window read with every
+tier gives exactly the numbers it gives with days at most, with hours at most, and from
+raw rows alone (checks, failures by kind, the histogram, extremes, sums, percentiles),
+after a backfill, after late rows (before and after the minute horizon), after
+`rebuild`, and as migrations 0153 and 0154 fill the tiers. A window that reaches the
+watermark ends on the row of the bucket holding it, which holds its minutes up to the
+watermark and no later one."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from wac.reports.aggregate import Aggregate
 from wac.reports.queries import Snapshot, aggregate, snapshot
 from wac.reports.window import plan_window
 from wac.rollups import job as rollup
-from wac.rollups.tiers import HOUR, MINUTE, WEEK, floor_to
+from wac.rollups.tiers import DAY, HOUR, MINUTE, TIER_TABLES, WEEK, ceil_to, floor_to
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,8 @@ def numbers(agg: Aggregate) -> dict[str, Any]:
 def answers(
     conn: psycopg.Connection, snap: Snapshot, start: datetime, end: datetime
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """The window's numbers per target: read with weeks, with days at most, raw only.
+    """The window's numbers per target: read with every tier, with days at most, with
+    hours at most, raw only.
 
     Before the minute horizon a window starts on the nearest hour (there are no minutes
     to read): the raw rows are those of the window the rollups read.
@@ -89,13 +91,16 @@ def answers(
     plans = {
         "weeks": plan_window(start, end, snap.watermark, snap.minute_horizon),
         "days": days,
+        "hours": plan_window(start, end, snap.watermark, snap.minute_horizon, coarsest="hour"),
         "raw": plan_window(days[0].start, days[-1].end, None),
     }
-    assert "week" in {p.source for p in plans["weeks"]}, plans["weeks"]
     assert snap.watermark is not None
+    if ceil_to(start, WEEK) + WEEK <= min(end, snap.watermark):  # a whole week inside
+        assert "week" in {p.source for p in plans["weeks"]}, plans["weeks"]
     if end > snap.watermark:  # a partial bucket's row, up to the watermark, then raw rows
         assert plans["weeks"][-2].end == snap.watermark != floor_to(snap.watermark, HOUR)
     assert "week" not in {p.source for p in plans["days"]}
+    assert {"hour6", "day", "week"}.isdisjoint({p.source for p in plans["hours"]})
     assert {p.source for p in plans["raw"]} == {"raw"}
     return {
         how: {t: numbers(a) for (t, _), a in aggregate(conn, pieces, list(TARGETS)).items()}
@@ -110,10 +115,16 @@ def assert_exact(conn: psycopg.Connection, windows: list[tuple[datetime, datetim
         assert set(got["raw"]) == set(TARGETS)
         assert got["weeks"] == got["raw"], (start, end)
         assert got["days"] == got["raw"], (start, end)
+        assert got["hours"] == got["raw"], (start, end)
 
 
-def week_rows(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
-    return conn.execute("SELECT * FROM rollup_week ORDER BY target, bucket").fetchall()
+def tier_rows(
+    conn: psycopg.Connection, tier: str, since: datetime | None = None
+) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        f"SELECT * FROM {TIER_TABLES[tier]} WHERE bucket >= %s ORDER BY target, bucket",
+        (since or datetime(1970, 1, 1, tzinfo=UTC),),
+    ).fetchall()
 
 
 def test_weeks_give_the_numbers_of_days_and_of_raw_rows(conn: psycopg.Connection) -> None:
@@ -129,7 +140,18 @@ def test_weeks_give_the_numbers_of_days_and_of_raw_rows(conn: psycopg.Connection
         (now - timedelta(days=23, seconds=17), now),  # a `--since 23d`
         (now - timedelta(days=20, hours=3, minutes=5), now - timedelta(days=2, minutes=7)),
         (floor_to(now - timedelta(days=15), WEEK), floor_to(now, WEEK)),  # whole weeks
+        # Inside the kept minutes: its start edge reads minutes, 10 minutes, hours, 6
+        # hours; its end edge 6 hours, hours, 10 minutes, minutes, then raw rows.
+        (
+            floor_to(now - timedelta(days=9), DAY) + timedelta(hours=7, minutes=23, seconds=30),
+            floor_to(now - timedelta(days=1), DAY) + timedelta(hours=19, minutes=46, seconds=5),
+        ),
     ]
+    snap = snapshot(conn)
+    edges = plan_window(*windows[-1], snap.watermark, snap.minute_horizon)
+    sources = [p.source for p in edges]
+    assert sources[:5] == ["raw", "minute", "minute10", "hour", "hour6"], edges
+    assert sources[-5:] == ["hour6", "hour", "minute10", "minute", "raw"], edges
     assert_exact(conn, windows)
 
     # Late rows, stored and marked as a store catching up marks them: one day in a
@@ -146,20 +168,29 @@ def test_weeks_give_the_numbers_of_days_and_of_raw_rows(conn: psycopg.Connection
 
     # `rebuild` (`wac rollup --rebuild`) recomputes the weeks too, and no minute at or
     # after the watermark, whose rows readers read raw.
-    repaired = week_rows(conn)
-    conn.execute("UPDATE rollup_week SET checks = checks + 1, rt_b10 = 999")
+    # (It writes minutes and 10 minutes before the minute horizon too, from raw rows: the
+    # pass that next moves the horizon prunes them; readers read none of them.)
+    _, horizon = rollup.read_state(conn)
+    repaired = {tier: tier_rows(conn, tier, horizon) for tier in ("minute10", "hour6", "week")}
+    for tier in repaired:
+        conn.execute(f"UPDATE {TIER_TABLES[tier]} SET checks = checks + 1, rt_b10 = 999")
     insert_checks(conn, history(now - timedelta(seconds=40), now, timedelta(seconds=10), seed=7))
     rollup.rebuild(conn, first, datetime.now(UTC), chunk=timedelta(days=5))
-    assert week_rows(conn) == repaired
+    assert {tier: tier_rows(conn, tier, horizon) for tier in repaired} == repaired
+    rebuilt = {tier: tier_rows(conn, tier) for tier in repaired}
     watermark, _ = rollup.read_state(conn)
     assert watermark is not None
-    for tier in ("rollup_minute", "rollup_hour", "rollup_day", "rollup_week"):
+    for tier in TIER_TABLES.values():
         row = conn.execute(f"SELECT sum(checks) FROM {tier} WHERE bucket >= %s", (watermark,))
         assert row.fetchone() == (None,), tier  # nothing rolled up there yet
     assert_exact(conn, [(w[0], datetime.now(UTC)) for w in windows])
 
-    # Migration 0153 sums the days already rolled up into the weeks the job would write.
-    backfill = next(text for _, name, text in available_migrations() if name.startswith("0153"))
-    conn.execute("TRUNCATE rollup_week")
-    conn.execute("DO $migration$" + backfill.split("DO $migration$", 1)[1])
-    assert week_rows(conn) == repaired
+    # Migration 0153 sums the days already rolled up into the weeks the job would write,
+    # 0154 the minutes into 10 minutes and the hours into 6 hours.
+    for version, tiers in (("0153", ("week",)), ("0154", ("minute10", "hour6"))):
+        backfill = next(
+            text for _, name, text in available_migrations() if name.startswith(version)
+        )
+        conn.execute("TRUNCATE " + ", ".join(TIER_TABLES[t] for t in tiers))
+        conn.execute("DO $migration$" + backfill.split("DO $migration$", 1)[1])
+        assert {t: tier_rows(conn, t) for t in tiers} == {t: rebuilt[t] for t in tiers}

@@ -47,6 +47,7 @@ def test_each_package_owns_the_sql_of_its_tables() -> None:
             "0131_rollup_probe_kinds.sql",
             "0150_rollup_reads.sql",
             "0153_rollup_week.sql",
+            "0154_rollup_minute10_hour6.sql",
         ],
         "alerts": ["0020_alerts.sql"],
         "pages": ["0040_status_notices.sql", "0152_status_pages.sql"],

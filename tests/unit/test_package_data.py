@@ -25,6 +25,7 @@ PACKAGE_DATA = {
     "wac/rollups/migrations/0131_rollup_probe_kinds.sql",
     "wac/rollups/migrations/0150_rollup_reads.sql",
     "wac/rollups/migrations/0153_rollup_week.sql",
+    "wac/rollups/migrations/0154_rollup_minute10_hour6.sql",
     "wac/alerts/migrations/0020_alerts.sql",
     "wac/pages/migrations/0040_status_notices.sql",
     "wac/pages/migrations/0152_status_pages.sql",

@@ -20,7 +20,9 @@ from wac.rollups.tiers import HIST_COLUMNS, RESPONSE_TIME_BOUNDS_MS, ceil_to, fl
 T = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 UNITS = {
     "minute": timedelta(minutes=1),
+    "minute10": timedelta(minutes=10),
     "hour": timedelta(hours=1),
+    "hour6": timedelta(hours=6),
     "day": timedelta(days=1),
     "week": timedelta(days=7),
 }
@@ -80,16 +82,20 @@ def test_a_window_limited_to_days_reads_no_weeks() -> None:
         (timedelta(days=10), "week"),
         # It starts before the window; its day does not: the day's row.
         (timedelta(hours=20), "day"),
-        # The day starts before too: the row of the watermark's hour.
-        (timedelta(hours=2), "hour"),
+        # The day starts before too: the row of the watermark's 6 hours (from 12:00).
+        (timedelta(hours=2, minutes=30), "hour6"),
+        # ... of its hour (from 13:00).
+        (timedelta(hours=1, minutes=30), "hour"),
+        # ... of its 10 minutes (from 13:50).
+        (timedelta(minutes=30), "minute10"),
         # Only minutes are inside: they are read as they are.
-        (timedelta(minutes=30), "minute"),
+        (timedelta(minutes=5), "minute"),
     ],
 )
 def test_the_end_is_one_row_of_the_coarsest_bucket_inside_the_window(
     since: timedelta, last: str
 ) -> None:
-    watermark = T + timedelta(minutes=57)  # a Tuesday, 12:57
+    watermark = T + timedelta(hours=1, minutes=57)  # a Tuesday, 13:57
     now = watermark + timedelta(minutes=2, seconds=30)
     pieces = plan_window(now - since, now, watermark)
     assert_exact_cover(pieces, now - since, now, watermark)
@@ -105,7 +111,27 @@ def test_a_window_ending_before_the_watermark_reads_whole_buckets_only() -> None
     end = watermark - timedelta(minutes=3)
     pieces = plan_window(T - timedelta(days=20), end, watermark)
     assert_exact_cover(pieces, T - timedelta(days=20), end)
-    assert pieces[-1] == Piece("minute", floor_to(end, timedelta(hours=1)), end)
+    assert pieces[-2:] == [
+        Piece("minute10", floor_to(end, timedelta(hours=1)), T + timedelta(minutes=50)),
+        Piece("minute", T + timedelta(minutes=50), end),
+    ]
+
+
+def test_the_start_edge_reads_few_rows_of_each_tier() -> None:
+    """From 07:23:30: a raw edge, minutes to 07:30, 10 minutes to 08:00, hours to 12:00,
+    6 hours to the next day; at most 9, 5, 5 and 3 rows a target."""
+    start = T - timedelta(days=3, hours=4, minutes=36, seconds=30)
+    watermark = T + timedelta(minutes=57)
+    pieces = plan_window(start, T, watermark)
+    assert_exact_cover(pieces, start, T, watermark)
+    day = floor_to(start, timedelta(days=1))
+    assert pieces[:5] == [
+        Piece("raw", start, start + timedelta(seconds=30)),
+        Piece("minute", day + timedelta(hours=7, minutes=24), day + timedelta(hours=7, minutes=30)),
+        Piece("minute10", day + timedelta(hours=7, minutes=30), day + timedelta(hours=8)),
+        Piece("hour", day + timedelta(hours=8), day + timedelta(hours=12)),
+        Piece("hour6", day + timedelta(hours=12), day + timedelta(days=1)),
+    ]
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -114,7 +140,7 @@ def test_random_windows_are_covered_exactly(seed: int) -> None:
     start = T - timedelta(seconds=rnd.randint(1, 90 * 86400))
     end = start + timedelta(seconds=rnd.randint(1, 40 * 86400))
     watermark = floor_to(T - timedelta(seconds=rnd.randint(0, 50 * 86400)), UNITS["minute"])
-    coarsest = rnd.choice(["minute", "hour", "day", "week"])
+    coarsest = rnd.choice(list(UNITS))
     pieces = plan_window(start, end, watermark, coarsest=coarsest)
     assert_exact_cover(pieces, start, end, watermark)
     for p in pieces:
@@ -132,7 +158,7 @@ def test_no_watermark_reads_raw_rows_only() -> None:
 def test_before_the_minute_horizon_the_start_rounds_to_the_hour() -> None:
     start = T - timedelta(days=100, minutes=20)
     pieces = plan_window(start, T, T, minute_horizon=T - timedelta(days=35))
-    assert pieces[0].source == "hour"
+    assert pieces[0].source == "hour6"  # no minutes nor 10 minutes: pruned there
     assert pieces[0].start == T - timedelta(days=100)  # 11:40 rounds to 12:00
 
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from wac.errors import ConfigError
-from wac.rollups.tiers import DAY, HOUR, MINUTE, WEEK, ceil_to, floor_to
+from wac.rollups.tiers import DAY, HOUR, MINUTE, TIERS, ceil_to, floor_to
 from wac.settings.durations import parse_duration_text
 
-SOURCE_UNITS = {"week": WEEK, "day": DAY, "hour": HOUR, "minute": MINUTE}
+# Coarsest first.
+SOURCE_UNITS = dict(sorted(TIERS.items(), key=lambda tier: -tier[1]))
 
 
 # Times a window may start or end at: with room on both sides for the window's arithmetic.
@@ -76,7 +77,7 @@ def resolve_window(
 
 @dataclass(frozen=True)
 class Piece:
-    source: str  # "raw", "minute", "hour", "day" or "week"
+    source: str  # "raw" or a tier of TIERS
     start: datetime
     end: datetime
 

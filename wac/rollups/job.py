@@ -1,7 +1,10 @@
-"""Rollups of `checks`: per-minute, per-hour, per-day and per-week aggregates per target.
+"""Rollups of `checks`: per-minute, 10-minute, hour, 6-hour, day and week aggregates per
+target.
 
 The rollup job aggregates *closed* minutes (older than `settle`) from raw rows into
-`rollup_minute`, then recomputes the hours, days and weeks those minutes belong to. It never
+`rollup_minute`, then recomputes the coarser buckets those minutes belong to, each tier
+from the one below it (`TIER_BELOW`: 10 minutes from minutes, hours from 10 minutes,
+6 hours from hours, days from 6 hours, weeks from days). It never
 touches the store's hot path: it runs beside it (in `wac web`, or `wac rollup`), reads
 `checks` by time range and writes only its own tables.
 
@@ -50,6 +53,7 @@ from wac.rollups.tiers import (
     HOUR,
     METRIC_COLUMNS,
     MINUTE,
+    PRUNED_TIERS,
     TIER_BELOW,
     TIER_TABLES,
     TIERS,
@@ -108,8 +112,8 @@ def recompute_tier(
     end: datetime,
     targets: Sequence[str] | None = None,
 ) -> int:
-    """Recompute rollup_hour, rollup_day or rollup_week buckets overlapping [start, end)
-    from the tier below."""
+    """Recompute the `tier` buckets (any tier but minutes) overlapping [start, end) from
+    the tier below."""
     unit = TIERS[tier]
     below = TIER_TABLES[TIER_BELOW[tier]]
     lo, hi = floor_to(start, unit), ceil_to(end, unit)
@@ -156,15 +160,13 @@ def recompute(
     end: datetime,
     targets: Sequence[str] | None = None,
 ) -> int:
-    """Minutes of [start, end) from raw rows, then the hours, days and weeks they are
-    part of."""
+    """Minutes of [start, end) from raw rows, then the coarser buckets they are part of."""
     start, end = floor_to(start, MINUTE), ceil_to(end, MINUTE)
     if end <= start:
         return 0
     written = recompute_minutes(conn, start, end, targets)
-    recompute_tier(conn, "hour", start, end, targets)
-    recompute_tier(conn, "day", start, end, targets)
-    recompute_tier(conn, "week", start, end, targets)
+    for tier in TIER_BELOW:  # finest first
+        recompute_tier(conn, tier, start, end, targets)
     return written
 
 
@@ -213,10 +215,11 @@ def take_marked_minutes(
 def recompute_marked(
     conn: psycopg.Connection, minutes: Sequence[datetime], horizon: datetime | None
 ) -> None:
-    """Recompute these rolled-up minutes and the hours, days and weeks they are part of.
+    """Recompute these rolled-up minutes and the coarser buckets they are part of.
 
-    Minutes before `horizon` were pruned (their hours, days and weeks remain): there the
-    hours are recomputed straight from raw rows, then their days and weeks.
+    Minutes and 10 minutes before `horizon` were pruned (their hours and coarser buckets
+    remain): there the hours are recomputed straight from raw rows, then the coarser
+    buckets.
     """
     recent = [m for m in minutes if horizon is None or m >= horizon]
     for a, b in minute_runs(recent):
@@ -224,8 +227,11 @@ def recompute_marked(
     hours = sorted({floor_to(m, HOUR) for m in minutes if horizon is not None and m < horizon})
     for a, b in _runs(hours, HOUR):
         recompute_minutes(conn, a, b, tier="hour")
-        recompute_tier(conn, "day", a, b)
-        recompute_tier(conn, "week", a, b)
+        for tier in _ABOVE_HOUR:
+            recompute_tier(conn, tier, a, b)
+
+
+_ABOVE_HOUR = tuple(t for t in TIER_BELOW if TIERS[t] > HOUR)
 
 
 def minute_runs(minutes: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
@@ -343,9 +349,13 @@ def _pass(conn: psycopg.Connection, cfg: RollupSettings) -> PassResult:
     if cfg.minute_retention is not None:
         new_horizon = floor_to(now - cfg.minute_retention, DAY)
         if horizon is None or new_horizon > horizon:
-            result.pruned = conn.execute(
-                "DELETE FROM rollup_minute WHERE bucket < %s", (new_horizon,)
-            ).rowcount
+            for tier in PRUNED_TIERS:
+                result.pruned += conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE bucket < %s").format(
+                        sql.Identifier(TIER_TABLES[tier])
+                    ),
+                    (new_horizon,),
+                ).rowcount
             conn.execute("UPDATE rollup_state SET minute_horizon = %s", (new_horizon,))
 
     conn.execute(

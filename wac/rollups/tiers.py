@@ -1,6 +1,7 @@
 """The rollup tiers' shape: what readers of rollups may rely on.
 
-`rollup_minute`, `rollup_hour`, `rollup_day` and `rollup_week` have the same columns
+`rollup_minute`, `rollup_minute10`, `rollup_hour`, `rollup_hour6`, `rollup_day` and
+`rollup_week` have the same columns
 (METRIC_COLUMNS): counters, failures by error kind, response-time sums and extremes,
 phase sums, the latest certificate expiry and a response-time histogram over
 RESPONSE_TIME_BOUNDS_MS, all on UTC boundaries aligned to the Unix epoch (`floor_to`,
@@ -57,18 +58,33 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 
 MINUTE = timedelta(minutes=1)
+MINUTE10 = timedelta(minutes=10)
 HOUR = timedelta(hours=1)
+HOUR6 = timedelta(hours=6)
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
-TIERS: dict[str, timedelta] = {"minute": MINUTE, "hour": HOUR, "day": DAY, "week": WEEK}
-TIER_TABLES = {
-    "minute": "rollup_minute",
-    "hour": "rollup_hour",
-    "day": "rollup_day",
-    "week": "rollup_week",
+# Finest first. The 10-minute and 6-hour tiers (migration 0154) let a window's start
+# edge read at most 9 minutes, 5 ten-minutes, 5 hours and 3 six-hours a target instead
+# of 59 minutes and 23 hours.
+TIERS: dict[str, timedelta] = {
+    "minute": MINUTE,
+    "minute10": MINUTE10,
+    "hour": HOUR,
+    "hour6": HOUR6,
+    "day": DAY,
+    "week": WEEK,
 }
+TIER_TABLES = {tier: f"rollup_{tier}" for tier in TIERS}
 # The tier each tier is summed from (minutes come from raw rows).
-TIER_BELOW = {"hour": "minute", "day": "hour", "week": "day"}
+TIER_BELOW = {
+    "minute10": "minute",
+    "hour": "minute10",
+    "hour6": "hour",
+    "day": "hour6",
+    "week": "day",
+}
+# Tiers pruned with the minutes (`minute_retention`): below the hour.
+PRUNED_TIERS = ("minute", "minute10")
 
 
 # --------------------------------------------------------------------------- SQL pieces
