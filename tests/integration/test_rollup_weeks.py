@@ -194,3 +194,20 @@ def test_weeks_give_the_numbers_of_days_and_of_raw_rows(conn: psycopg.Connection
         conn.execute("TRUNCATE " + ", ".join(TIER_TABLES[t] for t in tiers))
         conn.execute("DO $migration$" + backfill.split("DO $migration$", 1)[1])
         assert {t: tier_rows(conn, t) for t in tiers} == {t: rebuilt[t] for t in tiers}
+
+
+def test_rebuild_from_inside_an_hour_whose_minutes_were_pruned_keeps_the_whole_hour(
+    conn: psycopg.Connection,
+) -> None:
+    """Before the minute horizon the hour is the finest tier: a rebuild that starts at
+    :37 recomputes that hour from all its raw rows, not only those after :37."""
+    now = datetime.now(UTC)
+    first = floor_to(now - timedelta(days=14), HOUR) + timedelta(minutes=7)
+    insert_checks(conn, history(first, now - 5 * MINUTE, timedelta(minutes=20), seed=11))
+    roll_up(conn)
+    _, horizon = rollup.read_state(conn)
+    start = floor_to(now - timedelta(days=12), HOUR) + timedelta(minutes=37)
+    assert horizon is not None and start < horizon  # the case: its minutes are pruned
+    rollup.rebuild(conn, start, datetime.now(UTC), chunk=timedelta(days=5))
+    hour = floor_to(start, HOUR)
+    assert_exact(conn, [(hour, hour + HOUR), (floor_to(start, DAY), now), (first, now)])

@@ -395,7 +395,9 @@ def rebuild(
     rollup row never holds a minute at or after the watermark (readers rely on it).
     """
     written = 0
-    lo = floor_to(start, MINUTE)
+    # From the start of its hour: where the minutes were pruned the hour is the finest
+    # tier, recomputed whole from the minutes written here (so from all its raw rows).
+    lo = floor_to(start, HOUR)
     while lo < end:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,))
