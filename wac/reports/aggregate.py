@@ -10,25 +10,10 @@ from itertools import accumulate
 from typing import Any
 
 from wac.rollups.tiers import (
-    FAIL_COLUMNS,
     HIST_COLUMNS,
     KINDS,
-    PHASE_COLUMNS,
     PHASES,
     RESPONSE_TIME_BOUNDS_MS,
-)
-
-# What `Aggregate.from_values` reads before the histogram, in this order.
-SCALAR_COLUMNS: tuple[str, ...] = (
-    "checks",
-    "failures",
-    *FAIL_COLUMNS,
-    "rt_count",
-    "rt_sum",
-    "rt_min",
-    "rt_max",
-    *PHASE_COLUMNS,
-    "tls_expires_at",
 )
 
 
@@ -98,8 +83,9 @@ class Aggregate:
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> Aggregate:
-        """From the values of SCALAR_COLUMNS in their order, then the histogram as one
-        list (a query's row without the names: 20,000 targets' rows are read faster)."""
+        """From the values of SCALAR_COLUMNS (wac.rollups.tiers) in their order, then the
+        histogram as one list (a query's row without the names: 20,000 targets' rows are
+        read faster)."""
         kinds = values[2 : 2 + len(KINDS)]
         rt_count, rt_sum, rt_min, rt_max, *rest = values[2 + len(KINDS) :]
         phases, tls_expires_at, hist = rest[: len(PHASES)], rest[-2], rest[-1]

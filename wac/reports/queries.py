@@ -15,13 +15,14 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from wac.reports.aggregate import SCALAR_COLUMNS, Aggregate
+from wac.reports.aggregate import Aggregate
 from wac.reports.window import Piece, plan_window
 from wac.result import iso_utc
 from wac.rollups.tiers import (
     HIST_COLUMNS,
     METRIC_COLUMNS,
     PHASE_COLUMNS,
+    SCALAR_COLUMNS,
     TIER_TABLES,
     TIERS,
     raw_aggregates,

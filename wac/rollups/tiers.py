@@ -44,7 +44,8 @@ FAIL_COLUMNS = tuple(f"fail_{k}" for k in KINDS)
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 PHASE_COLUMNS = tuple(f"{p}_ms_sum" for p in PHASES)
 HIST_COLUMNS = tuple(f"rt_b{i:02d}" for i in range(len(RESPONSE_TIME_BOUNDS_MS) + 1))
-METRIC_COLUMNS: tuple[str, ...] = (
+# Every column of a rollup row but its target and bucket: the scalars, then the histogram.
+SCALAR_COLUMNS: tuple[str, ...] = (
     "checks",
     "failures",
     *FAIL_COLUMNS,
@@ -54,8 +55,8 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "rt_max",
     *PHASE_COLUMNS,
     "tls_expires_at",
-    *HIST_COLUMNS,
 )
+METRIC_COLUMNS: tuple[str, ...] = (*SCALAR_COLUMNS, *HIST_COLUMNS)
 
 MINUTE = timedelta(minutes=1)
 MINUTE10 = timedelta(minutes=10)
