@@ -99,8 +99,6 @@ def monitor(
 ) -> None:
     """Check URLs (or a targets file, or with --fleet the managed targets) on a schedule and
     publish results to Kafka."""
-    from wac.monitor.service import MonitorOptions, run_monitor
-
     env = load_environment()
     settings = load_settings(env)
     if fleet:
@@ -132,6 +130,10 @@ def monitor(
         return my_shard.select(collect_targets(urls, config, every, settings))
 
     targets = load_targets()  # a bad targets file is reported before anything starts
+    if my_shard.count > 1:  # the other shards' targets were read and dropped
+        from wac.monitor.workers import release_memory
+
+        release_memory()
     worker_count = _workers(workers) if workers is not None else _default_workers(targets, fleet)
     postgres_url = _push_postgres(targets, settings)
     kafka = settings.kafka()
@@ -146,8 +148,10 @@ def monitor(
 
         check_cert_files(kafka)  # before any worker starts, so a bad file is one line
     if worker_count > 1:
-        from wac.monitor.workers import run_workers
+        from wac.monitor.workers import release_memory, run_workers
 
+        del targets  # each worker reads its own shard: the supervisor keeps none
+        release_memory()
         shards = my_shard.split(worker_count)
         position = {str(s): i for i, s in enumerate(shards)}
 
@@ -172,6 +176,8 @@ def monitor(
             return args
 
         sys.exit(run_workers(child_args, shards, stats_file=stats_file))
+    from wac.monitor.service import MonitorOptions, run_monitor  # (not in a supervisor)
+
     run_monitor(
         load_targets,
         kafka,
