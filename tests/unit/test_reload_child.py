@@ -157,3 +157,54 @@ def test_a_reader_stopped_with_the_monitor_is_abandoned_in_one_line() -> None:
     thread.join(10)
     assert time.monotonic() - started < 5
     assert [str(f) for f in failure] == ["abandoned: the monitor is stopping"]
+
+
+def test_a_reload_with_over_1023_descriptors_open() -> None:
+    """Past 1,023 checks in flight the pipe to the child gets a descriptor select()
+    cannot watch: the reload must still come back."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.fail(f"the hard limit on open files is {hard}: this test needs 1,200")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1030:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        a, b = targets(2)
+        differences = read_differences(lambda: [b], {a.id: a})
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert (differences.upsert, differences.remove) == ([b], [a.id])
+
+
+def test_a_fork_that_fails_leaves_no_descriptor_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    before = set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fork", no_fork)
+    with pytest.raises(OSError):
+        read_differences(lambda: [], {})
+    assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_client_certificates_are_loaded_by_the_parent_after_the_child(tmp_path: Path) -> None:
+    """The child does not touch OpenSSL (another thread may have held its locks at the
+    fork); the parent loads each new pair, and a pair that does not load is a bad file."""
+    from tests.support.nginx import client_cert_files
+
+    cert, key = client_cert_files(tmp_path)
+    path = tmp_path / "targets.yaml"
+    entry = f"- {{url: 'https://127.0.0.1:9/', client_cert: '{cert}', client_key: '{key}'}}"
+    path.write_text(f"targets:\n  {entry}\n")
+
+    differences = read_differences(lambda: load_targets_file(path, default_timeout=1.0), {})
+    assert [t.client_cert for t in differences.upsert] == [str(cert)]
+
+    key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(ConfigError, match="do not load as a PEM certificate"):
+        read_differences(lambda: load_targets_file(path, default_timeout=1.0), {})

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 from wac.errors import ConfigError, WacError, described
 from wac.monitor.gc_pause import GC_PAUSE
-from wac.targets import Target
+from wac.targets import Target, probe_fields
+from wac.yaml_config import shown
 
 CHUNK = 1000  # targets per pickle: a few milliseconds of the GIL to unpickle
 # The child yields the CPU to the monitor's threads when the cores are busy: a reload may
@@ -65,17 +66,21 @@ def read_differences(
     """The differences between `current` and what `load_targets()` returns, computed in a
     forked child. Raises the child's ConfigError (the same message) for a bad file, and
     ReloadError when the child fails otherwise."""
-    with GC_PAUSE.held():  # unpickling 100,000 targets would set off full collections
-        return _read_differences(load_targets, current, deadline_s)
+    return _read_differences(load_targets, current, deadline_s)
 
 
 def _read_differences(
     load_targets: Callable[[], list[Target]], current: Mapping[str, Target], deadline_s: float
 ) -> Differences:
     readable, writable = os.pipe()
-    with warnings.catch_warnings():  # (3.12: "multi-threaded, fork() may deadlock")
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+    try:
+        with warnings.catch_warnings():  # (3.12: "multi-threaded, fork() may deadlock")
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:  # no process to be had (a pids limit, no memory): nothing kept open
+        os.close(readable)
+        os.close(writable)
+        raise
     if pid == 0:  # pragma: no cover - the child, measured through the parent's view
         os.close(readable)
         _child(writable, load_targets, current)
@@ -111,6 +116,7 @@ def _child(
         for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(number, signal.SIG_DFL)  # the monitor's handlers only set flags
         gc.disable()  # a short life: nothing to collect
+        probe_fields.pairs_checked_later = True  # no OpenSSL here: see _check_pairs
         with contextlib.suppress(OSError):
             os.nice(CHILD_NICENESS)
         started = time.monotonic()
@@ -149,6 +155,10 @@ class _Frames:
         self._fd = readable
         self._deadline = deadline
         self._buffer = bytearray()
+        # poll, not select: past 1,023 checks in flight the pipe's descriptor is over
+        # what select() takes.
+        self._poll = select.poll()
+        self._poll.register(readable, select.POLLIN)
 
     def _fill(self, size: int) -> bool:
         """At least `size` bytes buffered; False at the end of the pipe."""
@@ -156,8 +166,7 @@ class _Frames:
             left = self._deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            ready, _, _ = select.select([self._fd], [], [], left)
-            if not ready:
+            if not self._poll.poll(left * 1000):
                 continue
             data = os.read(self._fd, _READ_SIZE)
             if not data:
@@ -189,17 +198,30 @@ def _receive(readable: int, pid: int, deadline_s: float) -> Differences:
             raise ReloadError(str(head[1]))
         _, count, removed, chunks, read_s = head
         upsert: list[Target] = []
-        for _ in range(chunks):
-            chunk = frames.next()
-            if not isinstance(chunk, list):
-                raise ReloadError(_ended_how(pid, "before all its changes were read"))
-            upsert.extend(chunk)
+        # The collector held off while the changes are unpickled (100,000 targets would
+        # set off full collections), not while the child reads.
+        with GC_PAUSE.held():
+            for _ in range(chunks):
+                chunk = frames.next()
+                if not isinstance(chunk, list):
+                    raise ReloadError(_ended_how(pid, "before all its changes were read"))
+                upsert.extend(chunk)
     except TimeoutError:
         os.kill(pid, signal.SIGKILL)
         raise ReloadError(
             f"reading the file took over {deadline_s:.0f} s: the child reading it was stopped"
         ) from None
+    _check_pairs(upsert)
     return Differences(upsert=upsert, remove=list(removed), count=count, read_s=read_s)
+
+
+def _check_pairs(upsert: list[Target]) -> None:
+    """The client certificates and keys of the new or changed targets load (what the
+    child skipped); ConfigError naming the first that does not, as a bad file."""
+    for target in upsert:
+        if target.client_cert is not None:
+            where = f"target {shown(target.id)}"
+            probe_fields.check_client_pair(target.client_cert, target.client_key, where)
 
 
 def _ended_how(pid: int, when: str) -> str:

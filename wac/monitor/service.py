@@ -354,14 +354,14 @@ def _reload(
 ) -> None:
     # The file is read and compared in a child process (wac.monitor.reload_child): this
     # thread only unpickles what changed, a chunk at a time, while the check loop runs.
-    # A short switch interval meanwhile gives the loop the GIL back soon after each chunk,
-    # and the collector is held off (wac.monitor.gc_pause): a full collection over
-    # 100,000 new targets and the old ones holds the GIL for a second.
+    # A short switch interval meanwhile gives the loop the GIL back soon after each chunk.
+    # The collector is held off (wac.monitor.gc_pause) while the changes are unpickled
+    # (in reload_child) and applied to the list here, not while the child reads: a full
+    # collection over 100,000 new targets and the old ones holds the GIL for a second.
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, RELOAD_SWITCH_INTERVAL_S))
     try:
-        with GC_PAUSE.held():
-            _read_and_apply(routed, load_targets, listed, why)
+        _read_and_apply(routed, load_targets, listed, why)
     finally:
         sys.setswitchinterval(switch_interval)
 
@@ -386,10 +386,11 @@ def _read_and_apply(
         )
         log.debug("reload failure", exc_info=True)
         return
-    for target_id in differences.remove:
-        listed.pop(target_id, None)
-    for target in differences.upsert:
-        listed[target.id] = target
+    with GC_PAUSE.held():
+        for target_id in differences.remove:
+            listed.pop(target_id, None)
+        for target in differences.upsert:
+            listed[target.id] = target
     log.info(
         "reload (%s): %d target(s) read in %.2f s (%.2f s in all): %d to add or change, "
         "%d to remove",

@@ -115,8 +115,16 @@ def parse_client_key(raw: object, where: str) -> str:
     return parse_file_path(raw, where, "client_key")
 
 
+# Set in a monitor's forked reload child (wac.monitor.reload_child), where another
+# thread of the parent may have held one of OpenSSL's locks at the fork: the pairs are
+# loaded by the parent instead, once the child has handed the targets back.
+pairs_checked_later = False
+
+
 def check_client_pair(cert: str, key: str | None, where: str) -> None:
     """The certificate and key load together (the key may be in the certificate's file)."""
+    if pairs_checked_later:
+        return
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
         context.load_cert_chain(cert, key)

@@ -92,6 +92,7 @@ class PushReceiver:
         # only lets a managed target of that id answer for a moment.
         self._by_digest = by_digest
         self._file_ids = {t.id for t in by_digest.values()}
+        self._refreshed_at = None  # the managed ones read again, against the new file
 
     @property
     def targets(self) -> int:

@@ -116,6 +116,7 @@ class TTLCache:
         self.size = size
         self._values: dict[Any, tuple[float, Any]] = {}
         self._locks: dict[Any, asyncio.Lock] = {}
+        self._generation = 0  # moved by clear(): what was being computed then is not kept
 
     async def get(self, key: Any, compute: Callable[[], Awaitable[T]]) -> T:
         hit = self._values.get(key)
@@ -126,7 +127,10 @@ class TTLCache:
             hit = self._values.get(key)
             if hit is not None and hit[0] > time.monotonic():
                 return hit[1]
+            generation = self._generation
             value = await compute()
+            if generation != self._generation:
+                return value  # computed from what clear() made stale: served once, not kept
             self._values.pop(key, None)
             while len(self._values) >= self.size:
                 oldest = next(iter(self._values))
@@ -140,6 +144,7 @@ class TTLCache:
 
     def clear(self) -> None:
         self._values.clear()
+        self._generation += 1
 
 
 def etag_of(body: bytes) -> str:
