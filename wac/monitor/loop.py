@@ -260,7 +260,9 @@ class CheckLoop:
 
     def _log_changes(self) -> None:
         added, removed, changed = self._change_counts
-        self._change_counts = [0, 0, 0]
+        # In place: `_apply_changes` goes on counting in this list when another thread
+        # queued more changes right after the ones just logged.
+        self._change_counts[:] = [0, 0, 0]
         self._log_counts(added, removed, changed)
 
     def _log_counts(self, added: int, removed: int, changed: int) -> None:
