@@ -16,37 +16,22 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from bench.monitor.scale import write_targets
+from tests.support.gil_gaps import thread_gaps
 from wac.monitor.gc_pause import GC_PAUSE
 from wac.monitor.reload_child import read_differences
 from wac.targets import Target, load_targets_file
 
 
 def measure(label: str, work: Callable[[], object]) -> None:
-    gaps: list[float] = []
-    stop = threading.Event()
-
-    def tick() -> None:
-        last = time.monotonic()
-        while not stop.is_set():
-            time.sleep(0.001)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    ticker = threading.Thread(target=tick)
-    ticker.start()
-    wall, cpu = time.monotonic(), time.process_time()
-    work()
-    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
-    stop.set()
-    ticker.join()
-    gaps.sort()
+    with thread_gaps() as gaps:
+        wall, cpu = time.monotonic(), time.process_time()
+        work()
+        wall, cpu = time.monotonic() - wall, time.process_time() - cpu
     print(
         f"{label:<22} wall {wall:5.2f} s  this process's CPU {cpu:4.2f} s  other thread's "
         f"wait p99 {gaps[int(len(gaps) * 0.99)] * 1000:3.0f} ms, longest "

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.monitor.measure import tree_cpu_s
+from tests.support.nginx import wait_until_serving
 from wac.monitor.histogram import Histogram
 
 NGINX_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
@@ -166,22 +167,7 @@ class Nginx:
 
     def start(self) -> None:
         subprocess.run(["nginx", "-c", str(self.conf), "-p", str(self.dir)], check=True)
-        import pycurl
-
-        deadline = time.monotonic() + 10
-        while True:
-            c = pycurl.Curl()
-            c.setopt(pycurl.URL, f"{self.base}/ok")
-            c.setopt(pycurl.WRITEFUNCTION, lambda b: None)
-            try:
-                c.perform()
-                return
-            except pycurl.error:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-            finally:
-                c.close()
+        wait_until_serving(f"{self.base}/ok")
 
     def stop(self) -> None:
         pid_file = self.dir / "nginx.pid"

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,15 +95,24 @@ def nginx_sites() -> Iterator[Sites]:
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], base: str, folder: Path) -> None:
-    deadline = time.monotonic() + 10
-    while True:
+    def alive() -> None:
         if process.poll() is not None:
             error = process.stderr.read().decode() if process.stderr else ""
             raise RuntimeError(
                 f"nginx did not start: {error or (folder / 'error.log').read_text()}"
             )
+
+    wait_until_serving(f"{base}/ok", alive)
+
+
+def wait_until_serving(url: str, alive: Callable[[], None] = lambda: None) -> None:
+    """Until a GET of `url` answers (certificates not checked), for at most 10 s;
+    `alive()` raises when the server is known to have died meanwhile."""
+    deadline = time.monotonic() + 10
+    while True:
+        alive()
         curl = pycurl.Curl()
-        curl.setopt(pycurl.URL, f"{base}/ok")
+        curl.setopt(pycurl.URL, url)
         curl.setopt(pycurl.SSL_VERIFYPEER, 0)
         curl.setopt(pycurl.SSL_VERIFYHOST, 0)
         curl.setopt(pycurl.WRITEFUNCTION, lambda _: None)
